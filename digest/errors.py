@@ -1,0 +1,111 @@
+"""Every error Digest raises on purpose, in one tree.
+
+    DigestError                      root: the CLI turns any of these into one line, no traceback
+    ├── ConfigError                  bad configuration (exit 2); carries file, key path and reason
+    ├── UsageError                   a command used the wrong way (exit 2)
+    ├── StoreError                   the database could not do what was asked
+    ├── SourceError                  one source could not be gathered (the run goes on)
+    ├── ExtractionError              one document yielded no article (the run goes on)
+    ├── RenderError                  the issue could not be rendered (template problems)
+    └── DeliveryError                sending failed
+        ├── RetryableDeliveryError   429, 5xx, timeouts, dropped connections: try again later
+        └── PermanentDeliveryError   the provider refused for good
+            └── ProviderAuthError    401/403: stop the issue at once, no retry storm
+
+Misuse of the library (a bug in the caller) raises RuntimeError subclasses instead.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "DeliveryError",
+    "DigestError",
+    "ExtractionError",
+    "PermanentDeliveryError",
+    "ProviderAuthError",
+    "RenderError",
+    "RetryableDeliveryError",
+    "SourceError",
+    "StoreError",
+    "UsageError",
+]
+
+from dataclasses import dataclass
+
+
+class DigestError(Exception):
+    """Root of every error Digest raises for a reason a user can act on."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a configuration file: where it is and what is wrong."""
+
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigError(DigestError):
+    """The configuration is unusable; lists every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class UsageError(DigestError):
+    """A command was called with arguments that cannot work."""
+
+    exit_code = 2
+
+
+class StoreError(DigestError):
+    """The store (SQLite or PostgreSQL) refused or failed an operation."""
+
+
+class SourceError(DigestError):
+    """A source could not be fetched or parsed; names the source."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"source {source!r}: {reason}")
+
+
+class ExtractionError(DigestError):
+    """A document held no usable article (binary, empty, no article text...)."""
+
+
+class RenderError(DigestError):
+    """The email could not be rendered, for example a template names an unknown variable."""
+
+
+class DeliveryError(DigestError):
+    """Sending failed."""
+
+
+class RetryableDeliveryError(DeliveryError):
+    """A transient failure of a whole request; `retry_after` is in seconds when the provider said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The provider refused the request for good; retrying would not help."""
+
+
+class ProviderAuthError(PermanentDeliveryError):
+    """The provider rejected our credentials (401/403): stop the issue instead of retrying."""

@@ -1,0 +1,132 @@
+"""Plain records that flow between the pipeline stages.
+
+They carry data only; the stages that make and consume them live in their own modules
+(sources -> extract -> summarize -> compose -> render -> send).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass
+class ExtractedArticle:
+    """What extraction finds in one document (HTML page, text/Markdown file, feed item body).
+
+    `lead` is the first real paragraph of the article body, as plain text; everything that is
+    not the article (navigation, bylines, captions, ads...) is left out. Unknown fields are None.
+    """
+
+    url: str | None = None
+    title: str | None = None
+    lead: str | None = None
+    author: str | None = None
+    published: datetime | None = None  # timezone-aware, UTC
+    image: str | None = None
+    language: str | None = None
+    words: int = 0  # words in the main text
+    text: str | None = None  # the main text, plain, paragraphs separated by blank lines
+
+
+@dataclass
+class SourceItem:
+    """One item a source yielded, before extraction: a feed entry, a page, a local file."""
+
+    source: str  # the source's configured name
+    key: str  # stable identity: guid/id, else canonical link, else a hash of title and date
+    url: str | None
+    title: str | None
+    published: datetime | None  # UTC; None when the source gave none
+    content_html: str | None = None  # feed item body, already sanitized
+    raw: bytes | None = None  # a fetched page or a local file, for extraction
+    content_type: str | None = None  # "text/html", "text/markdown", "text/plain"
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+    fetch_full: bool = False  # the source allows fetching the linked page for teasers
+
+
+@dataclass
+class Article:
+    """An article ready to be composed into an issue."""
+
+    source: str
+    key: str
+    url: str | None
+    title: str
+    lead: str
+    summary: str = ""
+    published: datetime | None = None
+    author: str | None = None
+    image: str | None = None
+    language: str | None = None
+    words: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "published": self.published.isoformat() if self.published else None,
+            "summary": self.summary,
+        }
+
+
+@dataclass
+class Recipient:
+    """One subscriber as one message needs them: the values substituted into the frozen issue."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    name: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    unsubscribe_url: str = ""
+    web_url: str = ""
+
+
+@dataclass
+class OutgoingMessage:
+    """One personalized message for one recipient, in the forms the transports need.
+
+    HTTP providers take `subject`, `html`, `text` and `headers` as fields; SMTP, SES raw and
+    the outbox take `mime`, the complete RFC 5322 message.
+    """
+
+    delivery_id: int
+    to_email: str
+    to_name: str
+    from_addr: str
+    reply_to: str | None
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]  # List-Unsubscribe, List-Unsubscribe-Post, List-Id, Message-ID...
+    mime: bytes
+    tag: str | None = None  # the digest name, for providers that tag messages
+
+    @property
+    def to_header(self) -> str:
+        from email.utils import formataddr
+
+        return formataddr((self.to_name, self.to_email)) if self.to_name else self.to_email
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"  # permanent for this recipient
+    RETRY = "retry"  # try this recipient again later
+    SUPPRESSED = "suppressed"  # the provider says the address is inactive: never send again
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to one message of a batch."""
+
+    delivery_id: int
+    outcome: Outcome
+    provider_message_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, for RETRY
