@@ -46,6 +46,7 @@ class SourceItem:
     author: str | None = None
     categories: tuple[str, ...] = ()
     fetch_full: bool = False  # the source allows fetching the linked page for teasers
+    filename: str | None = None  # a local file's name, which tells its format
 
 
 @dataclass

@@ -1,0 +1,291 @@
+"""The `digest` command. Exit codes: 0 done, 1 the job failed, 2 bad usage or configuration.
+
+A user's mistake prints one clear line (no traceback): every `DigestError` is caught here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from digest.config import Config, load_config
+from digest.errors import ConfigError, DigestError, UsageError
+
+app = typer.Typer(
+    name="digest",
+    help="Build newsletter digests from your sources and deliver them exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="configuration file (default: $DIGEST_CONFIG, config/digest.toml, config/example.toml)",
+        show_default=False,
+    ),
+]
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home", help="data directory (default: $DIGEST_HOME, else ./var)", show_default=False
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="log what happens")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn Digest's errors into one line on stderr and the right exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                err.print(f"[red]error:[/red] {problem}", markup=True, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except DigestError as exc:
+            err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def home_dir(home: Path | None) -> Path:
+    return home or Path(os.environ.get("DIGEST_HOME", "var"))
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def open_workspace(config: Path | None, home: Path | None) -> Any:
+    from digest.pipeline import Workspace
+
+    return Workspace.open(load_config(config), home_dir(home))
+
+
+@app.command()
+@friendly
+def check(config: ConfigOption = None) -> None:
+    """Validate the configuration: exit 0 with a summary, or 2 with one line per problem."""
+    loaded = load_config(config)
+    summarize_config(loaded)
+
+
+def summarize_config(config: Config) -> None:
+    out.print(f"[green]ok[/green] {config.path}")
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for column in ("digest", "schedule", "time zone", "window", "sources", "list", "provider"):
+        table.add_column(column)
+    for name, digest in config.digests.items():
+        table.add_row(
+            name,
+            digest.schedule,
+            digest.timezone,
+            digest.window,
+            ", ".join(digest.sources),
+            digest.list,
+            f"{digest.provider} ({config.providers[digest.provider].kind})",
+        )
+    out.print(table)
+    out.print(
+        f"{len(config.sources)} sources, {len(config.lists)} lists, "
+        f"{len(config.providers)} providers, store: {config.store.url or 'SQLite in the data directory'}"
+    )
+
+
+@app.command()
+@friendly
+def run(
+    digest: Annotated[str, typer.Argument(help="name of the digest")],
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    max_wait: Annotated[
+        float, typer.Option(help="seconds to keep waiting for retries before leaving them")
+    ] = 600.0,
+    verbose: VerboseOption = False,
+) -> None:
+    """Build the digest's current issue and deliver it to every active subscriber."""
+    from digest.pipeline import run_digest
+
+    setup_logging(verbose)
+    ws = open_workspace(config, home)
+    try:
+        ws.config.digest(digest)
+        result = asyncio.run(run_digest(ws, digest, max_wait=max_wait))
+    finally:
+        ws.close()
+    for resumed in result.resumed:
+        out.print(f"resumed issue {resumed.issue_id}: {resumed.status} {resumed.counts}")
+    _print_report(result.report)
+    if result.status == "skipped":
+        out.print(f"{digest}: {result.message}; nothing sent")
+        return
+    out.print(f"{digest}: {result.message}")
+    if result.status in ("failed", "partial") or (
+        result.dispatch is not None and result.dispatch.error
+    ):
+        raise typer.Exit(1)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for source, reason in (report.get("failed_sources") or {}).items():
+        err.print(f"[yellow]source failed:[/yellow] {source}: {reason}", soft_wrap=True)
+    for error in report.get("extraction_errors") or []:
+        err.print(
+            f"[yellow]skipped article:[/yellow] {error['source']}: {error['item']}: {error['error']}",
+            soft_wrap=True,
+        )
+    for warning in report.get("warnings") or []:
+        err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+
+
+@app.command()
+@friendly
+def preview(
+    digest: Annotated[str, typer.Argument(help="name of the digest")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the preview into")] = Path(
+        "preview"
+    ),
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the next issue as issue.html, issue.txt, issue.eml and issue.json; send nothing."""
+    from digest.pipeline import write_preview
+
+    setup_logging(verbose)
+    ws = open_workspace(config, home)
+    try:
+        ws.config.digest(digest)
+        draft = asyncio.run(write_preview(ws, digest, out_dir))
+    finally:
+        ws.close()
+    _print_report(draft.report)
+    if draft.rendered is None:
+        out.print(f"{digest}: nothing new to send; preview not written")
+        return
+    size_kb = draft.rendered.html_size / 1024
+    out.print(
+        f"{digest}: {len(draft.rendered.articles)} articles, HTML {size_kb:.1f} KB -> {out_dir}/"
+    )
+
+
+@app.command()
+@friendly
+def resume(
+    digest: Annotated[str | None, typer.Argument(help="only this digest")] = None,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    max_wait: Annotated[float, typer.Option(help="seconds to wait for retries")] = 600.0,
+    verbose: VerboseOption = False,
+) -> None:
+    """Carry on sending issues that were frozen but not finished (after a crash or an outage)."""
+    from digest.pipeline import resume_unfinished
+
+    setup_logging(verbose)
+    ws = open_workspace(config, home)
+    try:
+        reports = asyncio.run(resume_unfinished(ws, digest, max_wait=max_wait))
+    finally:
+        ws.close()
+    if not reports:
+        out.print("nothing unfinished")
+    failed = False
+    for report in reports:
+        out.print(f"issue {report.issue_id}: {report.status} {report.counts}")
+        failed = failed or report.status in ("failed", "partial")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def status(
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
+    """Each digest's recent issues with their delivery counts by status."""
+    ws = open_workspace(config, home)
+    try:
+        rows = []
+        for issue in ws.store.issues_of(limit=50):
+            rows.append(
+                {
+                    "issue": issue.id,
+                    "digest": issue.digest,
+                    "status": issue.status,
+                    "created": issue.created_at.isoformat(timespec="seconds"),
+                    "subject": issue.subject,
+                    "deliveries": ws.store.delivery_counts(issue.id),
+                }
+            )
+    finally:
+        ws.close()
+    if json_output:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("issue", "digest", "status", "created", "deliveries"):
+        table.add_column(column)
+    for row in rows:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(row["deliveries"].items())) or "-"
+        table.add_row(str(row["issue"]), row["digest"], row["status"], row["created"], counts)
+    out.print(table if rows else "no issues yet")
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(config: ConfigOption = None, home: HomeOption = None) -> None:
+    """Apply the schema migrations (also done on every start)."""
+    from digest.store.db import current_revision, default_url, make_engine, upgrade
+
+    loaded = load_config(config)
+    directory = home_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(loaded.store.url or default_url(directory))
+    try:
+        upgrade(engine)
+        out.print(f"store at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except UsageError as exc:  # raised outside a command
+        err.print(f"error: {exc}")
+        sys.exit(2)

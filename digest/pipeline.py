@@ -1,0 +1,453 @@
+"""One issue, end to end: gather -> extract -> select -> summarize -> render -> freeze -> send.
+
+`Workspace` holds what every step needs (configuration, data directory, store, link signer).
+`compose_issue` does the work that touches nothing stored but caches; `run_digest` claims an
+issue, stores it as a draft, freezes it with its delivery plan, and works the ledger. Every step's
+result is stored, so `resume_unfinished` can carry on after a crash without sending twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from digest.compose import Selection, select_articles
+from digest.config import Config, DigestConfig
+from digest.errors import DigestError, ExtractionError
+from digest.extract import extract_document, extract_feed_item
+from digest.fetch import Fetcher, FetchError
+from digest.models import Article, ExtractedArticle, Recipient, SourceItem
+from digest.render import (
+    IssueContent,
+    MessageTemplate,
+    RenderedIssue,
+    RenderSettings,
+    render_issue,
+)
+from digest.send import make_transport
+from digest.send.dispatch import DispatchReport, dispatch_issue
+from digest.sources import gather, is_remote
+from digest.sources.identity import url_key
+from digest.store import DeliveryRow, Store, open_store
+from digest.store.db import utcnow
+from digest.store.issues import APPROVED, DRAFT, SKIPPED, UNFINISHED, IssueRow
+from digest.summarize import LeadSummarizer, Summarizer
+from digest.tokens import LinkSigner, load_secret
+
+log = logging.getLogger(__name__)
+
+EXTRACTION_TIMEOUT = 10.0  # seconds for one article, fetch of a teaser's page included
+
+
+@dataclass
+class Workspace:
+    """Everything a command works with: configuration, data directory, store, link signer."""
+
+    config: Config
+    home: Path
+    store: Store
+    signer: LinkSigner
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @classmethod
+    def open(cls, config: Config, home: Path) -> Workspace:
+        store = open_store(config.store.url, home)
+        signer = LinkSigner(load_secret(config.web.secret_env, home))
+        return cls(config, home, store, signer)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def fetcher(self) -> Fetcher:
+        return Fetcher(validators=self.store)
+
+
+@dataclass
+class Draft:
+    """A composed, rendered issue that nothing has been stored for yet."""
+
+    digest: str
+    selection: Selection
+    rendered: RenderedIssue | None
+    report: dict[str, Any]
+
+    @property
+    def empty(self) -> bool:
+        return self.rendered is None
+
+
+@dataclass
+class RunReport:
+    digest: str
+    issue_id: int | None
+    status: str
+    message: str
+    resumed: list[DispatchReport] = field(default_factory=list)
+    dispatch: DispatchReport | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+# -- compose ---------------------------------------------------------------------------------
+
+
+async def _extract_item(item: SourceItem, fetcher: Fetcher) -> ExtractedArticle:
+    if item.raw is not None:
+        return await asyncio.to_thread(
+            extract_document,
+            item.raw,
+            url=item.url,
+            content_type=item.content_type,
+            filename=item.filename,
+        )
+    found = await asyncio.to_thread(
+        extract_feed_item, item.content_html, url=item.url, title=item.title
+    )
+    if found is None and item.fetch_full and item.url and is_remote(item.url):
+        page = await fetcher.get(item.url)
+        found = await asyncio.to_thread(
+            extract_document, page.content, url=page.url, content_type=page.content_type
+        )
+    return found or ExtractedArticle(url=item.url, title=item.title, lead="")
+
+
+async def extract_items(
+    items: list[SourceItem], fetcher: Fetcher
+) -> tuple[list[Article], list[dict[str, str]]]:
+    """Articles from source items; each failure is a reason in the list, never a crash."""
+    errors: list[dict[str, str]] = []
+
+    async def one(item: SourceItem) -> Article | None:
+        where = item.url or item.filename or item.key
+        try:
+            found = await asyncio.wait_for(_extract_item(item, fetcher), EXTRACTION_TIMEOUT)
+        except TimeoutError:
+            errors.append({"source": item.source, "item": where, "error": "extraction timed out"})
+            return None
+        except (ExtractionError, FetchError) as exc:
+            errors.append({"source": item.source, "item": where, "error": str(exc)})
+            return None
+        title = item.title or found.title
+        if not title:
+            errors.append({"source": item.source, "item": where, "error": "no title found"})
+            return None
+        from_feed = item.raw is None
+        published = (item.published or found.published) if from_feed else (
+            found.published or item.published
+        )
+        return Article(
+            source=item.source,
+            key=item.key,
+            url=item.url or found.url,
+            title=title,
+            lead=found.lead or "",
+            published=published,
+            author=item.author or found.author,
+            image=found.image,
+            language=found.language,
+            words=found.words,
+        )
+
+    found = await asyncio.gather(*(one(item) for item in items))
+    return [article for article in found if article is not None], errors
+
+
+def summarizer_for(digest: DigestConfig) -> Summarizer:
+    return LeadSummarizer()
+
+
+async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None) -> Draft:
+    """Gather, extract, select, summarize and render the digest's next issue."""
+    digest = ws.config.digest(name)
+    now = now or utcnow()
+    async with ws.fetcher() as fetcher:
+        gathered = await gather(ws.config, digest.sources, fetcher)
+        for source in digest.sources:
+            ws.store.record_source_result(
+                source, error=gathered.failures.get(source), items=gathered.counts.get(source, 0)
+            )
+        candidates, errors = await extract_items(gathered.items, fetcher)
+    first_seen = ws.store.remember_articles((a, url_key(a.url)) for a in candidates)
+    for article in candidates:
+        if article.published is None:
+            article.published = first_seen.get(article.key, now)
+    from digest.sources.identity import dedupe_key
+
+    already = ws.store.sent_article_keys(
+        name, (dedupe_key(a.source, a.key, a.url) for a in candidates)
+    )
+    selection = select_articles(
+        candidates,
+        now=now,
+        window=digest.window_delta,
+        max_articles=digest.max_articles,
+        already_sent=already,
+    )
+    report: dict[str, Any] = {
+        "failed_sources": gathered.failures,
+        "extraction_errors": errors,
+        "left_out": [
+            {"title": a.title, "source": a.source, "url": a.url, "reason": reason}
+            for a, reason in selection.left_out
+        ],
+        "warnings": [],
+    }
+    if len(selection.chosen) < digest.min_articles:
+        return Draft(name, selection, None, report)
+    summarizer = summarizer_for(digest)
+    for article in selection.chosen:
+        article.summary = summarizer.summarize(
+            article.lead, words=digest.summary_words, language=article.language
+        )
+    rendered = render_issue(
+        IssueContent(issue_id=None, issue_date=now.astimezone(digest.zone).date(), articles=selection.chosen),
+        render_settings(ws, name),
+    )
+    report["warnings"] = list(rendered.warnings)
+    report["html_size"] = rendered.html_size
+    return Draft(name, selection, rendered, report)
+
+
+def render_settings(ws: Workspace, name: str) -> RenderSettings:
+    digest = ws.config.digest(name)
+    from email.utils import parseaddr
+
+    domain = parseaddr(digest.from_)[1].rpartition("@")[2] or "digest.local"
+    return RenderSettings(
+        digest_name=name,
+        title=digest.title,
+        from_addr=digest.from_,
+        reply_to=digest.reply_to,
+        subject_template=digest.subject,
+        postal_address=digest.postal_address,
+        language=digest.language,
+        template_dir=ws.config.resolve(digest.template) if digest.template else None,
+        size_budget=digest.size_budget,
+        unsubscribe_mailto=ws.config.web.unsubscribe_mailto,
+        list_id_domain=domain,
+        message_id_domain=domain,
+    )
+
+
+# -- deliver ----------------------------------------------------------------------------------
+
+
+def recipient_factory(ws: Workspace, issue_id: int, list_id: int) -> Any:
+    base = ws.config.web.base_url
+    web_url = f"{base}/issues/{ws.signer.issue_token(issue_id)}"
+
+    def recipient_for(row: DeliveryRow) -> Recipient:
+        token = ws.signer.unsubscribe_token(row.subscriber_id, list_id)
+        return Recipient(
+            delivery_id=row.id,
+            subscriber_id=row.subscriber_id,
+            email=row.email,
+            name=row.name,
+            attributes={k: str(v) for k, v in row.attributes.items()},
+            unsubscribe_url=f"{base}/unsubscribe/{token}",
+            web_url=web_url,
+        )
+
+    return recipient_for
+
+
+def stored_rendering(issue: IssueRow) -> RenderedIssue:
+    """The frozen issue as the renderer made it, rebuilt from the store (for resuming)."""
+    return RenderedIssue(
+        subject=issue.subject,
+        html=issue.html,
+        text=issue.text,
+        html_size=len(issue.html.encode()),
+        warnings=[],
+        articles=[],
+        more=[],
+    )
+
+
+async def deliver_issue(
+    ws: Workspace, issue: IssueRow, *, max_wait: float = 600.0, stop: asyncio.Event | None = None
+) -> DispatchReport:
+    """Work the ledger of a frozen issue with its digest's provider."""
+    digest = ws.config.digest(issue.digest)
+    list_id = int(issue.content["list_id"])
+    settings = render_settings(ws, issue.digest)
+    template = MessageTemplate.build(
+        stored_rendering(issue), settings, issue_key=f"{issue.digest}.{issue.id}"
+    )
+    transport = make_transport(digest.provider, ws.config.providers[digest.provider], ws.home)
+    limiter = None
+    if rate := ws.config.providers[digest.provider].rate_limit:
+        from digest.send.ratelimit import RateLimiter
+
+        limiter = RateLimiter(rate)
+    try:
+        return await dispatch_issue(
+            ws.store,
+            issue.id,
+            list_id,
+            transport,
+            template.personalize,
+            recipient_factory(ws, issue.id, list_id),
+            owner=ws.owner,
+            limiter=limiter,
+            max_wait=max_wait,
+            stop=stop,
+        )
+    finally:
+        await transport.aclose()
+
+
+async def resume_unfinished(
+    ws: Workspace, name: str | None = None, *, max_wait: float = 600.0
+) -> list[DispatchReport]:
+    """Carry on sending every frozen issue that still has deliveries to make."""
+    reports = []
+    for issue in reversed(ws.store.issues_of(name, statuses=UNFINISHED, limit=1000)):
+        if issue.digest not in ws.config.digests:
+            log.warning("issue %s belongs to digest %r, no longer configured", issue.id, issue.digest)
+            continue
+        reports.append(await deliver_issue(ws, issue, max_wait=max_wait))
+    return reports
+
+
+def sync_lists(ws: Workspace) -> None:
+    """Make sure every configured list exists and its subscribers file is imported."""
+    from digest.subscribers import import_csv
+
+    for name, mailing_list in ws.config.lists.items():
+        list_id = ws.store.ensure_list(name, mailing_list.title)
+        if mailing_list.subscribers:
+            import_csv(ws.store, list_id, ws.config.resolve(mailing_list.subscribers))
+
+
+async def run_digest(
+    ws: Workspace, name: str, *, period: str | None = None, max_wait: float = 600.0
+) -> RunReport:
+    """Resume what is unfinished, then build and send the digest's current issue."""
+    digest = ws.config.digest(name)
+    resumed = await resume_unfinished(ws, name, max_wait=max_wait)
+    sync_lists(ws)
+    now = utcnow()
+    period = period or f"run-{now:%Y%m%dT%H%M%S%f}"
+    issue_id = ws.store.claim_issue(name, period, ws.owner)
+    if issue_id is None:
+        return RunReport(name, None, "claimed", f"period {period} was already claimed", resumed)
+    try:
+        draft = await compose_issue(ws, name, now=now)
+    except BaseException:
+        ws.store.delete_issue(issue_id)  # the claim made nothing; let the period be tried again
+        raise
+    if draft.empty:
+        reason = (
+            "nothing new to send"
+            if not draft.selection.chosen
+            else f"only {len(draft.selection.chosen)} new articles (minimum {digest.min_articles})"
+        )
+        ws.store.set_issue_status(issue_id, SKIPPED, report={**draft.report, "reason": reason})
+        return RunReport(name, issue_id, SKIPPED, reason, resumed, report=draft.report)
+    store_draft(ws, issue_id, draft)
+    if digest.approval:
+        return RunReport(name, issue_id, DRAFT, "waiting for an editor's approval", resumed,
+                         report=draft.report)
+    return await freeze_and_send(ws, issue_id, resumed=resumed, max_wait=max_wait)
+
+
+def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
+    assert draft.rendered is not None
+    digest = ws.config.digest(draft.digest)
+    list_id = ws.store.ensure_list(digest.list, ws.config.lists[digest.list].title)
+    rendered = draft.rendered
+    ws.store.save_draft(
+        issue_id,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        content={
+            "list": digest.list,
+            "list_id": list_id,
+            "article_keys": draft.selection.keys(),
+            "articles": [a.as_json() for a in rendered.articles],
+            "more": [a.as_json() for a in rendered.more],
+            "html_size": rendered.html_size,
+        },
+        report=draft.report,
+    )
+
+
+async def freeze_and_send(
+    ws: Workspace, issue_id: int, *, resumed: list[DispatchReport] | None = None,
+    max_wait: float = 600.0,
+) -> RunReport:
+    issue = ws.store.get_issue(issue_id)
+    if issue.status not in (DRAFT, APPROVED):
+        raise DigestError(f"issue {issue_id} is {issue.status}, not a draft to send")
+    planned = ws.store.freeze_issue(
+        issue_id, issue.digest, int(issue.content["list_id"]), list(issue.content["article_keys"])
+    )
+    dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(dispatch.counts.items())) or "no deliveries"
+    message = f"issue {issue_id}: {planned} planned, {counts}"
+    if dispatch.error:
+        message += f"; stopped: {dispatch.error}"
+    return RunReport(
+        issue.digest, issue_id, dispatch.status, message, resumed or [], dispatch, issue.report
+    )
+
+
+# -- preview ----------------------------------------------------------------------------------
+
+
+def sample_recipient(ws: Workspace, name: str) -> Recipient:
+    """The list's first active subscriber (or a stand-in) as the preview's reader."""
+    digest = ws.config.digest(name)
+    list_id = ws.store.ensure_list(digest.list, ws.config.lists[digest.list].title)
+    row = next(ws.store.members(list_id, status="active"), None)
+    subscriber_id = row.id if row else 0
+    base = ws.config.web.base_url
+    return Recipient(
+        delivery_id=0,
+        subscriber_id=subscriber_id,
+        email=row.email if row else "reader@example.org",
+        name=row.name if row else "Reader",
+        attributes={k: str(v) for k, v in (row.attributes if row else {}).items()},
+        unsubscribe_url=f"{base}/unsubscribe/{ws.signer.unsubscribe_token(subscriber_id, list_id)}",
+        web_url=f"{base}/issues/preview",
+    )
+
+
+async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
+    """Compose the next issue and write it as a sample subscriber would get it; send nothing."""
+    import json
+
+    from digest.render import render_preview
+
+    sync_lists(ws)
+    draft = await compose_issue(ws, name)
+    if draft.rendered is None:
+        return draft
+    recipient = sample_recipient(ws, name)
+    html, text = render_preview(draft.rendered, recipient)
+    message = MessageTemplate.build(
+        draft.rendered, render_settings(ws, name), issue_key=f"{name}.preview"
+    ).personalize(recipient)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "issue.html").write_text(html, encoding="utf-8")
+    (out_dir / "issue.txt").write_text(text, encoding="utf-8")
+    (out_dir / "issue.eml").write_bytes(message.mime)
+    summary = {
+        "digest": name,
+        "subject": message.subject,
+        "html_size": draft.rendered.html_size,
+        "articles": [a.as_json() for a in draft.rendered.articles],
+        "more": [a.as_json() for a in draft.rendered.more],
+        "report": draft.report,
+    }
+    (out_dir / "issue.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return draft

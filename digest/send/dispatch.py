@@ -1,0 +1,152 @@
+"""Work an issue's delivery ledger until every delivery is accounted for.
+
+    loop:  claim a batch (leased)  ->  personalize each (cheap substitution)  ->  transport
+           ->  record sent / failed / retry / suppressed per recipient
+
+The provider is called outside any transaction. A whole-batch transient failure puts the batch
+back as `retry` with exponential backoff and jitter (honouring Retry-After); 401/403 hands the
+batch back untouched and stops the issue at once; per-message errors are recorded per recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
+from digest.models import OutgoingMessage, Outcome, Recipient, SendResult
+from digest.send.base import Transport
+from digest.store import DeliveryRow, Store
+from digest.store.db import utcnow
+from digest.store.issues import COMPLETE, FAILED, PARTIAL, SENDING
+from digest.store.ledger import PENDING, RETRY
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BASE_DELAY = 2.0  # seconds; doubled per attempt
+MAX_DELAY = 900.0
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: exponential with full jitter, never below Retry-After."""
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempt - 1))
+    jittered = random.uniform(delay / 2, delay)
+    return max(jittered, retry_after or 0.0)
+
+
+@dataclass
+class DispatchReport:
+    issue_id: int
+    status: str  # complete, partial, sending (unfinished), failed
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+class RateLimiterLike:
+    async def acquire(self, n: int = 1) -> None: ...
+
+
+async def dispatch_issue(
+    store: Store,
+    issue_id: int,
+    list_id: int,
+    transport: Transport,
+    personalize: Callable[[Recipient], OutgoingMessage],
+    recipient_for: Callable[[DeliveryRow], Recipient],
+    *,
+    owner: str,
+    limiter: RateLimiterLike | None = None,
+    lease: timedelta = timedelta(minutes=5),
+    max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> DispatchReport:
+    """Send everything due for one issue; wait for retries up to `max_wait` seconds in all."""
+    store.set_issue_status(issue_id, SENDING)
+    waited = 0.0
+    while stop is None or not stop.is_set():
+        batch = store.claim_batch(issue_id, list_id, owner, transport.max_batch, lease)
+        if not batch:
+            due = store.next_due(issue_id)
+            if due is None:
+                break
+            pause = max(0.05, (due - utcnow()).total_seconds())
+            if waited + pause > max_wait:
+                log.info("issue %s: deliveries left for later (next due %s)", issue_id, due)
+                break
+            await _sleep(min(pause, 5.0), stop)
+            waited += min(pause, 5.0)
+            continue
+        messages = [personalize(recipient_for(row)) for row in batch]
+        if limiter is not None:
+            await limiter.acquire(len(messages))
+        try:
+            results = await transport.send_batch(messages)
+        except ProviderAuthError as exc:
+            store.release([row.id for row in batch], status=PENDING)
+            store.set_issue_status(issue_id, SENDING, report=None)
+            log.error("issue %s stopped: %s", issue_id, exc)
+            return DispatchReport(issue_id, FAILED, store.delivery_counts(issue_id), str(exc))
+        except RetryableDeliveryError as exc:
+            log.warning("issue %s: batch of %d will be retried: %s", issue_id, len(batch), exc)
+            results = [
+                SendResult(row.id, Outcome.RETRY, error=str(exc), retry_after=exc.retry_after)
+                for row in batch
+            ]
+        except PermanentDeliveryError as exc:
+            log.error("issue %s: batch of %d refused: %s", issue_id, len(batch), exc)
+            results = [SendResult(row.id, Outcome.FAILED, error=str(exc)) for row in batch]
+        store.record_results(*_schedule_retries(batch, results))
+        if on_batch is not None:
+            on_batch(len(batch))
+    return finish_issue(store, issue_id)
+
+
+def _schedule_retries(
+    batch: list[DeliveryRow], results: list[SendResult]
+) -> tuple[list[SendResult], dict[int, datetime]]:
+    """Turn RETRY results into a next-attempt time, or FAILED once attempts run out."""
+    attempts = {row.id: row.attempts for row in batch}
+    now = utcnow()
+    final: list[SendResult] = []
+    retry_at: dict[int, datetime] = {}
+    for result in results:
+        if result.outcome is Outcome.RETRY:
+            attempt = attempts.get(result.delivery_id, 1)
+            if attempt >= MAX_ATTEMPTS:
+                result = SendResult(
+                    result.delivery_id,
+                    Outcome.FAILED,
+                    error=f"gave up after {attempt} attempts: {result.error}",
+                )
+            else:
+                delay = backoff(attempt, result.retry_after)
+                retry_at[result.delivery_id] = now + timedelta(seconds=delay)
+        final.append(result)
+    return final, retry_at
+
+
+def finish_issue(store: Store, issue_id: int) -> DispatchReport:
+    """Close the issue when nothing is left: complete, or partial when some deliveries failed."""
+    counts = store.delivery_counts(issue_id)
+    open_count = sum(counts.get(s, 0) for s in (PENDING, RETRY, "sending"))
+    if open_count:
+        return DispatchReport(issue_id, SENDING, counts)
+    status = PARTIAL if counts.get("failed", 0) else COMPLETE
+    store.set_issue_status(issue_id, status)
+    return DispatchReport(issue_id, status, counts)
+
+
+async def _sleep(seconds: float, stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,46 @@
+"""The outbox transport: each message as an RFC 5322 `.eml` file, for offline runs and tests.
+
+A file is named after its delivery id and written atomically (temporary file, then rename), so
+a batch written again after a crash replaces the same files instead of adding copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from digest.models import OutgoingMessage, Outcome, SendResult
+
+
+class OutboxTransport:
+    name = "outbox"
+    max_batch = 200
+    supports_idempotency = True
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, delivery_id: int) -> Path:
+        return self.directory / f"{delivery_id:09d}.eml"
+
+    def _write(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        results = []
+        for message in messages:
+            final = self.path_for(message.delivery_id)
+            temporary = final.with_suffix(".tmp")
+            with open(temporary, "wb") as handle:
+                handle.write(message.mime)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, final)
+            results.append(SendResult(message.delivery_id, Outcome.SENT, final.name))
+        return results
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        return await asyncio.to_thread(self._write, messages)
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,50 @@
+"""Stable identities for items, so one story is never sent twice in a digest.
+
+An item is known by its guid/id, else its canonical link, else a hash of its title and date.
+Links are compared without tracking parameters (utm_*, fbclid...), fragments or a trailing slash,
+so the same story carried by two feeds is recognized.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref", "ref_src"}
+
+
+def url_key(url: str | None) -> str | None:
+    """The link as compared across feeds: scheme-less, lower-case host, no tracking, no fragment."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if not parts.netloc:
+        return url.strip() or None
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING
+    ]
+    host = parts.netloc.lower().removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("", host, path, urlencode(sorted(query)), "")).removeprefix("//")
+
+
+def item_key(
+    guid: str | None, link: str | None, title: str | None, published: datetime | None
+) -> str:
+    """The identity of an item within its source."""
+    if guid and guid.strip():
+        return guid.strip()[:900]
+    if link and (key := url_key(link)):
+        return key[:900]
+    digest = hashlib.sha256(
+        f"{(title or '').strip()}|{published.isoformat() if published else ''}".encode()
+    ).hexdigest()
+    return f"sha256:{digest}"
+
+
+def dedupe_key(source: str, key: str, link: str | None) -> str:
+    """What a digest remembers as sent: the link's key when there is one, else source + key."""
+    return url_key(link) or f"{source}:{key}"

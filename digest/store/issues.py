@@ -1,0 +1,207 @@
+"""Issues: claimed once per (digest, period), built as drafts, frozen, then delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from digest.errors import StoreError
+from digest.store.db import as_utc, utcnow
+from digest.store.schema import deliveries, issues, memberships, sent_articles, subscribers, suppressions
+
+# The statuses an issue moves through; see digest/store/schema.py.
+BUILDING, DRAFT, APPROVED, FROZEN, SENDING = "building", "draft", "approved", "frozen", "sending"
+COMPLETE, PARTIAL, SKIPPED, FAILED, DROPPED = "complete", "partial", "skipped", "failed", "dropped"
+UNFINISHED = (FROZEN, SENDING)
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    id: int
+    digest: str
+    period: str
+    status: str
+    subject: str
+    html: str
+    text: str
+    content: dict[str, Any]
+    report: dict[str, Any]
+    created_at: datetime
+    frozen_at: datetime | None
+    completed_at: datetime | None
+
+
+def _issue(row: Any) -> IssueRow:
+    return IssueRow(
+        id=row.id,
+        digest=row.digest,
+        period=row.period,
+        status=row.status,
+        subject=row.subject,
+        html=row.html,
+        text=row.text,
+        content=dict(row.content or {}),
+        report=dict(row.report or {}),
+        created_at=as_utc(row.created_at) or utcnow(),
+        frozen_at=as_utc(row.frozen_at),
+        completed_at=as_utc(row.completed_at),
+    )
+
+
+class IssueQueries:
+    engine: Engine
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def claim_issue(self, digest: str, period: str, owner: str) -> int | None:
+        """Claim (digest, period); the id if this caller got it, None if someone already had it.
+
+        `INSERT ... ON CONFLICT DO NOTHING RETURNING id`: of two processes firing for the same
+        period, exactly one gets the row back and builds the issue.
+        """
+        statement = (
+            self._insert(issues)
+            .values(
+                digest=digest,
+                period=period,
+                status=BUILDING,
+                subject="",
+                html="",
+                text="",
+                content={},
+                report={},
+                claimed_by=owner,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["digest", "period"])
+            .returning(issues.c.id)
+        )
+        with self.engine.begin() as conn:
+            found = conn.execute(statement).scalar()
+        return None if found is None else int(found)
+
+    def get_issue(self, issue_id: int) -> IssueRow:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(issues).where(issues.c.id == issue_id)).first()
+        if row is None:
+            raise StoreError(f"no issue {issue_id}")
+        return _issue(row)
+
+    def issues_of(
+        self, digest: str | None = None, *, statuses: Iterable[str] | None = None, limit: int = 20
+    ) -> list[IssueRow]:
+        query = select(issues).order_by(issues.c.id.desc()).limit(limit)
+        if digest:
+            query = query.where(issues.c.digest == digest)
+        if statuses is not None:
+            query = query.where(issues.c.status.in_(list(statuses)))
+        with self.engine.connect() as conn:
+            return [_issue(row) for row in conn.execute(query)]
+
+    def save_draft(
+        self,
+        issue_id: int,
+        *,
+        subject: str,
+        html: str,
+        text: str,
+        content: dict[str, Any],
+        report: dict[str, Any],
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(issues)
+                .where(issues.c.id == issue_id)
+                .values(
+                    status=DRAFT,
+                    subject=subject,
+                    html=html,
+                    text=text,
+                    content=content,
+                    report=report,
+                    built_at=utcnow(),
+                )
+            )
+
+    def set_issue_status(
+        self, issue_id: int, status: str, *, report: dict[str, Any] | None = None
+    ) -> None:
+        values: dict[str, Any] = {"status": status}
+        if report is not None:
+            values["report"] = report
+        if status in (COMPLETE, PARTIAL, SKIPPED, FAILED, DROPPED):
+            values["completed_at"] = utcnow()
+        if status == APPROVED:
+            values["approved_at"] = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(update(issues).where(issues.c.id == issue_id).values(values))
+
+    def delete_issue(self, issue_id: int) -> None:
+        """Forget a claim that never became an issue (a preview, or a build that failed)."""
+        from sqlalchemy import delete
+
+        with self.engine.begin() as conn:
+            conn.execute(delete(issues).where(issues.c.id == issue_id))
+
+    def freeze_issue(self, issue_id: int, digest: str, list_id: int, article_keys: list[str]) -> int:
+        """Freeze the issue and plan its deliveries in one transaction; returns how many.
+
+        One delivery per active member of the list who is not suppressed. The articles are
+        recorded as sent in this digest at the same moment, so no later issue repeats them.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                update(issues)
+                .where(and_(issues.c.id == issue_id, issues.c.status.in_([DRAFT, APPROVED])))
+                .values(status=FROZEN, frozen_at=now)
+            )
+            if not updated.rowcount:
+                raise StoreError(f"issue {issue_id} is not a draft or approved issue")
+            for key in dict.fromkeys(article_keys):
+                conn.execute(
+                    self._insert(sent_articles)
+                    .values(digest=digest, article_key=key, issue_id=issue_id)
+                    .on_conflict_do_nothing(index_elements=["digest", "article_key"])
+                )
+            eligible = (
+                select(
+                    literal(issue_id),
+                    subscribers.c.id,
+                    subscribers.c.email,
+                    literal("pending"),
+                    literal(0),
+                    literal(now),
+                )
+                .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+                .where(memberships.c.list_id == list_id, memberships.c.status == "active")
+                .where(~subscribers.c.email.in_(select(suppressions.c.email)))
+            )
+            conn.execute(
+                self._insert(deliveries)
+                .from_select(
+                    ["issue_id", "subscriber_id", "email", "status", "attempts", "updated_at"],
+                    eligible,
+                )
+                .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+            )
+            planned = conn.execute(
+                select(func.count()).where(deliveries.c.issue_id == issue_id)
+            ).scalar_one()
+        return int(planned)
+
+    def delivery_counts(self, issue_id: int) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries.c.status, func.count())
+                .where(deliveries.c.issue_id == issue_id)
+                .group_by(deliveries.c.status)
+            ).all()
+        return {status: int(count) for status, count in rows}

@@ -1,0 +1,223 @@
+"""The delivery ledger: one row per (issue, subscriber); batches are leased, sent, recorded.
+
+PostgreSQL: several senders claim disjoint batches with `FOR UPDATE SKIP LOCKED` and a lease; a
+sender that dies leaves rows in `sending` whose lease expires, and any sender takes them over.
+SQLite: every transaction is BEGIN IMMEDIATE, so one writer claims at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+
+from digest.models import Outcome, SendResult
+from digest.store.db import as_utc, utcnow
+from digest.store.schema import deliveries, memberships, subscribers, suppressions
+
+PENDING, SENDING, SENT, RETRY = "pending", "sending", "sent", "retry"
+FAILED, SUPPRESSED, SKIPPED = "failed", "suppressed", "skipped"
+DONE_STATUSES = (SENT, FAILED, SUPPRESSED, SKIPPED)
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A claimed delivery, with what personalization needs."""
+
+    id: int
+    subscriber_id: int
+    email: str
+    name: str
+    attributes: dict[str, Any]
+    attempts: int
+
+
+class LedgerQueries:
+    engine: Engine
+
+    def claim_batch(
+        self, issue_id: int, list_id: int, owner: str, size: int, lease: timedelta
+    ) -> list[DeliveryRow]:
+        """Lease up to `size` deliveries that are due; skip those no longer allowed to receive.
+
+        Due: pending; retry whose time has come; sending whose lease expired (its sender died).
+        A member who unsubscribed, bounced or complained since the issue was frozen, or whose
+        address is now suppressed, is marked `skipped` instead of being handed out.
+        """
+        now = utcnow()
+        due = or_(
+            deliveries.c.status == PENDING,
+            and_(deliveries.c.status == RETRY, deliveries.c.next_attempt_at <= now),
+            and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now),
+        )
+        with self.engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    select(deliveries.c.id)
+                    .where(deliveries.c.issue_id == issue_id, due)
+                    .order_by(deliveries.c.id)
+                    .limit(size)
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+            if not ids:
+                return []
+            rows = conn.execute(
+                select(
+                    deliveries.c.id,
+                    deliveries.c.attempts,
+                    subscribers.c.id.label("subscriber_id"),
+                    subscribers.c.email,
+                    subscribers.c.name,
+                    subscribers.c.attributes,
+                    memberships.c.status.label("membership"),
+                    suppressions.c.reason.label("suppressed"),
+                )
+                .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                .outerjoin(
+                    memberships,
+                    and_(
+                        memberships.c.subscriber_id == subscribers.c.id,
+                        memberships.c.list_id == list_id,
+                    ),
+                )
+                .outerjoin(suppressions, suppressions.c.email == subscribers.c.email)
+                .where(deliveries.c.id.in_(ids))
+                .order_by(deliveries.c.id)
+            ).all()
+            claimed: list[DeliveryRow] = []
+            skipped: list[dict[str, Any]] = []
+            for row in rows:
+                if row.membership != "active" or row.suppressed is not None:
+                    reason = (
+                        f"suppressed ({row.suppressed})"
+                        if row.suppressed
+                        else f"{row.membership or 'removed'} before sending"
+                    )
+                    skipped.append({"b_id": row.id, "b_error": reason})
+                    continue
+                claimed.append(
+                    DeliveryRow(
+                        id=row.id,
+                        subscriber_id=row.subscriber_id,
+                        email=row.email,
+                        name=row.name,
+                        attributes=dict(row.attributes or {}),
+                        attempts=row.attempts + 1,
+                    )
+                )
+            if skipped:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == bindparam("b_id"))
+                    .values(status=SKIPPED, error=bindparam("b_error"), updated_at=now),
+                    skipped,
+                )
+            if claimed:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_([row.id for row in claimed]))
+                    .values(
+                        status=SENDING,
+                        lease_until=now + lease,
+                        lease_owner=owner,
+                        attempts=deliveries.c.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+        return claimed
+
+    def record_results(self, results: Sequence[SendResult], *, retry_at: dict[int, datetime]) -> None:
+        """Write each message's outcome; suppressed addresses also join the suppression list."""
+        now = utcnow()
+        params = []
+        for result in results:
+            status = {
+                Outcome.SENT: SENT,
+                Outcome.FAILED: FAILED,
+                Outcome.RETRY: RETRY,
+                Outcome.SUPPRESSED: SUPPRESSED,
+            }[result.outcome]
+            params.append(
+                {
+                    "b_id": result.delivery_id,
+                    "b_status": status,
+                    "b_message_id": result.provider_message_id,
+                    "b_error": result.error,
+                    "b_next": retry_at.get(result.delivery_id),
+                }
+            )
+        if not params:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("b_id"))
+                .values(
+                    status=bindparam("b_status"),
+                    provider_message_id=bindparam("b_message_id"),
+                    error=bindparam("b_error"),
+                    next_attempt_at=bindparam("b_next"),
+                    lease_until=None,
+                    updated_at=now,
+                ),
+                params,
+            )
+            suppressed_ids = [r.delivery_id for r in results if r.outcome is Outcome.SUPPRESSED]
+            if suppressed_ids:
+                emails = conn.execute(
+                    select(deliveries.c.email).where(deliveries.c.id.in_(suppressed_ids))
+                ).scalars()
+                known = set(
+                    conn.execute(
+                        select(suppressions.c.email).where(
+                            suppressions.c.email.in_(select(deliveries.c.email).where(
+                                deliveries.c.id.in_(suppressed_ids)))
+                        )
+                    ).scalars()
+                )
+                from sqlalchemy import insert
+
+                fresh = [
+                    {"email": e, "reason": "inactive", "detail": "provider", "created_at": now}
+                    for e in dict.fromkeys(emails)
+                    if e not in known
+                ]
+                if fresh:
+                    conn.execute(insert(suppressions), fresh)
+
+    def release(self, delivery_ids: Sequence[int], *, status: str = PENDING, error: str | None = None,
+                next_attempt_at: datetime | None = None) -> None:
+        """Hand leased deliveries back (nothing was sent), or mark them failed/retry wholesale."""
+        if not delivery_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(delivery_ids)))
+                .values(
+                    status=status,
+                    error=error,
+                    next_attempt_at=next_attempt_at,
+                    lease_until=None,
+                    updated_at=utcnow(),
+                )
+            )
+
+    def next_due(self, issue_id: int) -> datetime | None:
+        """When the next delivery of this issue becomes claimable; None when nothing is left."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    func.min(deliveries.c.next_attempt_at).filter(deliveries.c.status == RETRY),
+                    func.min(deliveries.c.lease_until).filter(deliveries.c.status == SENDING),
+                    func.count().filter(deliveries.c.status == PENDING),
+                ).where(deliveries.c.issue_id == issue_id)
+            ).one()
+        if row[2]:
+            return utcnow()
+        times = [as_utc(value) for value in row[:2] if value is not None]
+        return min(t for t in times if t is not None) if times else None

@@ -1,0 +1,203 @@
+"""The tables, as SQLAlchemy Core metadata. Alembic migrations create and change them.
+
+An issue's life is one row in `issues`, its status moving through:
+
+    building -> draft -> approved -> frozen -> sending -> complete | partial
+            \\-> skipped (too few new articles)      \\-> failed / dropped
+
+`draft` issues hold their rendered HTML and text and can be previewed and edited; `frozen` is the
+point after which nothing about the issue changes but its deliveries. Deliveries are the ledger:
+one row per (issue, subscriber), each moving pending -> sending (leased) -> sent | failed | retry.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(name: str, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("title", String(500), nullable=False, default=""),
+    _ts("created_at", nullable=False),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalized
+    Column("name", String(500), nullable=False, default=""),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("timezone", String(64)),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+# Status of one subscriber on one list: active, pending (awaiting opt-in), unsubscribed,
+# bounced, complained. `origin` says where they came from (import:file.csv, web, cli...).
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("list_id", Id, ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("origin", String(200), nullable=False, default=""),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    UniqueConstraint("list_id", "subscriber_id", name="uq_memberships_list_subscriber"),
+    Index("ix_memberships_list_status", "list_id", "status"),
+)
+
+# Addresses nobody may send to, whatever the list (hard bounces, complaints, manual).
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(50), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    _ts("created_at", nullable=False),
+)
+
+# Articles seen in sources, keyed by (source, item key); `url_key` is the canonical link with
+# tracking parameters removed, used to recognize one story carried by several feeds.
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source", String(200), nullable=False),
+    Column("key", String(1000), nullable=False),
+    Column("url", Text),
+    Column("url_key", String(1000)),
+    Column("title", Text, nullable=False),
+    Column("lead", Text, nullable=False, default=""),
+    Column("author", Text),
+    Column("image", Text),
+    Column("language", String(20)),
+    Column("words", Integer, nullable=False, default=0),
+    _ts("published"),
+    _ts("first_seen", nullable=False),
+    Column("content_hash", String(64), nullable=False, default=""),
+    UniqueConstraint("source", "key", name="uq_articles_source_key"),
+    Index("ix_articles_url_key", "url_key"),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("digest", String(200), nullable=False),
+    Column("period", String(100), nullable=False),  # claim key: one issue per (digest, period)
+    Column("status", String(20), nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("html", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("content", JSON, nullable=False, default=dict),  # articles, more stories, settings
+    Column("report", JSON, nullable=False, default=dict),  # failed sources, warnings, reasons
+    Column("claimed_by", String(200), nullable=False, default=""),
+    _ts("created_at", nullable=False),
+    _ts("built_at"),
+    _ts("approved_at"),
+    _ts("frozen_at"),
+    _ts("completed_at"),
+    UniqueConstraint("digest", "period", name="uq_issues_digest_period"),
+    Index("ix_issues_status", "status"),
+)
+
+# Which articles a digest has sent, so none is ever sent twice in that digest.
+sent_articles = Table(
+    "sent_articles",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("digest", String(200), nullable=False),
+    Column("article_key", String(1000), nullable=False),  # url_key, else source:key
+    Column("issue_id", Id, ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("digest", "article_key", name="uq_sent_articles_digest_key"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("issue_id", Id, ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("status", String(20), nullable=False),  # pending sending sent retry failed suppressed
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at"),
+    _ts("lease_until"),
+    Column("lease_owner", String(200)),
+    Column("provider_message_id", String(500)),
+    Column("error", Text),
+    _ts("updated_at", nullable=False),
+    UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
+    Index("ix_deliveries_issue_status", "issue_id", "status"),
+)
+
+# Conditional GET: the validators last seen for each URL.
+fetch_cache = Table(
+    "fetch_cache",
+    metadata,
+    Column("url", String(2000), primary_key=True),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("content_hash", String(64)),
+    _ts("fetched_at", nullable=False),
+)
+
+source_health = Table(
+    "source_health",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    _ts("last_success"),
+    _ts("last_attempt"),
+    Column("last_error", Text),
+    _ts("last_error_at"),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("items_seen", Integer, nullable=False, default=0),
+    _ts("last_new_item"),
+)
+
+# Everything providers and subscribers told us from outside: webhooks, unsubscribes, opt-ins.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("provider", String(50), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("email", String(320)),
+    Column("payload", JSON, nullable=False, default=dict),
+    _ts("received_at", nullable=False),
+    Index("ix_events_email", "email"),
+)

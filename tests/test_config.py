@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import find_config, load_config, parse_window
+from digest.errors import ConfigError
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "digest.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_example_config_is_valid(example_dir: Path) -> None:
+    config = load_config(example_dir / "example.toml")
+    digest = config.digests["example"]
+    assert digest.sources == ["harbour-gazette", "newsroom"]
+    assert digest.from_ == "The Example Brief <brief@news.example.org>"
+    assert digest.window_delta.days == 7
+    assert config.resolve("example/articles").is_dir()
+
+
+def test_misspelled_key_is_named_with_its_path(example_dir: Path) -> None:
+    path = example_dir / "example.toml"
+    path.write_text(path.read_text().replace("max_articles =", "max_article ="))
+    problems = _problems(path)
+    assert problems == [f"{path}: digests.example.max_article: unknown key (check its spelling)"]
+
+
+def test_every_problem_is_reported_at_once(example_dir: Path) -> None:
+    path = example_dir / "example.toml"
+    text = path.read_text()
+    text = text.replace('schedule = "0 8 * * MON"', 'schedule = "0 25 * * MON"')
+    text = text.replace('timezone = "Europe/Berlin"', 'timezone = "Europe/Atlantis"')
+    text = text.replace('sources = ["harbour-gazette", "newsroom"]', 'sources = ["harbour", "newsroom"]')
+    text = text.replace('list = "readers"', 'list = "nobody"')
+    text = text.replace('path = "example/articles"', 'path = "example/missing"')
+    path.write_text(text)
+    problems = "\n".join(_problems(path))
+    assert f"{path}: digests.example.schedule: bad cron expression" in problems
+    assert f"{path}: digests.example.timezone: unknown time zone 'Europe/Atlantis'" in problems
+    # references and folders are checked only once every key is valid on its own
+    path.write_text(text.replace("0 25 * * MON", "0 8 * * MON").replace("Atlantis", "Berlin"))
+    problems = "\n".join(_problems(path))
+    assert f"{path}: digests.example.sources[0]: no source named 'harbour'" in problems
+    assert f"{path}: digests.example.list: no list 'nobody'" in problems
+    assert f"{path}: sources.newsroom.path: folder" in problems and "does not exist" in problems
+
+
+def test_provider_needs_its_secret_variable_name(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[providers.pm]\nkind = "postmark"\n')
+    assert _problems(path) == [f"{path}: providers.pm: a postmark provider needs token_env"]
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[digests.x\ntitle = 1\n")
+    [problem] = _problems(path)
+    assert problem.startswith(f"{path}: not valid TOML")
+    [missing] = _problems(tmp_path / "nope.toml")
+    assert missing == f"{tmp_path / 'nope.toml'}: no such file"
+
+
+def test_wrong_types_and_values(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[providers.out]
+kind = "carrier-pigeon"
+[sources.a]
+kind = "feed"
+url = "https://example.org/feed.xml"
+filters = { include = ["/([unclosed/"] }
+[lists.l]
+title = "L"
+[digests.d]
+title = "D"
+sources = ["a"]
+list = "l"
+provider = "out"
+from = "not an address"
+window = "7 fortnights"
+max_articles = 0
+""",
+    )
+    problems = "\n".join(_problems(path))
+    assert "providers.out.kind: Input should be" in problems
+    assert "digests.d.from: 'not an address' is not an address" in problems
+    assert "digests.d.window: '7 fortnights' is not a duration" in problems
+    assert "digests.d.max_articles: Input should be greater than or equal to 1" in problems
+
+
+def test_regex_filters_are_checked(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[sources.a]\nkind = "feed"\nurl = "https://e.org/f"\nfilters = { exclude = ["/([x/"] }\n',
+    )
+    [problem] = _problems(path)
+    assert "sources.a.filters.exclude[0]: bad regular expression" in problem
+
+
+def test_find_config_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "example.toml").write_text("")
+    assert find_config() == Path("config/example.toml")
+    (tmp_path / "config" / "digest.toml").write_text("")
+    assert find_config() == Path("config/digest.toml")
+    monkeypatch.setenv("DIGEST_CONFIG", "elsewhere.toml")
+    assert find_config() == Path("elsewhere.toml")
+    assert find_config("given.toml") == Path("given.toml")
+
+
+@pytest.mark.parametrize(("text", "hours"), [("90m", 1.5), ("36h", 36), ("7d", 168), ("2w", 336)])
+def test_parse_window(text: str, hours: float) -> None:
+    assert parse_window(text).total_seconds() == hours * 3600
