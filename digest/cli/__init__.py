@@ -282,6 +282,20 @@ def db_upgrade(config: ConfigOption = None, home: HomeOption = None) -> None:
         engine.dispose()
 
 
+def _register_commands() -> None:
+    """Commands that live in their own modules add themselves here (one line each)."""
+    from importlib import import_module
+
+    for module in COMMAND_MODULES:
+        import_module(f"digest.cli.{module}").register(app)
+
+
+# Modules under digest/cli/ with a `register(app)` function.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point of the console script."""
     try:
