@@ -23,13 +23,8 @@ from digest.errors import DigestError, ExtractionError
 from digest.extract import extract_document, extract_feed_item
 from digest.fetch import Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
-from digest.render import (
-    IssueContent,
-    MessageTemplate,
-    RenderedIssue,
-    RenderSettings,
-    render_issue,
-)
+from digest.personalize import MessageTemplate, render_preview
+from digest.render import IssueContent, RenderedIssue, RenderSettings, render_issue
 from digest.send import make_transport
 from digest.send.dispatch import DispatchReport, dispatch_issue
 from digest.sources import gather, is_remote
@@ -205,7 +200,14 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             article.lead, words=digest.summary_words, language=article.language
         )
     rendered = render_issue(
-        IssueContent(issue_id=None, issue_date=now.astimezone(digest.zone).date(), articles=selection.chosen),
+        IssueContent(
+            issue_id=None,
+            issue_date=now.astimezone(digest.zone).date(),
+            articles=selection.chosen,
+            source_titles={
+                source: ws.config.sources[source].title or source for source in digest.sources
+            },
+        ),
         render_settings(ws, name),
     )
     report["warnings"] = list(rendered.warnings)
@@ -258,14 +260,9 @@ def recipient_factory(ws: Workspace, issue_id: int, list_id: int) -> Any:
 
 def stored_rendering(issue: IssueRow) -> RenderedIssue:
     """The frozen issue as the renderer made it, rebuilt from the store (for resuming)."""
-    return RenderedIssue(
-        subject=issue.subject,
-        html=issue.html,
-        text=issue.text,
-        html_size=len(issue.html.encode()),
-        warnings=[],
-        articles=[],
-        more=[],
+    stored = issue.content["rendered"]
+    return RenderedIssue.from_json(
+        {**stored, "subject": issue.subject, "html": issue.html, "text": issue.text}
     )
 
 
@@ -374,6 +371,10 @@ def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
             "articles": [a.as_json() for a in rendered.articles],
             "more": [a.as_json() for a in rendered.more],
             "html_size": rendered.html_size,
+            # the rest of the rendering (subject, html, text have their own columns)
+            "rendered": {
+                k: v for k, v in rendered.to_json().items() if k not in ("subject", "html", "text")
+            },
         },
         report=draft.report,
     )
@@ -423,8 +424,6 @@ def sample_recipient(ws: Workspace, name: str) -> Recipient:
 async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
     """Compose the next issue and write it as a sample subscriber would get it; send nothing."""
     import json
-
-    from digest.render import render_preview
 
     sync_lists(ws)
     draft = await compose_issue(ws, name)
