@@ -132,8 +132,10 @@ async def extract_items(
             errors.append({"source": item.source, "item": where, "error": "no title found"})
             return None
         from_feed = item.raw is None
-        published = (item.published or found.published) if from_feed else (
-            found.published or item.published
+        published = (
+            (item.published or found.published)
+            if from_feed
+            else (found.published or item.published)
         )
         return Article(
             source=item.source,
@@ -306,7 +308,9 @@ async def resume_unfinished(
     reports = []
     for issue in reversed(ws.store.issues_of(name, statuses=UNFINISHED, limit=1000)):
         if issue.digest not in ws.config.digests:
-            log.warning("issue %s belongs to digest %r, no longer configured", issue.id, issue.digest)
+            log.warning(
+                "issue %s belongs to digest %r, no longer configured", issue.id, issue.digest
+            )
             continue
         reports.append(await deliver_issue(ws, issue, max_wait=max_wait))
     return reports
@@ -349,8 +353,9 @@ async def run_digest(
         return RunReport(name, issue_id, SKIPPED, reason, resumed, report=draft.report)
     store_draft(ws, issue_id, draft)
     if digest.approval:
-        return RunReport(name, issue_id, DRAFT, "waiting for an editor's approval", resumed,
-                         report=draft.report)
+        return RunReport(
+            name, issue_id, DRAFT, "waiting for an editor's approval", resumed, report=draft.report
+        )
     return await freeze_and_send(ws, issue_id, resumed=resumed, max_wait=max_wait)
 
 
@@ -381,7 +386,10 @@ def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
 
 
 async def freeze_and_send(
-    ws: Workspace, issue_id: int, *, resumed: list[DispatchReport] | None = None,
+    ws: Workspace,
+    issue_id: int,
+    *,
+    resumed: list[DispatchReport] | None = None,
     max_wait: float = 600.0,
 ) -> RunReport:
     issue = ws.store.get_issue(issue_id)
