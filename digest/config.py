@@ -255,7 +255,7 @@ class Config(_Strict):
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config to read: --config, else $DIGEST_CONFIG, else config/digest.toml, else the example."""
+    """The config to read: --config, $DIGEST_CONFIG, config/digest.toml, else the example."""
     if explicit:
         return Path(explicit)
     if env := os.environ.get("DIGEST_CONFIG"):
@@ -309,11 +309,13 @@ def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
     """What a single key cannot know: references between tables, files and folders."""
     problems: list[ConfigProblem] = []
     for name, digest in config.digests.items():
-        for index, source in enumerate(digest.sources):
-            if source not in config.sources:
+        for index, source_name in enumerate(digest.sources):
+            if source_name not in config.sources:
                 problems.append(
                     ConfigProblem(
-                        file, f"digests.{name}.sources[{index}]", f"no source named {source!r}"
+                        file,
+                        f"digests.{name}.sources[{index}]",
+                        f"no source named {source_name!r}",
                     )
                 )
         if digest.list not in config.lists:

@@ -11,14 +11,16 @@ batch back untouched and stops the issue at once; per-message errors are recorde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
-from digest.models import OutgoingMessage, Outcome, Recipient, SendResult
+from digest.models import Outcome, OutgoingMessage, Recipient, SendResult
 from digest.send.base import Transport
 from digest.store import DeliveryRow, Store
 from digest.store.db import utcnow
@@ -47,8 +49,8 @@ class DispatchReport:
     error: str | None = None
 
 
-class RateLimiterLike:
-    async def acquire(self, n: int = 1) -> None: ...
+class RateLimiterLike(Protocol):
+    async def acquire(self, n: int = 1) -> object: ...
 
 
 async def dispatch_issue(
@@ -101,7 +103,8 @@ async def dispatch_issue(
         except PermanentDeliveryError as exc:
             log.error("issue %s: batch of %d refused: %s", issue_id, len(batch), exc)
             results = [SendResult(row.id, Outcome.FAILED, error=str(exc)) for row in batch]
-        store.record_results(*_schedule_retries(batch, results))
+        final, retry_at = _schedule_retries(batch, results)
+        store.record_results(final, retry_at=retry_at)
         if on_batch is not None:
             on_batch(len(batch))
     return finish_issue(store, issue_id)
@@ -146,7 +149,5 @@ async def _sleep(seconds: float, stop: asyncio.Event | None) -> None:
     if stop is None:
         await asyncio.sleep(seconds)
         return
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

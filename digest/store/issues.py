@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.errors import StoreError
 from digest.store.db import as_utc, utcnow
-from digest.store.schema import deliveries, issues, memberships, sent_articles, subscribers, suppressions
+from digest.store.schema import (
+    deliveries,
+    issues,
+    memberships,
+    sent_articles,
+    subscribers,
+    suppressions,
+)
 
 # The statuses an issue moves through; see digest/store/schema.py.
 BUILDING, DRAFT, APPROVED, FROZEN, SENDING = "building", "draft", "approved", "frozen", "sending"
@@ -150,7 +157,9 @@ class IssueQueries:
         with self.engine.begin() as conn:
             conn.execute(delete(issues).where(issues.c.id == issue_id))
 
-    def freeze_issue(self, issue_id: int, digest: str, list_id: int, article_keys: list[str]) -> int:
+    def freeze_issue(
+        self, issue_id: int, digest: str, list_id: int, article_keys: list[str]
+    ) -> int:
         """Freeze the issue and plan its deliveries in one transaction; returns how many.
 
         One delivery per active member of the list who is not suppressed. The articles are
