@@ -45,7 +45,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"Digest/{__version__} (newsletter digest builder; +https://github.com/digest-newsletter)"
+USER_AGENT = (
+    f"Digest/{__version__} (newsletter digest builder; +https://github.com/digest-newsletter)"
+)
 DEFAULT_SIZE_CAP = 10 * 1024 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CHUNK = 64 * 1024  # most bytes one decompression step may produce
@@ -376,7 +378,7 @@ class _Zlib:
 
 class _Brotli:
     def __init__(self) -> None:
-        import brotli
+        import brotli  # type: ignore[import-untyped]
 
         self.decompressor = brotli.Decompressor()
         self.error = brotli.error
@@ -450,14 +452,11 @@ def declared_charset(content: bytes, content_type: str | None) -> str | None:
     for bom, name in _BOMS:
         if content.startswith(bom):
             return name
-    if content_type and (match := _HEADER_CHARSET.search(content_type)):
-        return match.group(1)
+    if content_type and (header := _HEADER_CHARSET.search(content_type)):
+        return header.group(1)
     head = content[:2048]
-    if match := _XML_DECLARATION.match(head):
-        return match.group(1).decode("ascii")
-    if match := _META_CHARSET.search(head):
-        return match.group(1).decode("ascii")
-    return None
+    declared = _XML_DECLARATION.match(head) or _META_CHARSET.search(head)
+    return declared.group(1).decode("ascii") if declared else None
 
 
 def decode_text(content: bytes, content_type: str | None = None) -> tuple[str, str]:

@@ -118,7 +118,9 @@ class _Gatherer:
         single = source.timeout or self.fetcher.timeout or DEFAULT_TIMEOUT
         return single * (2 if source.kind == "site" else 1) + 1.0
 
-    async def read(self, source: SourceConfig, location: str, validators: CachedSource | None) -> Fetched:
+    async def read(
+        self, source: SourceConfig, location: str, validators: CachedSource | None
+    ) -> Fetched:
         """A URL (conditional when there is a cached result) or a local file, as `Fetched`."""
         if is_remote(location):
             return await self.fetcher.get(
@@ -135,7 +137,9 @@ class _Gatherer:
             raise FetchError(f"{path}: {exc.strerror or exc}") from None
         return Fetched(path.resolve().as_uri(), 200, content, None)
 
-    def usable(self, name: str, source: SourceConfig, url: str | None = None) -> CachedSource | None:
+    def usable(
+        self, name: str, source: SourceConfig, url: str | None = None
+    ) -> CachedSource | None:
         cached = self.cached.get(name)
         if cached is None or cached.fingerprint != fingerprint(source):
             return None
@@ -220,7 +224,9 @@ class _Gatherer:
         cached = self.usable(name, source, source.url)
         fetched = await self.read(source, source.url, cached)
         report.url = fetched.url
-        if cached is not None and (fetched.not_modified or fetched.content_hash == cached.content_hash):
+        if cached is not None and (
+            fetched.not_modified or fetched.content_hash == cached.content_hash
+        ):
             report.status = "not-modified" if fetched.not_modified else "unchanged"
             return decode_items(cached.items)
         if fetched.not_modified:
@@ -289,7 +295,9 @@ class _Gatherer:
         self.updates = [u for u in self.updates if u.source != name]
         return None
 
-    async def source(self, name: str, source: SourceConfig) -> tuple[list[SourceItem], SourceReport]:
+    async def source(
+        self, name: str, source: SourceConfig
+    ) -> tuple[list[SourceItem], SourceReport]:
         report = SourceReport(name, source.kind, "fetched", url=source.url)
         started = time.perf_counter()
         try:

@@ -57,10 +57,12 @@ def parse_document(content: bytes, url: str | None, content_type: str | None = N
         except NotAJsonFeed as exc:
             raise FeedError(str(exc)) from None
     text, charset = decode_text(content, content_type)
-    problems = [f"invalid {charset.split('+')[0]} text, bad bytes replaced"] if "+" in charset else []
+    problems = (
+        [f"invalid {charset.split('+')[0]} text, bad bytes replaced"] if "+" in charset else []
+    )
     if looks_like_html(content, content_type):
         raise FeedError(
-            "the URL serves an HTML page, not a feed (kind = \"site\" finds a site's feed)"
+            'the URL serves an HTML page, not a feed (kind = "site" finds a site\'s feed)'
         )
     data = text.encode("utf-8")
     from digest.sources.xmlfeed import NotAFeed, parse_xml
@@ -85,7 +87,7 @@ def _feedparser(data: bytes, url: str | None, why: str) -> ParsedFeed:
     if not parsed.entries:
         if why.startswith("an HTML page"):
             raise FeedError(
-                "the URL serves an HTML page, not a feed (kind = \"site\" finds a site's feed)"
+                'the URL serves an HTML page, not a feed (kind = "site" finds a site\'s feed)'
             )
         raise FeedError(f"not a feed: {why}")
     feed = ParsedFeed(

@@ -30,7 +30,7 @@ def parse_json_feed(data: bytes, url: str | None) -> ParsedFeed:
     except orjson.JSONDecodeError as exc:
         raise NotAJsonFeed(f"not valid JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
-        raise NotAJsonFeed("JSON without an \"items\" list, not a JSON Feed")
+        raise NotAJsonFeed('JSON without an "items" list, not a JSON Feed')
     version = str(document.get("version", ""))
     feed = ParsedFeed(
         format="json11" if version.endswith("/1.1") else "json10",
@@ -63,9 +63,11 @@ def parse_json_feed(data: bytes, url: str | None) -> ParsedFeed:
                 published=parse_date(_string(raw.get("date_published")))
                 or parse_date(_string(raw.get("date_modified"))),
                 content_html=content,
-                author=(_authors(raw) or feed_authors or [None])[0],
-                categories=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
-                base=link and urljoin(base or "", link) or base,
+                author=next(iter(_authors(raw) or feed_authors), None),
+                categories=[t for t in tags if isinstance(t, str)]
+                if isinstance(tags, list)
+                else [],
+                base=(link and urljoin(base or "", link)) or base,
             )
         )
     if skipped:

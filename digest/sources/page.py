@@ -18,6 +18,8 @@ def page_item(name: str, fetched: Fetched, *, key_url: str) -> SourceItem:
         title=None,
         published=None,
         raw=fetched.content,
-        content_type=content_type if content_type in ("text/plain", "text/markdown") else "text/html",
+        content_type=content_type
+        if content_type in ("text/plain", "text/markdown")
+        else "text/html",
         fetch_full=False,
     )

@@ -229,7 +229,7 @@ def _atom_entry(element: Any, url: str | None) -> Entry:
         elif local == "category":
             entry.categories.append(child.get("label") or child.get("term") or _text(child))
     html_links = [href for kind, href in links if "html" in kind]
-    entry.link = (html_links or [href for _, href in links] or [None])[0]
+    entry.link = next(iter(html_links or [href for _, href in links]), None)
     entry.published = parse_date(published) or parse_date(updated)
     entry.content_html = content if content and content.strip() else summary
     return entry

@@ -275,13 +275,13 @@ class ArticleQueries:
         with self.engine.begin() as conn:
             existing: dict[str, dict[str, Any]] = {}
             for chunk in _chunks(list(outcomes)):
-                for row in conn.execute(
+                for found in conn.execute(
                     select(source_health).where(source_health.c.source.in_(chunk))
                 ).mappings():
-                    existing[row["source"]] = dict(row)
-            rows = []
+                    existing[found["source"]] = dict(found)
+            rows: list[dict[str, Any]] = []
             for name, result in outcomes.items():
-                row = existing.get(name) or {
+                row: dict[str, Any] = existing.get(name) or {
                     "source": name,
                     "last_success": None,
                     "last_error": None,
@@ -294,7 +294,7 @@ class ArticleQueries:
                 if result.error is None:
                     row["last_success"] = now
                     row["consecutive_failures"] = 0
-                    row["items_seen"] = (row["items_seen"] or 0) + result.new_items
+                    row["items_seen"] = (row["items_seen"] or 0) + result.items
                     if result.new_items:
                         row["last_new_item"] = now
                 else:
@@ -305,7 +305,11 @@ class ArticleQueries:
             statement = self._dialect_insert(source_health)
             statement = statement.on_conflict_do_update(
                 index_elements=["source"],
-                set_={c.name: statement.excluded[c.name] for c in source_health.c if c.name != "source"},
+                set_={
+                    c.name: statement.excluded[c.name]
+                    for c in source_health.c
+                    if c.name != "source"
+                },
             )
             conn.execute(statement, rows)
 
