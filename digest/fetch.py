@@ -298,6 +298,8 @@ class Fetcher:
             raise FetchError(f"{url}: response of {_mb(int(declared))} exceeds the cap of "
                              f"{_mb(self.size_cap)}; not downloaded")  # fmt: skip
         decoder = _Decoder(encoding, url)
+        if response.is_stream_consumed:  # a response built in memory (a mock transport)
+            return _capped(url, response.content, self.size_cap)
         chunks: list[bytes] = []
         size = 0
         async for raw in response.aiter_raw():
@@ -406,8 +408,14 @@ def _origin(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
 
 
+def _capped(url: str, content: bytes, cap: int) -> bytes:
+    if len(content) > cap:
+        raise FetchError(f"{url}: response larger than {_mb(cap)}, cut off")
+    return content
+
+
 def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
+    return f"{size / (1024 * 1024):.3g} MB"
 
 
 def _status(reason: str) -> int | None:

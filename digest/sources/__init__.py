@@ -31,7 +31,7 @@ from digest.config import Config, SourceConfig
 from digest.fetch import Fetched, Fetcher, FetchError
 from digest.models import SourceItem
 from digest.sources.cache import decode_items, encode_items, fingerprint
-from digest.sources.feed import FeedError, parse_document
+from digest.sources.feed import FeedError, keep_by_filters, parse_document
 from digest.sources.folder import read_folder
 from digest.sources.normalize import build_items
 from digest.store.articles import CachedSource
@@ -82,23 +82,9 @@ def is_remote(location: str) -> bool:
     return bool(re.match(r"^https?://", location, re.IGNORECASE))
 
 
-def _matches(pattern: str, values: Iterable[str]) -> bool:
-    if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
-        regex = re.compile(pattern[1:-1], re.IGNORECASE)
-        return any(regex.search(value) for value in values)
-    return any(pattern.lower() in value.lower() for value in values)
-
-
-def _keep(source: SourceConfig, title: str, url: str | None, categories: tuple[str, ...]) -> bool:
-    values = [title, url or "", *categories]
-    if source.filters.include and not any(_matches(p, values) for p in source.filters.include):
-        return False
-    return not any(_matches(p, values) for p in source.filters.exclude)
-
-
 def passes_filters(source: SourceConfig, item: SourceItem) -> bool:
     """Include/exclude filters (keywords or /regex/) on title, URL and categories."""
-    return _keep(source, item.title or "", item.url, item.categories)
+    return keep_by_filters(source, item.title or "", item.url, item.categories)
 
 
 class _Gatherer:
@@ -183,7 +169,9 @@ class _Gatherer:
                 fetch_full=source.fetch_full,
                 base_url=fetched.url,
                 now=self.now,
-                keep=lambda title, link, categories: _keep(source, title, link, categories),
+                keep=lambda title, link, categories: keep_by_filters(
+                    source, title, link, categories
+                ),
             )
 
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import re
 from datetime import UTC, datetime
 
 from digest.config import SourceConfig
@@ -31,6 +32,26 @@ log = logging.getLogger(__name__)
 
 class FeedError(ValueError):
     """The document is not a feed we can read; the message says what it is instead."""
+
+
+def _matches(pattern: str, values: list[str]) -> bool:
+    if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
+        regex = re.compile(pattern[1:-1], re.IGNORECASE)
+        return any(regex.search(value) for value in values)
+    return any(pattern.lower() in value.lower() for value in values)
+
+
+def keep_by_filters(
+    source: SourceConfig, title: str, url: str | None, categories: tuple[str, ...]
+) -> bool:
+    """The source's include/exclude filters (keywords, or /regular expressions/, any case)
+    on an item's title, URL and categories."""
+    if not (source.filters.include or source.filters.exclude):
+        return True
+    values = [title, url or "", *categories]
+    if source.filters.include and not any(_matches(p, values) for p in source.filters.include):
+        return False
+    return not any(_matches(p, values) for p in source.filters.exclude)
 
 
 def looks_like_html(content: bytes, content_type: str | None) -> bool:
@@ -148,4 +169,5 @@ def parse_feed(
         fetch_full=source.fetch_full,
         base_url=base_url,
         now=now or datetime.now(UTC),
+        keep=lambda title, link, categories: keep_by_filters(source, title, link, categories),
     )

@@ -8,6 +8,7 @@ raises `NotAFeed`, and `feed.parse_document` then tries feedparser.
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -40,6 +41,7 @@ def _parser() -> etree.XMLParser:
     )
 
 
+@lru_cache(maxsize=1024)
 def _split(tag: Any) -> tuple[str, str]:
     """(namespace, local name) of an element's tag; ("", "") for entities and the like."""
     if not isinstance(tag, str):
@@ -51,6 +53,8 @@ def _split(tag: Any) -> tuple[str, str]:
 
 
 def _text(element: Any) -> str:
+    if len(element) == 0:
+        return (element.text or "").strip()
     return "".join(element.itertext()).strip()
 
 
