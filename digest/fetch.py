@@ -112,11 +112,11 @@ class Fetcher:
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
         size_cap: int = DEFAULT_SIZE_CAP,
-        max_connections: int = 64,
+        max_connections: int = 32,
         per_host: int = 4,
         max_redirects: int = 5,
         retries: int = 2,
-        backoff: float = 0.25,
+        backoff: float = 0.1,
         max_retry_after: float = 30.0,
         user_agent: str = USER_AGENT,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -148,9 +148,6 @@ class Fetcher:
             ),
             follow_redirects=True,
             max_redirects=max_redirects,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
             headers={
                 "User-Agent": user_agent,
                 "Accept-Encoding": "gzip, deflate, br",
@@ -158,7 +155,7 @@ class Fetcher:
                 "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, "
                 "text/html;q=0.7, */*;q=0.5",
             },
-            transport=transport,
+            transport=transport or _SchemeTransports(max_connections),
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -179,12 +176,16 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         timeout: float | None = None,
+        retries: int | None = None,
     ) -> Fetched:
         """GET a URL within the limits; raise FetchError with a clear reason on failure.
 
         Validators come from `etag`/`last_modified`, or from the validator store when
-        `conditional` is set (and the new ones are then saved there).
+        `conditional` is set (and the new ones are then saved there). `retries` overrides the
+        fetcher's for this URL (0 for a source that already failed last time: it is retried
+        at the next run rather than making this one wait).
         """
+        retries = self.retries if retries is None else retries
         total = timeout or self.timeout
         request_headers = dict(headers or {})
         if conditional and self.validators is not None and not (etag or last_modified):
@@ -216,7 +217,7 @@ class Fetcher:
                 else:
                     break
             attempt += 1
-            if attempt > self.retries:
+            if attempt > retries:
                 tries = f" (after {attempt} tries)" if attempt > 1 else ""
                 raise FetchError(f"{url}: {problem.reason}{tries}", status=_status(problem.reason))
             wait = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
@@ -315,6 +316,32 @@ class Fetcher:
             raise FetchError(f"{url}: decompressed response larger than {_mb(self.size_cap)}")
         chunks.append(tail)
         return b"".join(chunks)
+
+
+class _SchemeTransports(httpx.AsyncBaseTransport):
+    """httpx's own transport, one for http and one for https, each made when first needed.
+
+    Loading the CA bundle for TLS costs tens of milliseconds of start-up; a run that fetches
+    only plain http (or nothing, or local files) does not pay it.
+    """
+
+    def __init__(self, max_connections: int) -> None:
+        self.limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self.transports: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        secure = request.url.scheme == "https"
+        transport = self.transports.get(request.url.scheme)
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(limits=self.limits, verify=secure)
+            self.transports[request.url.scheme] = transport
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self.transports.values():
+            await transport.aclose()
 
 
 class _Decoder:

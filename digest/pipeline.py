@@ -12,6 +12,8 @@ import asyncio
 import logging
 import os
 import socket
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -307,8 +309,24 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     """Gather, extract, select, summarize and render the digest's next issue."""
     digest = ws.config.digest(name)
     now = now or utcnow()
+    started = time.perf_counter()
     async with ws.fetcher() as fetcher:
-        gathered = await gather(ws.config, digest.sources, fetcher, cache=ws.store, now=now)
+        failing = [
+            source
+            for source, health in ws.store.source_health(digest.sources).items()
+            if health["consecutive_failures"]
+        ]
+        gathered = await gather(
+            ws.config, digest.sources, fetcher, cache=ws.store, now=now, failing=failing
+        )
+        statuses = Counter(report.status for report in gathered.reports.values())
+        log.info(
+            "gathered %d items from %d sources in %.2f s (%s)",
+            len(gathered.items),
+            len(digest.sources),
+            time.perf_counter() - started,
+            ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())),
+        )
         known = ws.store.stored_articles((i.source, i.key) for i in gathered.items)
         ws.store.record_source_results(source_results(digest.sources, gathered, known))
         plan = ExtractionPlan(
@@ -320,6 +338,7 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
         candidates, errors = await extract_items(
             gathered.items, fetcher, store=ws.store, known=known, plan=plan
         )
+    log.info("%d candidate articles after %.2f s", len(candidates), time.perf_counter() - started)
     first_seen = ws.store.remember_articles((a, url_key(a.url)) for a in candidates)
     for article in candidates:
         if article.published is None:

@@ -41,7 +41,6 @@ __all__ = ["GatherResult", "SourceCache", "SourceReport", "gather", "is_remote",
 log = logging.getLogger(__name__)
 
 BIG_DOCUMENT = 512 * 1024  # parse larger bodies in a thread so the event loop keeps fetching
-DEFAULT_TIMEOUT = 20.0
 
 
 class SourceCache(Protocol):
@@ -91,23 +90,27 @@ class _Gatherer:
     """One gathering run: shared fetcher, cached results in, cache updates out."""
 
     def __init__(
-        self, config: Config, fetcher: Fetcher, cached: dict[str, CachedSource], now: datetime
+        self,
+        config: Config,
+        fetcher: Fetcher,
+        cached: dict[str, CachedSource],
+        now: datetime,
+        failing: frozenset[str],
     ) -> None:
+        self.failing = failing
         self.config = config
         self.fetcher = fetcher
         self.cached = cached
         self.now = now
         self.updates: list[CachedSource] = []
 
-    def budget(self, source: SourceConfig) -> float:
-        """Seconds one source may take in all; a site may need discovery and then its feed."""
-        single = source.timeout or self.fetcher.timeout or DEFAULT_TIMEOUT
-        return single * (2 if source.kind == "site" else 1) + 1.0
-
     async def read(
-        self, source: SourceConfig, location: str, validators: CachedSource | None
+        self, name: str, source: SourceConfig, location: str, validators: CachedSource | None
     ) -> Fetched:
-        """A URL (conditional when there is a cached result) or a local file, as `Fetched`."""
+        """A URL (conditional when there is a cached result) or a local file, as `Fetched`.
+
+        A source that failed last time gets no retries: the next run is its retry.
+        """
         if is_remote(location):
             return await self.fetcher.get(
                 location,
@@ -115,6 +118,7 @@ class _Gatherer:
                 etag=validators.etag if validators else None,
                 last_modified=validators.last_modified if validators else None,
                 timeout=source.timeout,
+                retries=0 if name in self.failing else None,
             )
         path = self.config.resolve(location.removeprefix("file://"))
         try:
@@ -138,7 +142,7 @@ class _Gatherer:
     ) -> list[SourceItem]:
         """A feed's items: the cached ones if unchanged, else freshly parsed (and cached)."""
         cached = self.usable(name, source, url)
-        fetched = await self.read(source, url, cached)
+        fetched = await self.read(name, source, url, cached)
         report.url = fetched.url
         if cached is not None and (
             fetched.not_modified or fetched.content_hash == cached.content_hash
@@ -210,7 +214,7 @@ class _Gatherer:
 
         assert source.url is not None
         cached = self.usable(name, source, source.url)
-        fetched = await self.read(source, source.url, cached)
+        fetched = await self.read(name, source, source.url, cached)
         report.url = fetched.url
         if cached is not None and (
             fetched.not_modified or fetched.content_hash == cached.content_hash
@@ -238,7 +242,7 @@ class _Gatherer:
                 return items
             except FetchError as exc:
                 log.info("source %s: known feed failed (%s); discovering again", name, exc)
-        page = await self.read(source, source.url, None)
+        page = await self.read(name, source, source.url, None)
         report.url = page.url
         try:  # the URL may itself be a feed
             items = await self.parse(name, source, page)
@@ -289,24 +293,23 @@ class _Gatherer:
         report = SourceReport(name, source.kind, "fetched", url=source.url)
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.budget(source)):
-                if source.kind == "folder":
-                    assert source.path is not None
-                    report.status = "local"
-                    found = await asyncio.to_thread(
-                        read_folder, name, self.config.resolve(source.path), source.max_items
-                    )
-                    items = [item for item in found if passes_filters(source, item)]
-                elif source.kind == "feed":
-                    assert source.url is not None
-                    items = await self.feed(name, source, source.url, report)
-                elif source.kind == "page":
-                    items = await self.page(name, source, report)
-                else:
-                    items = await self.site(name, source, report)
-        except TimeoutError:
-            report.status, report.error = "failed", f"gave up after {self.budget(source):g} s"
-            items = []
+            # Every fetch is bounded by the source's timeout (the clock starts once a
+            # connection slot is free), so no overall timer here: waiting politely behind
+            # other feeds of the same host must not count against this one.
+            if source.kind == "folder":
+                assert source.path is not None
+                report.status = "local"
+                found = await asyncio.to_thread(
+                    read_folder, name, self.config.resolve(source.path), source.max_items
+                )
+                items = [item for item in found if passes_filters(source, item)]
+            elif source.kind == "feed":
+                assert source.url is not None
+                items = await self.feed(name, source, source.url, report)
+            elif source.kind == "page":
+                items = await self.page(name, source, report)
+            else:
+                items = await self.site(name, source, report)
         except FetchError as exc:
             report.status, report.error = "failed", str(exc)
             items = []
@@ -326,11 +329,15 @@ async def gather(
     *,
     cache: SourceCache | None = None,
     now: datetime | None = None,
+    failing: Iterable[str] = (),
 ) -> GatherResult:
-    """Gather the named sources concurrently; each failure is recorded, never raised."""
+    """Gather the named sources concurrently; each failure is recorded, never raised.
+
+    `failing` names sources that failed last time: they are tried once, without retries.
+    """
     names = list(dict.fromkeys(source_names))
     cached = cache.load_source_cache(names) if cache is not None else {}
-    run = _Gatherer(config, fetcher, cached, now or datetime.now(UTC))
+    run = _Gatherer(config, fetcher, cached, now or datetime.now(UTC), frozenset(failing))
     outcomes = await asyncio.gather(*(run.source(name, config.sources[name]) for name in names))
     result = GatherResult()
     seen: set[tuple[str, str]] = set()

@@ -313,9 +313,13 @@ class ArticleQueries:
             )
             conn.execute(statement, rows)
 
-    def source_health(self) -> dict[str, dict[str, Any]]:
+    def source_health(self, sources: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Health records by source name: all of them, or those of `sources`."""
+        query = select(source_health)
+        if sources is not None:
+            query = query.where(source_health.c.source.in_(list(sources)))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(source_health)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         health = {}
         for row in rows:
             record = dict(row)

@@ -7,6 +7,7 @@ bomb costs the test nothing to serve.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
@@ -19,7 +20,9 @@ from typing import Any
 Route = Callable[["Handler"], None]
 
 
-def rss(items: list[dict[str, str]], *, title: str = "Feed", link: str = "", extra: str = "") -> bytes:
+def rss(
+    items: list[dict[str, str]], *, title: str = "Feed", link: str = "", extra: str = ""
+) -> bytes:
     parts = []
     for item in items:
         fields = "".join(f"<{k}>{v}</{k}>" for k, v in item.items())
@@ -61,10 +64,8 @@ class Handler(BaseHTTPRequestHandler):
         if route is None:
             self.send(404, b"not found", "text/plain")
             return
-        try:
-            route(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up, as it should with hostile bodies
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            route(self)  # the client may give up early, as it should with hostile bodies
 
     def send(
         self,

@@ -48,9 +48,19 @@ async def test_hostile_sources_are_named_and_the_rest_arrive_once(
         "same-stories": server.static("/mirror.xml", good, "application/rss+xml"),
         "json": server.static(
             "/feed.json",
-            orjson.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
-                {"id": "j1", "url": "https://j.example.org/1", "title": "J one",
-                 "content_text": "Body."}]}),  # fmt: skip
+            orjson.dumps(
+                {
+                    "version": "https://jsonfeed.org/version/1.1",
+                    "items": [
+                        {
+                            "id": "j1",
+                            "url": "https://j.example.org/1",
+                            "title": "J one",
+                            "content_text": "Body.",
+                        }
+                    ],
+                }
+            ),
             "application/feed+json",
         ),
         "malformed": server.static("/malformed.xml", body[: body.index(b"<item><title>Story m3")]),
@@ -62,7 +72,9 @@ async def test_hostile_sources_are_named_and_the_rest_arrive_once(
             .encode("iso-8859-1"),
         ),
         "invalid-utf8": server.static(
-            "/bad-utf8.xml", good.replace(b"Story g1:", b"Story \xff g1:"), "text/xml; charset=utf-8"
+            "/bad-utf8.xml",
+            good.replace(b"Story g1:", b"Story \xff g1:"),
+            "text/xml; charset=utf-8",
         ),
         "ten-thousand": server.static("/huge.xml", rss(story_items(10_000, prefix="h"))),
         "html": server.static("/page.html", b"<!doctype html><p>hello</p>", "text/html"),
@@ -210,7 +222,8 @@ async def test_site_without_feed_lists_its_article_links(
     links = "".join(
         [
             "<nav><a href='/tag/harbour'>Harbour news and more stories</a>",
-            "<a href='/about'>About us</a><a href='https://elsewhere.org/x-y-z'>Other site</a></nav>",
+            "<a href='/about'>About us</a>",
+            "<a href='https://elsewhere.org/x-y-z'>Other site</a></nav>",
             "<main><article><h2><a href='/2026/11/20/ferry-returns-to-the-island'>",
             "The ferry returns to the island</a></h2></article>",
             "<article><h2><a href='/stories/new-fish-market-opens'>New fish market opens its "

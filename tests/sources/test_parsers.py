@@ -35,7 +35,8 @@ ATOM10 = b"""<?xml version="1.0" encoding="utf-8"?>
     <updated>2026-11-20T10:00:00+02:00</updated>
     <author><name>Ada</name></author>
     <category term="sea" label="Sea"/>
-    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Read <a href="../about">this</a>.</p><script>x()</script></div></content>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">
+      <p>Read <a href="../about">this</a>.</p><script>x()</script></div></content>
   </entry>
   <entry xml:base="https://other.example.org/">
     <title>Plain &lt;title&gt;</title>
@@ -161,7 +162,9 @@ def test_json_feed_10_and_11() -> None:
     assert seven.url == "https://j.example.org/posts/7" and seven.title == "Seven & more"
     assert seven.published == datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
     assert seven.author == "Feed author" and seven.categories == ("x",)
-    assert seven.content_html is not None and 'src="https://j.example.org/i.png"' in seven.content_html
+    assert (
+        seven.content_html is not None and 'src="https://j.example.org/i.png"' in seven.content_html
+    )
     assert text_only.content_html == "<p>First para.</p><p>Second para.</p>"
     assert text_only.author == "Al"
     feed10 = {"version": "https://jsonfeed.org/version/1", "items": [
