@@ -17,21 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import email.utils
 import hashlib
+import importlib.util
 import logging
 import random
 import re
+import ssl
+import sys
 import zlib
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from digest import __version__
+
+# httpcore asks for sniffio on every request and anyio 4 no longer brings it along: remember
+# the miss, or each request pays a search of sys.path (about 1 ms of CPU).
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULT_SIZE_CAP",
@@ -155,7 +164,7 @@ class Fetcher:
                 "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, "
                 "text/html;q=0.7, */*;q=0.5",
             },
-            transport=transport or _SchemeTransports(max_connections),
+            transport=transport or _OriginTransports(per_host, max_pools=2 * max_connections),
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -247,6 +256,8 @@ class Fetcher:
         try:
             async with self.client.stream("GET", url, headers=headers) as response:
                 status = response.status_code
+                if status == 304 or status >= 400:
+                    await self._drain(response)  # so the connection can be used again
                 if status == 304:
                     return Fetched(
                         str(response.url),
@@ -291,6 +302,14 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
 
+    @staticmethod
+    async def _drain(response: httpx.Response) -> None:
+        """Read a small body to its end (keep-alive); a large one is left, closing the link."""
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) <= _CHUNK and not response.is_stream_consumed:
+            with contextlib.suppress(httpx.HTTPError):
+                await response.aread()
+
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         """The decoded body, cut off (with an error) as soon as it passes the size cap."""
         declared = response.headers.get("Content-Length", "")
@@ -318,30 +337,82 @@ class Fetcher:
         return b"".join(chunks)
 
 
-class _SchemeTransports(httpx.AsyncBaseTransport):
-    """httpx's own transport, one for http and one for https, each made when first needed.
+class _OriginTransports(httpx.AsyncBaseTransport):
+    """httpx's own transport, one small connection pool per origin, made when first needed.
 
-    Loading the CA bundle for TLS costs tens of milliseconds of start-up; a run that fetches
-    only plain http (or nothing, or local files) does not pay it.
+    One pool for all origins costs CPU in proportion to (connections x waiting requests) on
+    every request (httpcore scans its whole pool) and evicts one site's connections to serve
+    another's; a pool per origin of `per_host` connections keeps both small. Pools unused for
+    the longest time are closed once there are more than `max_pools`. The TLS context (loading
+    the CA bundle costs tens of milliseconds) is made once, and only if an https URL comes.
     """
 
-    def __init__(self, max_connections: int) -> None:
-        self.limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self.transports: dict[str, httpx.AsyncHTTPTransport] = {}
+    def __init__(self, per_host: int, max_pools: int) -> None:
+        self.limits = httpx.Limits(max_connections=per_host, max_keepalive_connections=per_host)
+        self.max_pools = max_pools
+        self.pools: OrderedDict[str, httpx.AsyncHTTPTransport] = OrderedDict()
+        self.active: Counter[str] = Counter()
+        self.contexts: dict[bool, ssl.SSLContext] = {}
+
+    def _context(self, secure: bool) -> ssl.SSLContext:
+        if secure not in self.contexts:
+            self.contexts[secure] = httpx.create_ssl_context(verify=secure)
+        return self.contexts[secure]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        secure = request.url.scheme == "https"
-        transport = self.transports.get(request.url.scheme)
-        if transport is None:
-            transport = httpx.AsyncHTTPTransport(limits=self.limits, verify=secure)
-            self.transports[request.url.scheme] = transport
-        return await transport.handle_async_request(request)
+        url = request.url
+        key = f"{url.scheme}://{url.host}:{url.port or ''}"
+        pool = self.pools.get(key)
+        if pool is None:
+            await self._evict()
+            secure = url.scheme == "https"
+            pool = httpx.AsyncHTTPTransport(limits=self.limits, verify=self._context(secure))
+            self.pools[key] = pool
+        else:
+            self.pools.move_to_end(key)
+        self.active[key] += 1
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            self.active[key] -= 1
+            raise
+        response.stream = _Tracked(response.stream, lambda: self._release(key))
+        return response
+
+    def _release(self, key: str) -> None:
+        self.active[key] -= 1
+
+    async def _evict(self) -> None:
+        for key in list(self.pools):
+            if len(self.pools) < self.max_pools:
+                return
+            if self.active[key] <= 0:
+                del self.active[key]
+                await self.pools.pop(key).aclose()
 
     async def aclose(self) -> None:
-        for transport in self.transports.values():
-            await transport.aclose()
+        for pool in self.pools.values():
+            await pool.aclose()
+        self.pools.clear()
+
+
+class _Tracked(httpx.AsyncByteStream):
+    """A response body that says when it is closed (so its pool is known to be idle)."""
+
+    def __init__(self, inner: Any, closed: Callable[[], None]) -> None:
+        self.inner = inner
+        self.closed = closed
+        self.done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        if not self.done:
+            self.done = True
+            self.closed()
+        await self.inner.aclose()
 
 
 class _Decoder:

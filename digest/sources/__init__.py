@@ -359,11 +359,17 @@ async def gather(
 
 def content_hash(item: SourceItem) -> str:
     """What an item's extraction depends on: unchanged hash, unchanged article."""
-    digest = hashlib.sha1(usedforsecurity=False)
-    for part in (item.url, item.title, item.content_html, item.content_type, item.filename):
-        digest.update((part or "").encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    digest.update(item.published.isoformat().encode() if item.published else b"-")
+    text = "\x00".join(
+        (
+            item.url or "",
+            item.title or "",
+            item.content_html or "",
+            item.content_type or "",
+            item.filename or "",
+            item.published.isoformat() if item.published else "-",
+        )
+    )
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False)
     if item.raw is not None:
         digest.update(item.raw)
     return digest.hexdigest()

@@ -97,17 +97,23 @@ class ArticleQueries:
             index_elements=["source", "key"]
         )
         first_seen: dict[str, datetime] = {}
+        known: set[tuple[str, str]] = set()
         with self.engine.begin() as conn:
-            conn.execute(statement, list(rows.values()))
-            pairs = list(rows)
-            for chunk in _chunks(pairs):
+            # Look first, then insert only what is new: a warm run writes nothing.
+            for chunk in _chunks(list(rows)):
                 found = conn.execute(
-                    select(articles.c.key, articles.c.first_seen).where(
+                    select(articles.c.source, articles.c.key, articles.c.first_seen).where(
                         tuple_(articles.c.source, articles.c.key).in_(chunk)
                     )
                 )
-                for key, seen in found:
+                for source, key, seen in found:
+                    known.add((source, key))
                     first_seen[key] = as_utc(seen) or now
+            missing = [row for pair, row in rows.items() if pair not in known]
+            if missing:
+                conn.execute(statement, missing)  # a concurrent insert of the same row wins
+                for row in missing:
+                    first_seen[row["key"]] = now
         return first_seen
 
     def stored_articles(

@@ -1,0 +1,127 @@
+"""The gather block of compose_issue: a digest over real local feeds, broken ones included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.config import load_config
+from digest.pipeline import Workspace, compose_issue
+from digest.sources.identity import url_key
+from tests.sources.hostile import HostileServer, rss
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+LEAD = (
+    "The council met on Tuesday to discuss the future of the fish market in story {n}. "
+    "Residents filled the hall and asked about costs, timing and the shops on the quay."
+)
+
+
+def items(feed: str, count: int, *, shared_link: str | None = None) -> list[dict[str, str]]:
+    found = []
+    for n in range(count):
+        when = NOW - timedelta(hours=n + 1, minutes=ord(feed[-1]) % 30)
+        link = f"https://news.example.org/{feed}/{n}?utm_source=rss"
+        if n == 0 and shared_link:
+            link = shared_link
+        found.append(
+            {
+                "title": f"{feed} story {n}",
+                "link": link,
+                "guid": f"{feed}-{n}",
+                "pubDate": when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+                "description": f"<![CDATA[<p>{LEAD.format(n=n)}</p><p>More.</p>]]>",
+            }
+        )
+    return found
+
+
+def write_config(tmp_path: Path, server: HostileServer, **digest: Any) -> Path:
+    teaser_page = (
+        "<html><head><title>Teased</title></head><body><article><h1>Teased story</h1>"
+        f"<p>{LEAD.format(n='teased')}</p></article></body></html>"
+    ).encode()
+    server.static("/articles/teased", teaser_page, "text/html")
+    feeds = {
+        "alpha": rss(items("alpha", 6), title="Alpha"),
+        # beta's first story is alpha's first one under another tracking parameter
+        "beta": rss(
+            items("beta", 6, shared_link="https://news.example.org/alpha/0?utm_medium=email")
+        ),
+        "teasers": rss(
+            [
+                {
+                    "title": "Teased story",
+                    "link": server.url("/articles/teased"),
+                    "guid": "t-1",
+                    "pubDate": (NOW - timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+                    "description": "The council met… Continue reading",
+                }
+            ]
+        ),
+    }
+    lines = ['[providers.outbox]\nkind = "outbox"\n', '[lists.readers]\ntitle = "Readers"\n']
+    for name, body in feeds.items():
+        url = server.static(f"/{name}.xml", body, etag=f'"{name}"')
+        lines.append(f'[sources.{name}]\nkind = "feed"\nurl = "{url}"\n')
+    lines.append(f'[sources.gone]\nkind = "feed"\nurl = "{server.url("/gone.xml")}"\n')
+    settings = {"max_articles": 5, **digest}
+    lines.append(
+        "[digests.daily]\ntitle = \"Daily\"\n"
+        'sources = ["alpha", "beta", "teasers", "gone"]\nlist = "readers"\n'
+        'provider = "outbox"\nfrom = "Daily <daily@example.org>"\nwindow = "7d"\n'
+        + "".join(f"{key} = {value}\n" for key, value in settings.items())
+    )
+    path = tmp_path / "digest.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, server: HostileServer, home: Path) -> Workspace:
+    ws = Workspace.open(load_config(write_config(tmp_path, server)), home)
+    yield ws  # type: ignore[misc]
+    ws.close()
+
+
+async def test_cold_then_warm_issue_has_the_same_articles_once(
+    workspace: Workspace, server: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import digest.pipeline as pipeline
+
+    calls: list[str | None] = []
+    real = pipeline.extract_feed_item
+
+    def counting(content_html: str | None, *, url: str | None, title: str | None) -> Any:
+        calls.append(title)
+        return real(content_html, url=url, title=title)
+
+    monkeypatch.setattr(pipeline, "extract_feed_item", counting)
+    cold = await compose_issue(workspace, "daily")
+    assert cold.report["failed_sources"] == {
+        "gone": f"{server.url('/gone.xml')}: HTTP 404 Not Found"
+    }
+    chosen = [(a.title, a.url) for a in cold.selection.chosen]
+    assert len(chosen) == 5
+    assert len({url_key(url) for _, url in chosen}) == 5  # alpha 0 and beta 0: one story
+    teased = next(a for a in cold.selection.chosen if a.title == "Teased story")
+    assert teased.lead.startswith("The council met on Tuesday") and "teased" in teased.lead
+    assert all(a.lead for a in cold.selection.chosen)
+    assert len(calls) < 10  # 13 items, 5 chosen: only what selection could take is extracted
+
+    calls.clear()
+    warm = await compose_issue(workspace, "daily")
+    assert [(a.title, a.url) for a in warm.selection.chosen] == chosen
+    assert [a.lead for a in warm.selection.chosen] == [a.lead for a in cold.selection.chosen]
+    assert calls == []  # unchanged items reuse their stored articles
+    assert server.headers_seen["/alpha.xml"].get("If-None-Match") == '"alpha"'
+    assert server.hits["/articles/teased"] == 1
+    assert server.hits["/gone.xml"] == 2
+
+    health = workspace.store.source_health()
+    assert health["gone"]["consecutive_failures"] == 2
+    assert health["alpha"]["consecutive_failures"] == 0 and health["alpha"]["items_seen"] == 12
+    assert health["alpha"]["last_new_item"] is not None
