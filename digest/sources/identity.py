@@ -8,6 +8,7 @@ so the same story carried by two feeds is recognized.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,12 +16,31 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref", "ref_src"}
 
 
+_PLAIN = re.compile(
+    r"^https?://([A-Za-z0-9.:-]+)(/[A-Za-z0-9/._~%!$'()*,;=:@-]*)?(?:\?([A-Za-z0-9_.~=&-]*))?(?:#.*)?$"
+)
+
+
 @lru_cache(maxsize=65536)
 def url_key(url: str | None) -> str | None:
     """The link as compared across feeds: scheme-less, lower-case host, no tracking, no fragment."""
     if not url:
         return None
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    plain = _PLAIN.match(url)
+    # The usual shape, without the cost of urllib; a value holding "=" needs urllib's quoting.
+    if plain and all(pair.count("=") <= 1 for pair in (plain.group(3) or "").split("&")):
+        host = plain.group(1).lower().removeprefix("www.")
+        path = (plain.group(2) or "").rstrip("/") or "/"
+        pairs = []
+        for pair in (plain.group(3) or "").split("&"):
+            if pair:
+                name, _, value = pair.partition("=")
+                if not name.lower().startswith("utm_") and name.lower() not in _TRACKING:
+                    pairs.append((name, value))
+        joined = "&".join(f"{name}={value}" for name, value in sorted(pairs))
+        return f"{host}{path}?{joined}" if joined else f"{host}{path}"
+    parts = urlsplit(url)
     if not parts.netloc:
         return url.strip() or None
     query = [

@@ -25,3 +25,28 @@ def test_item_key_prefers_guid_then_link_then_hash() -> None:
 def test_dedupe_key_falls_back_to_source_and_key() -> None:
     assert dedupe_key("folder", "file:a.md", None) == "folder:file:a.md"
     assert dedupe_key("feed", "g", "https://e.org/x") == "e.org/x"
+
+
+def test_fast_and_general_url_keys_agree() -> None:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    def general(url: str) -> str:
+        parts = urlsplit(url.strip())
+        query = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.lower().startswith("utm_") and k.lower() not in {"fbclid", "ref"}
+        ]
+        host = parts.netloc.lower().removeprefix("www.")
+        path = parts.path.rstrip("/") or "/"
+        return urlunsplit(("", host, path, urlencode(sorted(query)), "")).removeprefix("//")
+
+    for url in [
+        "https://WWW.Example.org/a/b/?utm_source=x&id=3&fbclid=y#top",
+        "http://127.0.0.1:8080/feed-1/story-0?utm_medium=feed",
+        "https://e.org", "https://e.org?b=2&a=1", "https://e.org/x?a", "https://e.org/x?a=&b",
+        "https://e.org/x?a=1&a=0", "https://e.org/p%20q/?x=1", "https://e.org/x?next=/a/b",
+        "https://e.org/x?a=b=c", "https://e.org/x?q=a+b", "https://e.org/x;p?q=1",
+        "https://e.org/x?ref=abc&z=1", "HTTPS://E.ORG/X", "https://e.org/é?x=ü",
+    ]:  # fmt: skip
+        assert url_key(url) == general(url), url
