@@ -99,7 +99,7 @@ def _overlap(a: str, b: str) -> float:
 # --------------------------------------------------------------------------------------------
 # What a lead is, as text
 
-_TERMINAL_RE = re.compile(r"[.!?…。！？][\"'”’»)\]]*\s*$|[.!?…。！？][\"'”’»)\]]*\s*\[\d+\]$")
+_TERMINAL_RE = re.compile(r"[.!?…。！？:][\"'”’»)\]]*\s*$|[.!?…。！？][\"'”’»)\]]*\s*\[\d+\]$")
 _BYLINE_RE = re.compile(
     r"^(by|von|par|por|di|door|av|af|от|por:|by:)\s+\S+", re.IGNORECASE
 )
@@ -120,7 +120,8 @@ _CHROME_RE = re.compile(
     r"|\b(top|bottom) of (the )?page\b|\bshare (this|on)\b|\bfollow us\b"
     r"|\bjetzt abonnieren\b|\bnewsletter abonnieren\b|\babonnez-vous\b|\bsuscríbete\b"
     r"|\bimage (credit|source)\b|\bphoto(graph)?:|\bfoto:|\bcredit:|\bgetty images\b"
-    r"|\breuters/|\bap photo\b|\bafp\b.*\bphoto\b)",
+    r"|\breuters/|\bap photo\b|\bafp\b.*\bphoto\b"
+    r"|\baffiliate (links?|partnerships?|commissions?)\b|\bmay earn (a )?commission\b)",
     re.IGNORECASE,
 )
 _CHROME_MAX_WORDS = 45
@@ -644,7 +645,7 @@ _NEGATIVE_HINTS = frozenset(
     consent gdpr banner modal popup overlay breadcrumb breadcrumbs tags tag share sharing social
     comment comments disqus related recommended recommendations trending popular mostread
     outbrain taboola sidebar widget footer nav navigation menu toolbar skip dek standfirst
-    subtitle subhead subheadline deck kicker eyebrow rollover tooltip popover hovercard hidden
+    subtitle subhead subheadline deck kicker excerpt tagline strapline eyebrow rollover tooltip popover hovercard hidden
     visually sronly print noprint alert notice disclaimer correction teaser
     """.split()
 )
@@ -702,82 +703,151 @@ def _link_chars(el: lxml_html.HtmlElement) -> int:
     return sum(len(a.text_content()) for a in el.iter("a"))
 
 
+_BODY_SHARE = 0.8
+"""Share of the page's prose words the article's container must hold."""
+
+_MAX_LINK_RATIO = 0.6
+"""Above this share of linked characters a block is a list of links, not prose (deal and
+link-roundup posts put a link in most sentences, hence the high bar)."""
+"""Share of the page's prose words the article's container must hold."""
+
+_STRONG_HINTS = frozenset("comment comments disqus respond replies reply".split())
+"""Hints that count even on a big wrapper: a comment thread can be longer than the article."""
+
+_CANDIDATES_XPATH = (
+    "//h1 | //p | //div[text()[normalize-space()]] | //td[text()[normalize-space()]]"
+    " | //blockquote[text()[normalize-space()]] | //section[text()[normalize-space()]]"
+    " | //article[text()[normalize-space()]] | //pre"
+    " | //div[not(div|p|table|ul|ol|dl|section|article|header|footer|aside|nav|form|figure"
+    "|blockquote|h1|h2|h3|h4|h5|h6|pre|li|td)][not(text()[normalize-space()])]"
+    "[string-length(normalize-space()) > 60]"
+)
+
+
 @dataclass
 class _Block:
+    """One paragraph of the page with what the lead rules need to know about it."""
+
+    element: lxml_html.HtmlElement
     text: str
-    after_heading: bool
     link_ratio: float
+    prose: bool
 
 
-def _page_blocks(
-    tree: lxml_html.HtmlElement, heading: lxml_html.HtmlElement | None
-) -> Iterator[_Block]:
-    """Text blocks in document order, skipping anything marked as chrome; flags those after
-    the headline."""
+def _prepare_for_blocks(tree: lxml_html.HtmlElement) -> None:
+    """Mark <br> breaks and drop inline widgets, so paragraph text is what a reader sees.
+
+    Inline widgets (hover cards, inline promos) sit inside a paragraph and hold a picture or a
+    run of links; left in, they splice a list of headlines into the middle of a sentence.
+    """
     for br in tree.iter("br"):
         br.tail = _PARA_BREAK + (br.tail or "")
-    # Inline widgets (hover cards, inline promos) hold a picture or a run of links; drop them so
-    # they do not splice their text into the paragraph around them.
     for widget in tree.xpath(
         "//p//*[self::span or self::div or self::aside][.//img or count(.//a) >= 3]"
     ):
-        parent = widget.getparent()
-        if parent is not None:
+        text_chars = len(widget.text_content().strip())
+        if widget.getparent() is not None and _link_chars(widget) >= 0.6 * text_chars:
             widget.drop_tree()
-    verdicts: dict[lxml_html.HtmlElement, bool] = {}
 
-    def blocked(el: lxml_html.HtmlElement) -> bool:
-        chain: list[lxml_html.HtmlElement] = []
-        node: lxml_html.HtmlElement | None = el
-        result = False
-        while node is not None:
-            known = verdicts.get(node)
-            if known is not None:
-                result = known
-                break
-            if node.tag in ("body", "html"):
-                break
-            chain.append(node)
-            if _is_negative(node):
-                result = True
-                break
-            node = node.getparent()
-        for item in chain:
-            verdicts[item] = result
-        # elements above the one found negative were not judged; only the chain is cached
-        return result
 
-    after = heading is None
-    candidates = tree.xpath(
-        "//h1 | //p | //div[text()[normalize-space()]] | //td[text()[normalize-space()]] "
-        "| //blockquote[text()[normalize-space()]] | //section[text()[normalize-space()]]"
-        " | //article[text()[normalize-space()]]"
-    )
-    for el in candidates:
+def _split_breaks(raw: str) -> list[str]:
+    chunks = re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", raw)
+    return [t for t in (_norm_ws(c.replace(_PARA_BREAK, " ")) for c in chunks) if t]
+
+
+def _collect_blocks(
+    tree: lxml_html.HtmlElement, heading: lxml_html.HtmlElement | None
+) -> tuple[list[_Block], int]:
+    """Text blocks in document order (outside tags that are never prose), and the index of the
+    first block after the headline (0 when there is no headline)."""
+    blocks: list[_Block] = []
+    first_after = 0
+    for el in tree.xpath(_CANDIDATES_XPATH)[: _LEAD_MAX_CANDIDATES * 4]:
         if el is heading:
-            after = True
+            first_after = len(blocks)
             continue
-        if el.tag == "h1" or blocked(el):
+        if el.tag == "h1":
             continue
-        texts = _block_text(el) if el.tag != "p" else None
-        if texts is None:
-            joined = el.text_content()
-            texts = [_norm_ws(c.replace(_PARA_BREAK, " ")) for c in re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", joined)]
-            texts = [t for t in texts if t]
+        if any(a.tag in _SKIP_TAGS for a in el.iterancestors()):
+            continue
+        texts = _split_breaks(el.text_content()) if el.tag in ("p", "pre") else _block_text(el)
         if not texts:
             continue
         total = sum(len(t) for t in texts) or 1
         ratio = min(1.0, _link_chars(el) / total)
         for text in texts:
-            yield _Block(text, after, ratio)
+            prose = ratio <= _MAX_LINK_RATIO and is_prose(text, min_words=10)
+            blocks.append(_Block(el, text, ratio, prose))
+    return blocks, first_after
+
+
+def _body_container(blocks: list[_Block], page_chars: int) -> lxml_html.HtmlElement | None:
+    """The element that holds the article's paragraphs: the deepest one that still holds most
+    of the page's prose (comment threads left out). Bodies cut into chunks by ads or figures
+    share that ancestor; a dek, a sidebar or a promo above the body usually falls outside it."""
+    totals: dict[lxml_html.HtmlElement, int] = {}
+    depth: dict[lxml_html.HtmlElement, int] = {}
+    grand_total = 0
+    for block in blocks:
+        if not block.prose or _in_comments(block.element, page_chars):
+            continue
+        words = _count_words(block.text)
+        grand_total += words
+        ancestors = [block.element, *block.element.iterancestors()]
+        for level, node in enumerate(reversed(ancestors)):
+            totals[node] = totals.get(node, 0) + words
+            depth[node] = level
+    if not grand_total:
+        return None
+    needed = _BODY_SHARE * grand_total
+    holding = [node for node, words in totals.items() if words >= needed]
+    return max(holding, key=depth.__getitem__) if holding else None
+
+
+def _in_comments(el: lxml_html.HtmlElement, page_chars: int) -> bool:
+    for node in el.iterancestors():
+        if node.tag in ("body", "html"):
+            return False
+        if _hint_words(node) & _STRONG_HINTS:
+            return True
+    return False
+
+
+def _blocked_below(
+    el: lxml_html.HtmlElement,
+    scope: lxml_html.HtmlElement | None,
+    verdicts: dict[lxml_html.HtmlElement, bool],
+) -> bool:
+    """Is `el`, or an ancestor below `scope` (all ancestors when scope is None), marked as not
+    prose? Wrappers above the article's container are layout, whatever their class says."""
+    chain: list[lxml_html.HtmlElement] = []
+    node: lxml_html.HtmlElement | None = el
+    result = False
+    while node is not None and node is not scope and node.tag not in ("body", "html"):
+        known = verdicts.get(node)
+        if known is not None:
+            result = known
+            break
+        chain.append(node)
+        if _is_negative(node):
+            result = True
+            break
+        node = node.getparent()
+    for item in chain:
+        verdicts[item] = result
+    return result
 
 
 def _is_lead(block: _Block, title: str | None) -> bool:
-    if block.link_ratio > 0.35:
+    if block.link_ratio > _MAX_LINK_RATIO:
         return False
     if not is_prose(block.text):
         return False
     return not (title and _overlap(title, block.text) >= 0.8)
+
+
+def _is_inside(el: lxml_html.HtmlElement, scope: lxml_html.HtmlElement) -> bool:
+    return el is scope or any(a is scope for a in el.iterancestors())
 
 
 def _find_lead(
@@ -786,21 +856,37 @@ def _find_lead(
     title: str | None,
     body: list[str],
 ) -> str | None:
-    """The first block of real prose after the headline; failing that, trafilatura's first."""
-    before: str | None = None
-    for count, block in enumerate(_page_blocks(tree, heading)):
-        if count > _LEAD_MAX_CANDIDATES:
-            break
-        if not _is_lead(block, title):
-            continue
-        if block.after_heading:
+    """The lead: the first block of real prose inside the article's body container.
+
+    Deks, bylines, captions and promos between the headline and the body sit outside that
+    container; captions, ads and sign-up boxes inside it are known by their class/id hints.
+    Fallbacks, in order: the first prose block after the headline anywhere on the page, then
+    trafilatura's first prose paragraph.
+    """
+    _prepare_for_blocks(tree)
+    blocks, first_after = _collect_blocks(tree, heading)
+    page_chars = sum(len(b.text) for b in blocks)
+    container = _body_container(blocks, page_chars)
+    verdicts: dict[lxml_html.HtmlElement, bool] = {}
+    if container is not None:
+        heading_inside = heading is not None and _is_inside(heading, container)
+        for index, block in enumerate(blocks):
+            if heading_inside and index < first_after:
+                continue
+            if not _is_inside(block.element, container):
+                continue
+            if _blocked_below(block.element, container, verdicts):
+                continue
+            if _is_lead(block, title):
+                return block.text
+    verdicts = {}
+    for block in blocks[first_after:]:
+        if not _blocked_below(block.element, None, verdicts) and _is_lead(block, title):
             return block.text
-        if before is None:
-            before = block.text
     for paragraph in body:
         if is_prose(paragraph) and not (title and _overlap(title, paragraph) >= 0.8):
             return paragraph
-    return before
+    return None
 
 
 # --------------------------------------------------------------------------------------------
