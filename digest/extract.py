@@ -67,8 +67,11 @@ _LEAD_MAX_CANDIDATES = 400
 
 _WS_RE = re.compile(r"\s+")
 _WORD_RE = re.compile(r"\w+")
+_TOKEN_RE = re.compile(r"[^\s\w]*\w\S*")  # a whitespace-separated token holding a word character
+_NON_LETTER_RE = re.compile(r"[\W\d_]+")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARA_BREAK = "\u2029"  # stands in for <br> while we collect text, so source newlines differ
+_BREAK_RE = re.compile(f"{_PARA_BREAK}\\s*{_PARA_BREAK}|(?<=[.!?…。！？\"”»)])\\s*{_PARA_BREAK}")
 
 
 def _norm_ws(text: str) -> str:
@@ -76,8 +79,11 @@ def _norm_ws(text: str) -> str:
 
 
 def _count_words(text: str) -> int:
-    """Words in `text`; CJK scripts, written without spaces, count about 2 characters a word."""
-    spaced = len(text.split())
+    """Words in `text` (tokens with a letter or digit; "…" or "|" are no words); CJK scripts,
+    written without spaces, count about 2 characters a word."""
+    spaced = len(_TOKEN_RE.findall(text))
+    if not _CJK_RE.search(text):
+        return spaced
     cjk = len(_CJK_RE.findall(text))
     return spaced + cjk // 2 if cjk > len(text) // 4 else spaced
 
@@ -99,30 +105,25 @@ def _overlap(a: str, b: str) -> float:
 # --------------------------------------------------------------------------------------------
 # What a lead is, as text
 
-_TERMINAL_RE = re.compile(r"[.!?…。！？:][\"'”’»)\]]*\s*$|[.!?…。！？][\"'”’»)\]]*\s*\[\d+\]$")
-_BYLINE_RE = re.compile(
-    r"^(by|von|par|por|di|door|av|af|от|por:|by:)\s+\S+", re.IGNORECASE
-)
+_TERMINAL_RE = re.compile(r"[.!?…。！？:][\"'”’»)\]]*(\[\d+\])?$")
+"""A finished sentence at the end of a block (checked on its last characters only)."""
+_BYLINE_RE = re.compile(r"^(by|von|par|por|di|door|av|af|от|por:|by:)\s+\S+", re.IGNORECASE)
 _DATELINE_ONLY_RE = re.compile(
     r"^(published|updated|posted|last updated|veröffentlicht|aktualisiert|publié|mis à jour|"
     r"publicado|actualizado)\b",
     re.IGNORECASE,
 )
-# Phrases that only chrome uses: banners, prompts, paywalls, feed footers. Matched on short
-# blocks only, so an article that mentions newsletters or cookies keeps its paragraphs.
+# Phrases that only chrome uses: banners, prompts, paywalls, feed footers. Matched (on the
+# lower-cased text) in short blocks only, so an article about newsletters keeps its paragraphs.
 _CHROME_RE = re.compile(
-    r"(\bcookies?\b.*\b(use|accept|consent|policy|settings)\b|\b(we|this site) uses? cookies\b"
-    r"|\bsign up\b|\bsubscribe\b|\bnewsletter\b|\bregister\b.*\bfree\b|\blog ?in\b|\bsign in\b"
-    r"|\badvertisement\b|\bsponsored\b|\bjavascript\b|\byour browser\b|\bad ?blocker\b"
-    r"|\bappeared first on\b|\bcontinue reading\b|\bread more\b|\bclick here\b|\bmin read\b"
-    r"|\ball rights reserved\b|©|\bcopyright\b|\bfree articles?\b|\bsubscribers? only\b"
-    r"|\bfor your personal,? non-commercial use\b|\bskip to (main )?content\b"
-    r"|\b(top|bottom) of (the )?page\b|\bshare (this|on)\b|\bfollow us\b"
-    r"|\bjetzt abonnieren\b|\bnewsletter abonnieren\b|\babonnez-vous\b|\bsuscríbete\b"
-    r"|\bimage (credit|source)\b|\bphoto(graph)?:|\bfoto:|\bcredit:|\bgetty images\b"
-    r"|\breuters/|\bap photo\b|\bafp\b.*\bphoto\b"
-    r"|\baffiliate (links?|partnerships?|commissions?)\b|\bmay earn (a )?commission\b)",
-    re.IGNORECASE,
+    r"\b(?:cookies? (?:policy|settings|preferences|consent)|(?:use|uses|accept|allow) (?:all )?cookies"
+    r"|sign up|subscribe|newsletter|log ?in|sign in|advertisement|sponsored|javascript"
+    r"|your browser|ad ?blocker|appeared first on|continue reading|read more|click here|min read"
+    r"|all rights reserved|copyright|free articles?|subscribers? only"
+    r"|for your personal,? non-commercial use|skip to (?:main )?content"
+    r"|(?:top|bottom) of (?:the )?page|share (?:this|on)|follow us|jetzt abonnieren|abonnez-vous"
+    r"|suscríbete|image (?:credit|source)|photo(?:graph)?:|foto:|credit:|getty images|reuters/"
+    r"|ap photo|affiliate (?:links?|partnerships?|commissions?)|may earn (?:a )?commission)|©"
 )
 _CHROME_MAX_WORDS = 45
 """A block this short that uses a chrome phrase is chrome; a longer one is prose about it."""
@@ -134,6 +135,19 @@ _GREETING_RE = re.compile(
 )
 
 
+_CAPTION_RE = re.compile(
+    r"^(in )?(this|these|an?|the) ([^,;]{0,100}? )?(file )?(photos?|images?|pictures?|photographs?"
+    r"|handout|screenshot|screengrab|video still)\b[^.]{0,80}(,|shows?|taken|made available)",
+    re.IGNORECASE,
+)
+_CREDIT_RE = re.compile(
+    r"\(([\w ]{1,40} via )?(AP|AFP|EPA|Reuters|Getty Images|dpa)\b[^)]{0,60}\)$"
+    r"|\b(photo|image|picture|illustration) (by|courtesy( of)?|credit):?\s",
+    re.IGNORECASE,
+)
+"""Picture captions and credits, as agencies and newsrooms write them."""
+
+
 def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
     """True when `text` reads like a paragraph of an article, not like site chrome.
 
@@ -141,10 +155,12 @@ def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
     timestamp, greeting or prompt. Shared by HTML, text and feed extraction so a lead means the
     same thing everywhere.
     """
+    if len(text) < min_words * 2:
+        return False
     words = _count_words(text)
     if words < min_words:
         return False
-    if not _TERMINAL_RE.search(text) and words < 40:
+    if words < 40 and not _TERMINAL_RE.search(text[-8:].rstrip()):
         return False
     if _BYLINE_RE.match(text) and words < 25:
         return False
@@ -152,10 +168,12 @@ def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
         return False
     if _GREETING_RE.match(text) and words < 25:
         return False
-    if words <= _CHROME_MAX_WORDS and _CHROME_RE.search(text):
+    if words <= _CHROME_MAX_WORDS and _CHROME_RE.search(text.lower()):
         return False
-    letters = sum(ch.isalpha() for ch in text)
-    return letters >= 0.6 * len(text.replace(" ", ""))
+    if _CAPTION_RE.match(text) or _CREDIT_RE.search(text[-80:]):
+        return False
+    letters = len(_NON_LETTER_RE.sub("", text))
+    return letters >= 0.6 * (len(text) - text.count(" "))
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,6 +652,8 @@ _SKIP_TAGS = frozenset(
     "script style noscript template svg nav footer aside form button select option iframe "
     "figure figcaption header label dialog menu object video audio canvas map".split()
 )
+_NEVER_PROSE = tuple(sorted(_SKIP_TAGS - {"header", "label"}))
+"""Removed from our tree before looking for the lead (trafilatura has had its own copy)."""
 _HINT_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL_RE = re.compile(r"([a-z])([A-Z])")
 # Class/id words that mark a block as something other than the article's prose.
@@ -694,9 +714,7 @@ def _block_text(el: lxml_html.HtmlElement) -> list[str]:
         if tag and tag not in _BLOCK_TAGS and not _is_negative(child):
             parts.append(child.text_content())
         parts.append(child.tail or "")
-    raw = "".join(parts)
-    chunks = re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", raw)
-    return [_norm_ws(c.replace(_PARA_BREAK, " ")) for c in chunks if c.strip()]
+    return _split_breaks("".join(parts))
 
 
 def _link_chars(el: lxml_html.HtmlElement) -> int:
@@ -715,7 +733,7 @@ _STRONG_HINTS = frozenset("comment comments disqus respond replies reply".split(
 """Hints that count even on a big wrapper: a comment thread can be longer than the article."""
 
 _CANDIDATES_XPATH = (
-    "//h1 | //p | //div[text()[normalize-space()]] | //td[text()[normalize-space()]]"
+    "//h1 | //p[not(ancestor::header)] | //div[text()[normalize-space()]] | //td[text()[normalize-space()]]"
     " | //blockquote[text()[normalize-space()]] | //section[text()[normalize-space()]]"
     " | //article[text()[normalize-space()]] | //pre"
     " | //div[not(div|p|table|ul|ol|dl|section|article|header|footer|aside|nav|form|figure"
@@ -742,8 +760,9 @@ def _prepare_for_blocks(tree: lxml_html.HtmlElement) -> None:
     """
     for br in tree.iter("br"):
         br.tail = _PARA_BREAK + (br.tail or "")
-    for widget in tree.xpath(
-        "//p//*[self::span or self::div or self::aside][.//img or count(.//a) >= 3]"
+    # Innermost first: a styling <span> around the whole paragraph must not go with its widget.
+    for widget in reversed(
+        tree.xpath("//p//*[self::span or self::div or self::aside][.//img or count(.//a) >= 3]")
     ):
         text_chars = len(widget.text_content().strip())
         if widget.getparent() is not None and _link_chars(widget) >= 0.6 * text_chars:
@@ -751,7 +770,9 @@ def _prepare_for_blocks(tree: lxml_html.HtmlElement) -> None:
 
 
 def _split_breaks(raw: str) -> list[str]:
-    chunks = re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", raw)
+    """Paragraphs of a block: <br><br> always breaks; one <br> breaks after a finished
+    sentence and is a soft line break anywhere else (poems, addresses, hard-wrapped text)."""
+    chunks = _BREAK_RE.split(raw)
     return [t for t in (_norm_ws(c.replace(_PARA_BREAK, " ")) for c in chunks) if t]
 
 
@@ -768,8 +789,6 @@ def _collect_blocks(
             continue
         if el.tag == "h1":
             continue
-        if any(a.tag in _SKIP_TAGS for a in el.iterancestors()):
-            continue
         texts = _split_breaks(el.text_content()) if el.tag in ("p", "pre") else _block_text(el)
         if not texts:
             continue
@@ -781,15 +800,16 @@ def _collect_blocks(
     return blocks, first_after
 
 
-def _body_container(blocks: list[_Block], page_chars: int) -> lxml_html.HtmlElement | None:
+def _body_container(blocks: list[_Block]) -> lxml_html.HtmlElement | None:
     """The element that holds the article's paragraphs: the deepest one that still holds most
     of the page's prose (comment threads left out). Bodies cut into chunks by ads or figures
     share that ancestor; a dek, a sidebar or a promo above the body usually falls outside it."""
     totals: dict[lxml_html.HtmlElement, int] = {}
     depth: dict[lxml_html.HtmlElement, int] = {}
     grand_total = 0
+    cache: dict[lxml_html.HtmlElement, bool] = {}
     for block in blocks:
-        if not block.prose or _in_comments(block.element, page_chars):
+        if not block.prose or _in_comments(block.element, cache):
             continue
         words = _count_words(block.text)
         grand_total += words
@@ -804,13 +824,16 @@ def _body_container(blocks: list[_Block], page_chars: int) -> lxml_html.HtmlElem
     return max(holding, key=depth.__getitem__) if holding else None
 
 
-def _in_comments(el: lxml_html.HtmlElement, page_chars: int) -> bool:
-    for node in el.iterancestors():
-        if node.tag in ("body", "html"):
-            return False
-        if _hint_words(node) & _STRONG_HINTS:
-            return True
-    return False
+def _in_comments(el: lxml_html.HtmlElement, cache: dict[lxml_html.HtmlElement, bool]) -> bool:
+    """Inside a comment thread? (Cached per element: blocks share their ancestors.)"""
+    parent = el.getparent()
+    if parent is None or parent.tag in ("body", "html"):
+        return False
+    known = cache.get(parent)
+    if known is None:
+        known = bool(_hint_words(parent) & _STRONG_HINTS) or _in_comments(parent, cache)
+        cache[parent] = known
+    return known
 
 
 def _blocked_below(
@@ -864,9 +887,9 @@ def _find_lead(
     trafilatura's first prose paragraph.
     """
     _prepare_for_blocks(tree)
+    etree.strip_elements(tree, *_NEVER_PROSE, with_tail=False)
     blocks, first_after = _collect_blocks(tree, heading)
-    page_chars = sum(len(b.text) for b in blocks)
-    container = _body_container(blocks, page_chars)
+    container = _body_container(blocks)
     verdicts: dict[lxml_html.HtmlElement, bool] = {}
     if container is not None:
         heading_inside = heading is not None and _is_inside(heading, container)
@@ -908,7 +931,8 @@ def extract_html(
     canonical = _absolute(meta.first("link:canonical", "og:url"), url) or url
     title, heading = _pick_title(tree, meta, canonical)
     body = _main_text(tree, canonical)
-    lead = _find_lead(tree, heading, title, body)
+    author, published = _pick_author(tree, meta), _pick_published(tree, meta)
+    lead = _find_lead(tree, heading, title, body)  # changes the tree: keep it last
     if not body and not lead:
         raise ExtractionError("no article text found on the page")
     main = "\n\n".join(body) if body else lead
@@ -916,8 +940,8 @@ def extract_html(
         url=canonical,
         title=title,
         lead=lead,
-        author=_pick_author(tree, meta),
-        published=_pick_published(tree, meta),
+        author=author,
+        published=published,
         image=_pick_image(meta, canonical),
         language=_pick_language(tree, meta, main),
         words=_count_words(main or ""),
@@ -1139,6 +1163,9 @@ def _gunzip(data: bytes) -> bytes:
     return out
 
 
+_TEXT_BYTES = bytes([9, 10, 11, 12, 13, *range(32, 256)])
+
+
 def _looks_binary(data: bytes) -> bool:
     """NUL bytes or many control characters in the first KBs: an image, a PDF, an archive."""
     sample = data[:4096]
@@ -1148,7 +1175,7 @@ def _looks_binary(data: bytes) -> bool:
         return True
     if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return True
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample.translate(None, _TEXT_BYTES))
     return controls > len(sample) * 0.05
 
 
