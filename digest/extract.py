@@ -122,8 +122,9 @@ _CHROME_RE = re.compile(
     r"|all rights reserved|copyright|free articles?|subscribers? only"
     r"|for your personal,? non-commercial use|skip to (?:main )?content"
     r"|(?:top|bottom) of (?:the )?page|share (?:this|on)|follow us|jetzt abonnieren|abonnez-vous"
-    r"|suscríbete|image (?:credit|source)|photo(?:graph)?:|foto:|credit:|getty images|reuters/"
-    r"|ap photo|affiliate (?:links?|partnerships?|commissions?)|may earn (?:a )?commission)|©"
+    r"|suscríbete|image (?:credit|source)|getty images|ap photo"
+    r"|affiliate (?:links?|partnerships?|commissions?)|may earn (?:a )?commission)\b"
+    r"|\b(?:photo(?:graph)?|foto|credit):|\breuters/|©"
 )
 _CHROME_MAX_WORDS = 45
 """A block this short that uses a chrome phrase is chrome; a longer one is prose about it."""
@@ -675,6 +676,8 @@ _NEGATIVE_SUBSTRINGS = (
     "sidebar", "rollover", "tooltip", "popover", "outbrain", "taboola", "standfirst", "subhead",
     "signup", "banner",
 )
+_INNER_BLOCKS = ("p", "div", "table", "ul", "ol", "blockquote", "section", "article", "pre")
+"""Blocks that an inline wrapper may hold (a <span> around <p>s): those are blocks of their own."""
 _BLOCK_TAGS = frozenset(
     "p div td th li section article main blockquote dd dt pre table ul ol dl h1 h2 h3 h4 h5 h6 "
     "center body html".split()
@@ -711,7 +714,12 @@ def _block_text(el: lxml_html.HtmlElement) -> list[str]:
     parts: list[str] = [el.text or ""]
     for child in el:
         tag = child.tag if isinstance(child.tag, str) else ""
-        if tag and tag not in _BLOCK_TAGS and not _is_negative(child):
+        if (
+            tag
+            and tag not in _BLOCK_TAGS
+            and not _is_negative(child)
+            and next(child.iter(*_INNER_BLOCKS), None) is None
+        ):
             parts.append(child.text_content())
         parts.append(child.tail or "")
     return _split_breaks("".join(parts))
