@@ -66,6 +66,7 @@ _LEAD_MAX_CANDIDATES = 400
 # Text helpers
 
 _WS_RE = re.compile(r"\s+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _WORD_RE = re.compile(r"\w+")
 _TOKEN_RE = re.compile(r"[^\s\w]*\w\S*")  # a whitespace-separated token holding a word character
 _NON_LETTER_RE = re.compile(r"[\W\d_]+")
@@ -75,7 +76,7 @@ _BREAK_RE = re.compile(f"{_PARA_BREAK}\\s*{_PARA_BREAK}|(?<=[.!?…。！？\"�
 
 
 def _norm_ws(text: str) -> str:
-    return _WS_RE.sub(" ", text).strip()
+    return _WS_RE.sub(" ", text.translate(_INVISIBLE)).strip()
 
 
 def _count_words(text: str) -> int:
@@ -105,8 +106,10 @@ def _overlap(a: str, b: str) -> float:
 # --------------------------------------------------------------------------------------------
 # What a lead is, as text
 
-_TERMINAL_RE = re.compile(r"[.!?…。！？:][\"'”’»)\]]*(\[\d+\])?$")
+_TERMINAL_RE = re.compile(r"[.!?…。！？:~][\"'”’»)\]]*(\[\d+\])?$")
 """A finished sentence at the end of a block (checked on its last characters only)."""
+_TRAILING_SYMBOLS_RE = re.compile(r"[\s\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200d]+$")
+"""Emoji and the like after the last sentence: they do not unfinish it."""
 _BYLINE_RE = re.compile(r"^(by|von|par|por|di|door|av|af|от|por:|by:)\s+\S+", re.IGNORECASE)
 _DATELINE_ONLY_RE = re.compile(
     r"^(published|updated|posted|last updated|veröffentlicht|aktualisiert|publié|mis à jour|"
@@ -161,7 +164,7 @@ def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
     words = _count_words(text)
     if words < min_words:
         return False
-    if words < 40 and not _TERMINAL_RE.search(text[-8:].rstrip()):
+    if words < 40 and not _TERMINAL_RE.search(_TRAILING_SYMBOLS_RE.sub("", text[-12:])):
         return False
     if _BYLINE_RE.match(text) and words < 25:
         return False
@@ -434,8 +437,9 @@ def _pick_title(
     for el, text in h1s[:10]:
         for claim in claimed:
             score = _overlap(claim, text)
-            if _compact(text) and _compact(text) in _compact(claim):
-                score = max(score, 0.9)
+            short, full = _compact(text), _compact(claim)
+            if short and short in full and len(short) >= 0.4 * len(full):
+                score = max(score, 0.9)  # the <title> adds a site name or a kicker
             if score > best[0]:
                 best = (score, el, text)
     if best[1] is not None and best[0] >= 0.6:
