@@ -714,16 +714,15 @@ def _is_negative(el: lxml_html.HtmlElement) -> bool:
 
 
 def _block_text(el: lxml_html.HtmlElement) -> list[str]:
-    """The paragraphs inside one block: its own text and inline children, split at <br><br>."""
+    """The paragraphs inside one block: its own text and inline children, split at <br><br>
+    and wherever a child block with text (a heading, a list) stands between two texts."""
     parts: list[str] = [el.text or ""]
     for child in el:
         tag = child.tag if isinstance(child.tag, str) else ""
-        if (
-            tag
-            and tag not in _BLOCK_TAGS
-            and not _is_negative(child)
-            and next(child.iter(*_INNER_BLOCKS), None) is None
-        ):
+        if tag in _BLOCK_TAGS or (tag and next(child.iter(*_INNER_BLOCKS), None) is not None):
+            if child.text_content().strip():  # an empty ad slot joins, a heading separates
+                parts.append(_PARA_BREAK * 2)
+        elif tag and not _is_negative(child):
             parts.append(child.text_content())
         parts.append(child.tail or "")
     return _split_breaks("".join(parts))
