@@ -775,8 +775,12 @@ def _prepare_for_blocks(tree: lxml_html.HtmlElement) -> None:
     for widget in reversed(
         tree.xpath("//p//*[self::span or self::div or self::aside][.//img or count(.//a) >= 3]")
     ):
-        text_chars = len(widget.text_content().strip())
-        if widget.getparent() is not None and _link_chars(widget) >= 0.6 * text_chars:
+        if widget.getparent() is None:
+            continue
+        # judged as it is now: an inner widget may already be gone, leaving a plain link
+        if widget.find(".//img") is None and len(widget.findall(".//a")) < 3:
+            continue
+        if _link_chars(widget) >= 0.6 * len(widget.text_content().strip()):
             widget.drop_tree()
 
 
