@@ -18,8 +18,9 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.header import Header
-from email.utils import formatdate, parseaddr
+from email.utils import format_datetime, parseaddr
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -334,11 +335,11 @@ def encoded_words(text: str) -> str:
 
 
 def display_name(name: str) -> str:
-    """A display name for From/To: plain, quoted or encoded, always one safe header token."""
+    """A display name for From/To: plain, quoted or RFC 2047-encoded, one logical line."""
     name = _one_line(name)
     if not name:
         return ""
-    if name.isascii() and name.isprintable() and len(name) <= 60:
+    if name.isascii() and name.isprintable():
         if _SPECIALS.search(name):
             return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return name
@@ -349,6 +350,37 @@ def address(name: str, email: str) -> str:
     email = _one_line(email).replace(" ", "")
     shown = display_name(name)
     return f"{shown} <{email}>" if shown else email
+
+
+def fold(line: str, limit: int = 78) -> str:
+    """Fold a header line (`Name: value`) at spaces so lines stay short; unfolding undoes it.
+
+    A value with no space to fold at within 998 bytes is sent as encoded words instead by
+    the caller (`address_line`); encoded words are already folded.
+    """
+    if len(line) <= limit or "\r\n" in line:
+        return line
+    out = []
+    while len(line) > limit:
+        cut = line.rfind(" ", line.index(":") + 2, limit)
+        if cut <= 0:
+            cut = line.find(" ", limit)
+            if cut < 0:
+                break
+        out.append(line[:cut])
+        line = line[cut:]
+    out.append(line)
+    return "\r\n".join(out)
+
+
+def address_line(header: str, name: str, email: str) -> bytes:
+    """`To: name <addr>` folded; a name that cannot be folded legally is encoded instead."""
+    line = fold(f"{header}: {address(name, email)}")
+    if max(len(part.encode()) for part in line.split("\r\n")) > MAX_LINE:
+        line = fold(
+            f"{header}: {encoded_words(_one_line(name))} <{_one_line(email).replace(' ', '')}>"
+        )
+    return (line + "\r\n").encode()
 
 
 def header_line(name: str, value: str) -> bytes:
@@ -372,7 +404,8 @@ def header_uri(url: str) -> str:
 
 
 def _atom(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]", "-", value).strip(".") or "x"
+    """A conservative dot-atom for Message-ID and List-Id parts."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", value).strip(".-") or "x"
 
 
 class _DateCache:
@@ -385,7 +418,8 @@ class _DateCache:
     def now(self) -> str:
         second = int(time.time())
         if second != self._second:
-            self._second, self._value = second, formatdate(second, usegmt=True)
+            self._second = second
+            self._value = format_datetime(datetime.fromtimestamp(second, UTC))
         return self._value
 
 
@@ -426,13 +460,13 @@ class MessageTemplate:
         if mailto.lower().startswith("mailto:"):
             mailto = mailto[7:]
         self.mailto = f"<mailto:{header_uri(mailto)}?subject=unsubscribe>" if mailto else None
-        self._head_from = b"From: " + address(from_name, from_email).encode() + b"\r\n"
+        self._head_from = address_line("From", from_name, from_email)
         self._head_subject = header_line("Subject", subject)
         reply = b""
         if settings.reply_to:
             r_name, r_email = parseaddr(settings.reply_to)
-            reply = b"Reply-To: " + address(r_name, r_email).encode() + b"\r\n"
-        self._head_middle = reply + f"List-Id: {self.list_id}\r\n".encode()
+            reply = address_line("Reply-To", r_name, r_email)
+        self._head_middle = reply + (fold(f"List-Id: {self.list_id}") + "\r\n").encode()
         self._head_mime = (
             f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n'
             "\r\n"
@@ -499,7 +533,6 @@ class MessageTemplate:
         headers["Message-ID"] = message_id
         headers["Date"] = date
 
-        to = address(recipient.name, recipient.email)
         unsub_line = b""
         if unsubscribe:
             unsub_line = ("List-Unsubscribe: " + ",\r\n ".join(unsubscribe) + "\r\n").encode()
@@ -508,9 +541,7 @@ class MessageTemplate:
         mime = b"".join(
             (
                 self._head_from,
-                b"To: ",
-                to.encode(),
-                b"\r\n",
+                address_line("To", recipient.name, recipient.email),
                 self._head_subject,
                 b"Date: ",
                 date.encode(),
