@@ -93,7 +93,7 @@ def test_article_partial(rendered: RenderedIssue) -> None:
     assert "".join(first.xpath(".//p[@class='meta']//text()")) == "City Desk · 20 November 2026"
     read_more = first.xpath(".//p[@class='read-more']/a")[0]
     assert " ".join("".join(read_more.itertext()).split()) == (
-        "Read more: Council approves the new riverside cycle path after a two-year wait"
+        "Read more about Council approves the new riverside cycle path after a two-year wait"
     )
     assert first.xpath(".//img/@alt") == [" ".join("".join(link.itertext()).split())]
 
