@@ -73,18 +73,19 @@ def _is_uri_attribute(tag: str, attr: str) -> bool:
 _URI_BLANKS = " \t\n\r"
 
 
+@cache
+def _uri_unsafe() -> re.Pattern[str]:
+    safe = "".join(sorted(_uri_safe()))
+    return re.compile(f"[^{re.escape(safe)}]+")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode())
+
+
 def escape_uri_chars(value: str) -> str:
     """Percent-escape what libxml2 escapes in a URL attribute: spaces, controls, non-ASCII."""
-    safe = _uri_safe()
-    if all(c in safe for c in value):
-        return value
-    out = []
-    for ch in value:
-        if ch in safe:
-            out.append(ch)
-        else:
-            out.extend(f"%{b:02X}" for b in ch.encode())
-    return "".join(out)
+    return _uri_unsafe().sub(_percent, value)
 
 
 def serialize_attribute(value: str, uri: bool) -> str:
@@ -314,16 +315,21 @@ _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 def _one_line(value: str) -> str:
+    if value.isprintable() and "  " not in value:
+        return value.strip()
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 
 def encoded_words(text: str) -> str:
     """RFC 2047 encoded-words of at most 75 characters, folded onto continuation lines."""
+    data = text.encode()
+    if len(data) <= 45:  # 45 bytes -> 60 base64 characters -> a 72-character word
+        return f"=?utf-8?b?{binascii.b2a_base64(data, newline=False).decode()}?="
     words = []
     chunk = b""
     for ch in text:
         b = ch.encode()
-        if len(chunk) + len(b) > 45:  # 45 bytes -> 60 base64 chars -> 72-char word
+        if len(chunk) + len(b) > 45:
             words.append(chunk)
             chunk = b""
         chunk += b
@@ -375,11 +381,13 @@ def fold(line: str, limit: int = 78) -> str:
 
 def address_line(header: str, name: str, email: str) -> bytes:
     """`To: name <addr>` folded; a name that cannot be folded legally is encoded instead."""
-    line = fold(f"{header}: {address(name, email)}")
+    line = f"{header}: {address(name, email)}"
+    if len(line) <= 78:
+        return (line + "\r\n").encode()
+    line = fold(line)
     if max(len(part.encode()) for part in line.split("\r\n")) > MAX_LINE:
-        line = fold(
-            f"{header}: {encoded_words(_one_line(name))} <{_one_line(email).replace(' ', '')}>"
-        )
+        email = _one_line(email).replace(" ", "")
+        line = fold(f"{header}: {encoded_words(_one_line(name))} <{email}>")
     return (line + "\r\n").encode()
 
 
