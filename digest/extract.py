@@ -66,18 +66,25 @@ _LEAD_MAX_CANDIDATES = 400
 # Text helpers
 
 _WS_RE = re.compile(r"\s+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _WORD_RE = re.compile(r"\w+")
+_TOKEN_RE = re.compile(r"[^\s\w]*\w\S*")  # a whitespace-separated token holding a word character
+_NON_LETTER_RE = re.compile(r"[\W\d_]+")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARA_BREAK = "\u2029"  # stands in for <br> while we collect text, so source newlines differ
+_BREAK_RE = re.compile(f"{_PARA_BREAK}\\s*{_PARA_BREAK}|(?<=[.!?…。！？\"”»)])\\s*{_PARA_BREAK}")
 
 
 def _norm_ws(text: str) -> str:
-    return _WS_RE.sub(" ", text).strip()
+    return _WS_RE.sub(" ", text.translate(_INVISIBLE)).strip()
 
 
 def _count_words(text: str) -> int:
-    """Words in `text`; CJK scripts, written without spaces, count about 2 characters a word."""
-    spaced = len(text.split())
+    """Words in `text` (tokens with a letter or digit; "…" or "|" are no words); CJK scripts,
+    written without spaces, count about 2 characters a word."""
+    spaced = len(_TOKEN_RE.findall(text))
+    if not _CJK_RE.search(text):
+        return spaced
     cjk = len(_CJK_RE.findall(text))
     return spaced + cjk // 2 if cjk > len(text) // 4 else spaced
 
@@ -99,29 +106,28 @@ def _overlap(a: str, b: str) -> float:
 # --------------------------------------------------------------------------------------------
 # What a lead is, as text
 
-_TERMINAL_RE = re.compile(r"[.!?…。！？][\"'”’»)\]]*\s*$|[.!?…。！？][\"'”’»)\]]*\s*\[\d+\]$")
-_BYLINE_RE = re.compile(
-    r"^(by|von|par|por|di|door|av|af|от|por:|by:)\s+\S+", re.IGNORECASE
-)
+_TERMINAL_RE = re.compile(r"[.!?…。！？:~][\"'”’»)\]]*(\[\d+\])?$")
+"""A finished sentence at the end of a block (checked on its last characters only)."""
+_TRAILING_SYMBOLS_RE = re.compile(r"[\s\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200d]+$")
+"""Emoji and the like after the last sentence: they do not unfinish it."""
+_BYLINE_RE = re.compile(r"^(by|von|par|por|di|door|av|af|от|por:|by:)\s+\S+", re.IGNORECASE)
 _DATELINE_ONLY_RE = re.compile(
     r"^(published|updated|posted|last updated|veröffentlicht|aktualisiert|publié|mis à jour|"
     r"publicado|actualizado)\b",
     re.IGNORECASE,
 )
-# Phrases that only chrome uses: banners, prompts, paywalls, feed footers. Matched on short
-# blocks only, so an article that mentions newsletters or cookies keeps its paragraphs.
+# Phrases that only chrome uses: banners, prompts, paywalls, feed footers. Matched (on the
+# lower-cased text) in short blocks only, so an article about newsletters keeps its paragraphs.
 _CHROME_RE = re.compile(
-    r"(\bcookies?\b.*\b(use|accept|consent|policy|settings)\b|\b(we|this site) uses? cookies\b"
-    r"|\bsign up\b|\bsubscribe\b|\bnewsletter\b|\bregister\b.*\bfree\b|\blog ?in\b|\bsign in\b"
-    r"|\badvertisement\b|\bsponsored\b|\bjavascript\b|\byour browser\b|\bad ?blocker\b"
-    r"|\bappeared first on\b|\bcontinue reading\b|\bread more\b|\bclick here\b|\bmin read\b"
-    r"|\ball rights reserved\b|©|\bcopyright\b|\bfree articles?\b|\bsubscribers? only\b"
-    r"|\bfor your personal,? non-commercial use\b|\bskip to (main )?content\b"
-    r"|\b(top|bottom) of (the )?page\b|\bshare (this|on)\b|\bfollow us\b"
-    r"|\bjetzt abonnieren\b|\bnewsletter abonnieren\b|\babonnez-vous\b|\bsuscríbete\b"
-    r"|\bimage (credit|source)\b|\bphoto(graph)?:|\bfoto:|\bcredit:|\bgetty images\b"
-    r"|\breuters/|\bap photo\b|\bafp\b.*\bphoto\b)",
-    re.IGNORECASE,
+    r"\b(?:cookies? (?:policy|settings|preferences|consent)|(?:use|uses|accept|allow) (?:all )?cookies"
+    r"|sign up|subscribe|newsletter|log ?in|sign in|advertisement|sponsored|javascript"
+    r"|your browser|ad ?blocker|appeared first on|continue reading|read more|click here|min read"
+    r"|all rights reserved|copyright|free articles?|subscribers? only"
+    r"|for your personal,? non-commercial use|skip to (?:main )?content"
+    r"|(?:top|bottom) of (?:the )?page|share (?:this|on)|follow us|jetzt abonnieren|abonnez-vous"
+    r"|suscríbete|image (?:credit|source)|getty images|ap photo"
+    r"|affiliate (?:links?|partnerships?|commissions?)|may earn (?:a )?commission)\b"
+    r"|\b(?:photo(?:graph)?|foto|credit):|\breuters/|©"
 )
 _CHROME_MAX_WORDS = 45
 """A block this short that uses a chrome phrase is chrome; a longer one is prose about it."""
@@ -133,6 +139,19 @@ _GREETING_RE = re.compile(
 )
 
 
+_CAPTION_RE = re.compile(
+    r"^(in )?(this|these|an?|the) ([^,;]{0,100}? )?(file )?(photos?|images?|pictures?|photographs?"
+    r"|handout|screenshot|screengrab|video still)\b[^.]{0,80}(,|shows?|taken|made available)",
+    re.IGNORECASE,
+)
+_CREDIT_RE = re.compile(
+    r"\(([\w ]{1,40} via )?(AP|AFP|EPA|Reuters|Getty Images|dpa)\b[^)]{0,60}\)$"
+    r"|\b(photo|image|picture|illustration) (by|courtesy( of)?|credit):?\s",
+    re.IGNORECASE,
+)
+"""Picture captions and credits, as agencies and newsrooms write them."""
+
+
 def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
     """True when `text` reads like a paragraph of an article, not like site chrome.
 
@@ -140,10 +159,12 @@ def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
     timestamp, greeting or prompt. Shared by HTML, text and feed extraction so a lead means the
     same thing everywhere.
     """
+    if len(text) < min_words * 2:
+        return False
     words = _count_words(text)
     if words < min_words:
         return False
-    if not _TERMINAL_RE.search(text) and words < 40:
+    if words < 40 and not _TERMINAL_RE.search(_TRAILING_SYMBOLS_RE.sub("", text[-12:])):
         return False
     if _BYLINE_RE.match(text) and words < 25:
         return False
@@ -151,10 +172,12 @@ def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
         return False
     if _GREETING_RE.match(text) and words < 25:
         return False
-    if words <= _CHROME_MAX_WORDS and _CHROME_RE.search(text):
+    if words <= _CHROME_MAX_WORDS and _CHROME_RE.search(text.lower()):
         return False
-    letters = sum(ch.isalpha() for ch in text)
-    return letters >= 0.6 * len(text.replace(" ", ""))
+    if _CAPTION_RE.match(text) or _CREDIT_RE.search(text[-80:]):
+        return False
+    letters = len(_NON_LETTER_RE.sub("", text))
+    return letters >= 0.6 * (len(text) - text.count(" "))
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,8 +437,9 @@ def _pick_title(
     for el, text in h1s[:10]:
         for claim in claimed:
             score = _overlap(claim, text)
-            if _compact(text) and _compact(text) in _compact(claim):
-                score = max(score, 0.9)
+            short, full = _compact(text), _compact(claim)
+            if short and short in full and len(short) >= 0.4 * len(full):
+                score = max(score, 0.9)  # the <title> adds a site name or a kicker
             if score > best[0]:
                 best = (score, el, text)
     if best[1] is not None and best[0] >= 0.6:
@@ -633,6 +657,8 @@ _SKIP_TAGS = frozenset(
     "script style noscript template svg nav footer aside form button select option iframe "
     "figure figcaption header label dialog menu object video audio canvas map".split()
 )
+_NEVER_PROSE = tuple(sorted(_SKIP_TAGS - {"header", "label"}))
+"""Removed from our tree before looking for the lead (trafilatura has had its own copy)."""
 _HINT_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL_RE = re.compile(r"([a-z])([A-Z])")
 # Class/id words that mark a block as something other than the article's prose.
@@ -644,7 +670,7 @@ _NEGATIVE_HINTS = frozenset(
     consent gdpr banner modal popup overlay breadcrumb breadcrumbs tags tag share sharing social
     comment comments disqus related recommended recommendations trending popular mostread
     outbrain taboola sidebar widget footer nav navigation menu toolbar skip dek standfirst
-    subtitle subhead subheadline deck kicker eyebrow rollover tooltip popover hovercard hidden
+    subtitle subhead subheadline deck kicker excerpt tagline strapline eyebrow rollover tooltip popover hovercard hidden
     visually sronly print noprint alert notice disclaimer correction teaser
     """.split()
 )
@@ -654,6 +680,8 @@ _NEGATIVE_SUBSTRINGS = (
     "sidebar", "rollover", "tooltip", "popover", "outbrain", "taboola", "standfirst", "subhead",
     "signup", "banner",
 )
+_INNER_BLOCKS = ("p", "div", "table", "ul", "ol", "blockquote", "section", "article", "pre")
+"""Blocks that an inline wrapper may hold (a <span> around <p>s): those are blocks of their own."""
 _BLOCK_TAGS = frozenset(
     "p div td th li section article main blockquote dd dt pre table ul ol dl h1 h2 h3 h4 h5 h6 "
     "center body html".split()
@@ -686,98 +714,178 @@ def _is_negative(el: lxml_html.HtmlElement) -> bool:
 
 
 def _block_text(el: lxml_html.HtmlElement) -> list[str]:
-    """The paragraphs inside one block: its own text and inline children, split at <br><br>."""
+    """The paragraphs inside one block: its own text and inline children, split at <br><br>
+    and wherever a child block with text (a heading, a list) stands between two texts."""
     parts: list[str] = [el.text or ""]
     for child in el:
         tag = child.tag if isinstance(child.tag, str) else ""
-        if tag and tag not in _BLOCK_TAGS and not _is_negative(child):
+        if tag in _BLOCK_TAGS or (tag and next(child.iter(*_INNER_BLOCKS), None) is not None):
+            if child.text_content().strip():  # an empty ad slot joins, a heading separates
+                parts.append(_PARA_BREAK * 2)
+        elif tag and not _is_negative(child):
             parts.append(child.text_content())
         parts.append(child.tail or "")
-    raw = "".join(parts)
-    chunks = re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", raw)
-    return [_norm_ws(c.replace(_PARA_BREAK, " ")) for c in chunks if c.strip()]
+    return _split_breaks("".join(parts))
 
 
 def _link_chars(el: lxml_html.HtmlElement) -> int:
     return sum(len(a.text_content()) for a in el.iter("a"))
 
 
+_BODY_SHARE = 0.8
+"""Share of the page's prose words the article's container must hold."""
+
+_MAX_LINK_RATIO = 0.6
+"""Above this share of linked characters a block is a list of links, not prose (deal and
+link-roundup posts put a link in most sentences, hence the high bar)."""
+"""Share of the page's prose words the article's container must hold."""
+
+_STRONG_HINTS = frozenset("comment comments disqus respond replies reply".split())
+"""Hints that count even on a big wrapper: a comment thread can be longer than the article."""
+
+_CANDIDATES_XPATH = (
+    "//h1 | //p[not(ancestor::header)] | //div[text()[normalize-space()]] | //td[text()[normalize-space()]]"
+    " | //blockquote[text()[normalize-space()]] | //section[text()[normalize-space()]]"
+    " | //article[text()[normalize-space()]] | //pre"
+    " | //div[not(div|p|table|ul|ol|dl|section|article|header|footer|aside|nav|form|figure"
+    "|blockquote|h1|h2|h3|h4|h5|h6|pre|li|td)][not(text()[normalize-space()])]"
+    "[string-length(normalize-space()) > 60]"
+)
+
+
 @dataclass
 class _Block:
+    """One paragraph of the page with what the lead rules need to know about it."""
+
+    element: lxml_html.HtmlElement
     text: str
-    after_heading: bool
     link_ratio: float
+    prose: bool
 
 
-def _page_blocks(
-    tree: lxml_html.HtmlElement, heading: lxml_html.HtmlElement | None
-) -> Iterator[_Block]:
-    """Text blocks in document order, skipping anything marked as chrome; flags those after
-    the headline."""
+def _prepare_for_blocks(tree: lxml_html.HtmlElement) -> None:
+    """Mark <br> breaks and drop inline widgets, so paragraph text is what a reader sees.
+
+    Inline widgets (hover cards, inline promos) sit inside a paragraph and hold a picture or a
+    run of links; left in, they splice a list of headlines into the middle of a sentence.
+    """
     for br in tree.iter("br"):
         br.tail = _PARA_BREAK + (br.tail or "")
-    # Inline widgets (hover cards, inline promos) hold a picture or a run of links; drop them so
-    # they do not splice their text into the paragraph around them.
-    for widget in tree.xpath(
-        "//p//*[self::span or self::div or self::aside][.//img or count(.//a) >= 3]"
+    # Innermost first: a styling <span> around the whole paragraph must not go with its widget.
+    for widget in reversed(
+        tree.xpath("//p//*[self::span or self::div or self::aside][.//img or count(.//a) >= 3]")
     ):
-        parent = widget.getparent()
-        if parent is not None:
+        if widget.getparent() is None:
+            continue
+        # judged as it is now: an inner widget may already be gone, leaving a plain link
+        if widget.find(".//img") is None and len(widget.findall(".//a")) < 3:
+            continue
+        if _link_chars(widget) >= 0.6 * len(widget.text_content().strip()):
             widget.drop_tree()
-    verdicts: dict[lxml_html.HtmlElement, bool] = {}
 
-    def blocked(el: lxml_html.HtmlElement) -> bool:
-        chain: list[lxml_html.HtmlElement] = []
-        node: lxml_html.HtmlElement | None = el
-        result = False
-        while node is not None:
-            known = verdicts.get(node)
-            if known is not None:
-                result = known
-                break
-            if node.tag in ("body", "html"):
-                break
-            chain.append(node)
-            if _is_negative(node):
-                result = True
-                break
-            node = node.getparent()
-        for item in chain:
-            verdicts[item] = result
-        # elements above the one found negative were not judged; only the chain is cached
-        return result
 
-    after = heading is None
-    candidates = tree.xpath(
-        "//h1 | //p | //div[text()[normalize-space()]] | //td[text()[normalize-space()]] "
-        "| //blockquote[text()[normalize-space()]] | //section[text()[normalize-space()]]"
-        " | //article[text()[normalize-space()]]"
-    )
-    for el in candidates:
+def _split_breaks(raw: str) -> list[str]:
+    """Paragraphs of a block: <br><br> always breaks; one <br> breaks after a finished
+    sentence and is a soft line break anywhere else (poems, addresses, hard-wrapped text)."""
+    chunks = _BREAK_RE.split(raw)
+    return [t for t in (_norm_ws(c.replace(_PARA_BREAK, " ")) for c in chunks) if t]
+
+
+def _collect_blocks(
+    tree: lxml_html.HtmlElement, heading: lxml_html.HtmlElement | None
+) -> tuple[list[_Block], int]:
+    """Text blocks in document order (outside tags that are never prose), and the index of the
+    first block after the headline (0 when there is no headline)."""
+    blocks: list[_Block] = []
+    first_after = 0
+    for el in tree.xpath(_CANDIDATES_XPATH)[: _LEAD_MAX_CANDIDATES * 4]:
         if el is heading:
-            after = True
+            first_after = len(blocks)
             continue
-        if el.tag == "h1" or blocked(el):
+        if el.tag == "h1":
             continue
-        texts = _block_text(el) if el.tag != "p" else None
-        if texts is None:
-            joined = el.text_content()
-            texts = [_norm_ws(c.replace(_PARA_BREAK, " ")) for c in re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", joined)]
-            texts = [t for t in texts if t]
+        texts = _split_breaks(el.text_content()) if el.tag in ("p", "pre") else _block_text(el)
         if not texts:
             continue
         total = sum(len(t) for t in texts) or 1
         ratio = min(1.0, _link_chars(el) / total)
         for text in texts:
-            yield _Block(text, after, ratio)
+            prose = ratio <= _MAX_LINK_RATIO and is_prose(text, min_words=10)
+            blocks.append(_Block(el, text, ratio, prose))
+    return blocks, first_after
+
+
+def _body_container(blocks: list[_Block]) -> lxml_html.HtmlElement | None:
+    """The element that holds the article's paragraphs: the deepest one that still holds most
+    of the page's prose (comment threads left out). Bodies cut into chunks by ads or figures
+    share that ancestor; a dek, a sidebar or a promo above the body usually falls outside it."""
+    totals: dict[lxml_html.HtmlElement, int] = {}
+    depth: dict[lxml_html.HtmlElement, int] = {}
+    grand_total = 0
+    cache: dict[lxml_html.HtmlElement, bool] = {}
+    for block in blocks:
+        if not block.prose or _in_comments(block.element, cache):
+            continue
+        words = _count_words(block.text)
+        grand_total += words
+        ancestors = [block.element, *block.element.iterancestors()]
+        for level, node in enumerate(reversed(ancestors)):
+            totals[node] = totals.get(node, 0) + words
+            depth[node] = level
+    if not grand_total:
+        return None
+    needed = _BODY_SHARE * grand_total
+    holding = [node for node, words in totals.items() if words >= needed]
+    return max(holding, key=depth.__getitem__) if holding else None
+
+
+def _in_comments(el: lxml_html.HtmlElement, cache: dict[lxml_html.HtmlElement, bool]) -> bool:
+    """Inside a comment thread? (Cached per element: blocks share their ancestors.)"""
+    parent = el.getparent()
+    if parent is None or parent.tag in ("body", "html"):
+        return False
+    known = cache.get(parent)
+    if known is None:
+        known = bool(_hint_words(parent) & _STRONG_HINTS) or _in_comments(parent, cache)
+        cache[parent] = known
+    return known
+
+
+def _blocked_below(
+    el: lxml_html.HtmlElement,
+    scope: lxml_html.HtmlElement | None,
+    verdicts: dict[lxml_html.HtmlElement, bool],
+) -> bool:
+    """Is `el`, or an ancestor below `scope` (all ancestors when scope is None), marked as not
+    prose? Wrappers above the article's container are layout, whatever their class says."""
+    chain: list[lxml_html.HtmlElement] = []
+    node: lxml_html.HtmlElement | None = el
+    result = False
+    while node is not None and node is not scope and node.tag not in ("body", "html"):
+        known = verdicts.get(node)
+        if known is not None:
+            result = known
+            break
+        chain.append(node)
+        if _is_negative(node):
+            result = True
+            break
+        node = node.getparent()
+    for item in chain:
+        verdicts[item] = result
+    return result
 
 
 def _is_lead(block: _Block, title: str | None) -> bool:
-    if block.link_ratio > 0.35:
+    if block.link_ratio > _MAX_LINK_RATIO:
         return False
     if not is_prose(block.text):
         return False
     return not (title and _overlap(title, block.text) >= 0.8)
+
+
+def _is_inside(el: lxml_html.HtmlElement, scope: lxml_html.HtmlElement) -> bool:
+    return el is scope or any(a is scope for a in el.iterancestors())
 
 
 def _find_lead(
@@ -786,21 +894,37 @@ def _find_lead(
     title: str | None,
     body: list[str],
 ) -> str | None:
-    """The first block of real prose after the headline; failing that, trafilatura's first."""
-    before: str | None = None
-    for count, block in enumerate(_page_blocks(tree, heading)):
-        if count > _LEAD_MAX_CANDIDATES:
-            break
-        if not _is_lead(block, title):
-            continue
-        if block.after_heading:
+    """The lead: the first block of real prose inside the article's body container.
+
+    Deks, bylines, captions and promos between the headline and the body sit outside that
+    container; captions, ads and sign-up boxes inside it are known by their class/id hints.
+    Fallbacks, in order: the first prose block after the headline anywhere on the page, then
+    trafilatura's first prose paragraph.
+    """
+    _prepare_for_blocks(tree)
+    etree.strip_elements(tree, *_NEVER_PROSE, with_tail=False)
+    blocks, first_after = _collect_blocks(tree, heading)
+    container = _body_container(blocks)
+    verdicts: dict[lxml_html.HtmlElement, bool] = {}
+    if container is not None:
+        heading_inside = heading is not None and _is_inside(heading, container)
+        for index, block in enumerate(blocks):
+            if heading_inside and index < first_after:
+                continue
+            if not _is_inside(block.element, container):
+                continue
+            if _blocked_below(block.element, container, verdicts):
+                continue
+            if _is_lead(block, title):
+                return block.text
+    verdicts = {}
+    for block in blocks[first_after:]:
+        if not _blocked_below(block.element, None, verdicts) and _is_lead(block, title):
             return block.text
-        if before is None:
-            before = block.text
     for paragraph in body:
         if is_prose(paragraph) and not (title and _overlap(title, paragraph) >= 0.8):
             return paragraph
-    return before
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -822,7 +946,8 @@ def extract_html(
     canonical = _absolute(meta.first("link:canonical", "og:url"), url) or url
     title, heading = _pick_title(tree, meta, canonical)
     body = _main_text(tree, canonical)
-    lead = _find_lead(tree, heading, title, body)
+    author, published = _pick_author(tree, meta), _pick_published(tree, meta)
+    lead = _find_lead(tree, heading, title, body)  # changes the tree: keep it last
     if not body and not lead:
         raise ExtractionError("no article text found on the page")
     main = "\n\n".join(body) if body else lead
@@ -830,8 +955,8 @@ def extract_html(
         url=canonical,
         title=title,
         lead=lead,
-        author=_pick_author(tree, meta),
-        published=_pick_published(tree, meta),
+        author=author,
+        published=published,
         image=_pick_image(meta, canonical),
         language=_pick_language(tree, meta, main),
         words=_count_words(main or ""),
@@ -1053,6 +1178,9 @@ def _gunzip(data: bytes) -> bytes:
     return out
 
 
+_TEXT_BYTES = bytes([9, 10, 11, 12, 13, *range(32, 256)])
+
+
 def _looks_binary(data: bytes) -> bool:
     """NUL bytes or many control characters in the first KBs: an image, a PDF, an archive."""
     sample = data[:4096]
@@ -1062,7 +1190,7 @@ def _looks_binary(data: bytes) -> bool:
         return True
     if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return True
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample.translate(None, _TEXT_BYTES))
     return controls > len(sample) * 0.05
 
 

@@ -18,8 +18,9 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.header import Header
-from email.utils import formatdate, parseaddr
+from email.utils import format_datetime, parseaddr
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -72,18 +73,19 @@ def _is_uri_attribute(tag: str, attr: str) -> bool:
 _URI_BLANKS = " \t\n\r"
 
 
+@cache
+def _uri_unsafe() -> re.Pattern[str]:
+    safe = "".join(sorted(_uri_safe()))
+    return re.compile(f"[^{re.escape(safe)}]+")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode())
+
+
 def escape_uri_chars(value: str) -> str:
     """Percent-escape what libxml2 escapes in a URL attribute: spaces, controls, non-ASCII."""
-    safe = _uri_safe()
-    if all(c in safe for c in value):
-        return value
-    out = []
-    for ch in value:
-        if ch in safe:
-            out.append(ch)
-        else:
-            out.extend(f"%{b:02X}" for b in ch.encode())
-    return "".join(out)
+    return _uri_unsafe().sub(_percent, value)
 
 
 def serialize_attribute(value: str, uri: bool) -> str:
@@ -313,16 +315,21 @@ _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 def _one_line(value: str) -> str:
+    if value.isprintable() and "  " not in value:
+        return value.strip()
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 
 def encoded_words(text: str) -> str:
     """RFC 2047 encoded-words of at most 75 characters, folded onto continuation lines."""
+    data = text.encode()
+    if len(data) <= 45:  # 45 bytes -> 60 base64 characters -> a 72-character word
+        return f"=?utf-8?b?{binascii.b2a_base64(data, newline=False).decode()}?="
     words = []
     chunk = b""
     for ch in text:
         b = ch.encode()
-        if len(chunk) + len(b) > 45:  # 45 bytes -> 60 base64 chars -> 72-char word
+        if len(chunk) + len(b) > 45:
             words.append(chunk)
             chunk = b""
         chunk += b
@@ -334,11 +341,11 @@ def encoded_words(text: str) -> str:
 
 
 def display_name(name: str) -> str:
-    """A display name for From/To: plain, quoted or encoded, always one safe header token."""
+    """A display name for From/To: plain, quoted or RFC 2047-encoded, one logical line."""
     name = _one_line(name)
     if not name:
         return ""
-    if name.isascii() and name.isprintable() and len(name) <= 60:
+    if name.isascii() and name.isprintable():
         if _SPECIALS.search(name):
             return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return name
@@ -349,6 +356,39 @@ def address(name: str, email: str) -> str:
     email = _one_line(email).replace(" ", "")
     shown = display_name(name)
     return f"{shown} <{email}>" if shown else email
+
+
+def fold(line: str, limit: int = 78) -> str:
+    """Fold a header line (`Name: value`) at spaces so lines stay short; unfolding undoes it.
+
+    A value with no space to fold at within 998 bytes is sent as encoded words instead by
+    the caller (`address_line`); encoded words are already folded.
+    """
+    if len(line) <= limit or "\r\n" in line:
+        return line
+    out = []
+    while len(line) > limit:
+        cut = line.rfind(" ", line.index(":") + 2, limit)
+        if cut <= 0:
+            cut = line.find(" ", limit)
+            if cut < 0:
+                break
+        out.append(line[:cut])
+        line = line[cut:]
+    out.append(line)
+    return "\r\n".join(out)
+
+
+def address_line(header: str, name: str, email: str) -> bytes:
+    """`To: name <addr>` folded; a name that cannot be folded legally is encoded instead."""
+    line = f"{header}: {address(name, email)}"
+    if len(line) <= 78:
+        return (line + "\r\n").encode()
+    line = fold(line)
+    if max(len(part.encode()) for part in line.split("\r\n")) > MAX_LINE:
+        email = _one_line(email).replace(" ", "")
+        line = fold(f"{header}: {encoded_words(_one_line(name))} <{email}>")
+    return (line + "\r\n").encode()
 
 
 def header_line(name: str, value: str) -> bytes:
@@ -372,7 +412,8 @@ def header_uri(url: str) -> str:
 
 
 def _atom(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]", "-", value).strip(".") or "x"
+    """A conservative dot-atom for Message-ID and List-Id parts."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", value).strip(".-") or "x"
 
 
 class _DateCache:
@@ -385,7 +426,8 @@ class _DateCache:
     def now(self) -> str:
         second = int(time.time())
         if second != self._second:
-            self._second, self._value = second, formatdate(second, usegmt=True)
+            self._second = second
+            self._value = format_datetime(datetime.fromtimestamp(second, UTC))
         return self._value
 
 
@@ -426,13 +468,13 @@ class MessageTemplate:
         if mailto.lower().startswith("mailto:"):
             mailto = mailto[7:]
         self.mailto = f"<mailto:{header_uri(mailto)}?subject=unsubscribe>" if mailto else None
-        self._head_from = b"From: " + address(from_name, from_email).encode() + b"\r\n"
+        self._head_from = address_line("From", from_name, from_email)
         self._head_subject = header_line("Subject", subject)
         reply = b""
         if settings.reply_to:
             r_name, r_email = parseaddr(settings.reply_to)
-            reply = b"Reply-To: " + address(r_name, r_email).encode() + b"\r\n"
-        self._head_middle = reply + f"List-Id: {self.list_id}\r\n".encode()
+            reply = address_line("Reply-To", r_name, r_email)
+        self._head_middle = reply + (fold(f"List-Id: {self.list_id}") + "\r\n").encode()
         self._head_mime = (
             f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n'
             "\r\n"
@@ -499,7 +541,6 @@ class MessageTemplate:
         headers["Message-ID"] = message_id
         headers["Date"] = date
 
-        to = address(recipient.name, recipient.email)
         unsub_line = b""
         if unsubscribe:
             unsub_line = ("List-Unsubscribe: " + ",\r\n ".join(unsubscribe) + "\r\n").encode()
@@ -508,9 +549,7 @@ class MessageTemplate:
         mime = b"".join(
             (
                 self._head_from,
-                b"To: ",
-                to.encode(),
-                b"\r\n",
+                address_line("To", recipient.name, recipient.email),
                 self._head_subject,
                 b"Date: ",
                 date.encode(),

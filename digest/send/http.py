@@ -179,6 +179,8 @@ async def post(
         return await client.post(url, content=content, headers=headers)
     except httpx.TimeoutException as exc:
         raise RetryableDeliveryError(f"{provider}: timed out ({type(exc).__name__})") from exc
+    except httpx.LocalProtocolError as exc:  # we could not even form the request
+        raise PermanentDeliveryError(f"{provider}: invalid request: {exc}") from exc
     except (httpx.TransportError, OSError) as exc:
         raise RetryableDeliveryError(f"{provider}: connection failed: {exc!r}") from exc
 

@@ -518,7 +518,10 @@ class _Sandbox:
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
-        self.config = state.config
+
+    @property
+    def config(self) -> SandboxConfig:
+        return self.state.config  # read each time: tests may swap or edit it
 
     # Plumbing common to every provider route.
 
@@ -552,9 +555,15 @@ class _Sandbox:
         response: Response | None = None
         try:
             if fault is not None and not fault.after:
-                response = await self._apply(request, provider, fault, None)
-                if response is not None:
-                    return self._counted(response)
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if fault.kind == "drop":
+                    if key is not None:  # free the key before the client can retry
+                        self.state.idempotency_end(key, digest, None)
+                        key = None
+                    return await self._drop(request)
+                if fault.kind == "status":
+                    return self._counted(self._fault_response(provider, fault))
             try:
                 response = await handler(request, body)
             except _Refused as refusal:
@@ -563,28 +572,23 @@ class _Sandbox:
             if key is not None:
                 self.state.idempotency_end(key, digest, response)
         if fault is not None and fault.after:
-            response = await self._apply(request, provider, fault, response)
+            # Processed and recorded; now the answer is lost, late or replaced.
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.kind == "drop":
+                return await self._drop(request)
+            if fault.kind == "status":
+                response = self._fault_response(provider, fault)
         return self._counted(response)
 
-    def _counted(self, response: Response | None) -> Response:
-        if response is None:  # a dropped connection: this answer never reaches the client
-            return Response(status_code=500)
+    def _counted(self, response: Response) -> Response:
         self.state.count(f"status.{response.status_code}")
         return response
 
-    async def _apply(
-        self, request: Request, provider: str, fault: Fault, normal: Response | None
-    ) -> Response | None:
-        """Carry out a fault; None before processing means 'go on normally'."""
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.kind == "drop":
-            await _drop_connection(request)
-            self.state.count("dropped")
-            return None
-        if fault.kind == "delay":
-            return normal
-        return self._fault_response(provider, fault)
+    async def _drop(self, request: Request) -> Response:
+        self.state.count("dropped")
+        await _drop_connection(request)
+        return Response(status_code=500)  # never reaches the client: the socket is gone
 
     def _fault_response(self, provider: str, fault: Fault) -> Response:
         status = fault.status

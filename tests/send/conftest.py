@@ -39,9 +39,13 @@ def make_message(
     """One personalized message, as the renderer will hand it over (with its MIME form)."""
     email = email or f"reader{delivery_id}@example.com"
     unsubscribe = f"{SITE}/u/{delivery_id}-token"
-    html = html if html is not None else (
-        f"<html><body><p>Hello {name or email}</p>"
-        f'<p><a href="{unsubscribe}">Unsubscribe</a></p></body></html>'
+    html = (
+        html
+        if html is not None
+        else (
+            f"<html><body><p>Hello {name or email}</p>"
+            f'<p><a href="{unsubscribe}">Unsubscribe</a></p></body></html>'
+        )
     )
     text = text if text is not None else f"Hello {name or email}\n\nUnsubscribe: {unsubscribe}\n"
     headers = {
@@ -110,11 +114,8 @@ async def short_client() -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-HTTP_PROVIDERS = ("postmark", "sendgrid", "mailgun", "resend", "ses")
 SES_KEY_ID = "AKIDSANDBOXEXAMPLE"
 SES_SECRET = "sandbox/secret/EXAMPLEKEY"
-
-TransportFactory = Callable[..., Transport]
 
 
 def make_transport(
@@ -161,3 +162,9 @@ def make_message_fixture() -> Callable[..., OutgoingMessage]:
 @pytest.fixture(name="make_messages")
 def make_messages_fixture() -> Callable[..., list[OutgoingMessage]]:
     return make_messages
+
+
+@pytest.fixture(name="make_transport")
+def make_transport_fixture() -> Callable[..., Transport]:
+    """`make_transport(provider, base_url, client, bad_credentials=False)`."""
+    return make_transport
