@@ -294,7 +294,7 @@ def _register_commands() -> None:
 
 
 # Modules under digest/cli/ with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("extract",)
 
 _register_commands()
 
