@@ -216,12 +216,23 @@ class DigestConfig(_Strict):
         return ZoneInfo(self.timezone)
 
 
+class SendConfig(_Strict):
+    lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a claimed batch is a sender's; after that another sender takes it "
+        "over (a sender that died leaves its batch to be taken over when the lease ends)",
+    )
+    concurrency: int = Field(default=3, ge=1, le=32, description="batches in flight at once")
+
+
 Name = Annotated[str, Field(pattern=_NAME)]
 
 
 class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    send: SendConfig = Field(default_factory=SendConfig)
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
     sources: dict[Name, SourceConfig] = Field(default_factory=dict)
     lists: dict[Name, ListConfig] = Field(default_factory=dict)

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +294,8 @@ async def deliver_issue(
             recipient_factory(ws, issue.id, list_id),
             owner=ws.owner,
             limiter=limiter,
+            lease=timedelta(seconds=ws.config.send.lease_seconds),
+            concurrency=ws.config.send.concurrency,
             max_wait=max_wait,
             stop=stop,
         )

@@ -270,9 +270,12 @@ class HttpTransport:
 
 # Headers the JSON APIs take as fields of their own (or set themselves); everything else in
 # OutgoingMessage.headers (List-Unsubscribe, List-Unsubscribe-Post, List-Id, Message-ID...)
-# travels as a custom header.
+# travels as a custom header. Date is the provider's to stamp when it accepts the message; leaving
+# it out also keeps a batch's body byte-identical when it is sent again after a crash, which is
+# what an idempotency key needs.
 _FIELD_HEADERS = frozenset(
     {
+        "date",
         "from",
         "to",
         "cc",
