@@ -91,7 +91,7 @@ def escape_uri_chars(value: str) -> str:
 def serialize_attribute(value: str, uri: bool) -> str:
     """An attribute value with its quotes, as lxml writes it (quotes chosen by content)."""
     if uri:
-        value = escape_uri_chars(value.lstrip(_URI_BLANKS))
+        value = _uri_unsafe().sub(_percent, value.lstrip(_URI_BLANKS))
     value = escape_text(value)
     if '"' in value:
         if "'" in value:
@@ -129,7 +129,11 @@ class _AttributeSlot:
     uri: bool
 
     def render(self, values: list[str]) -> str:
-        raw = "".join(p if isinstance(p, str) else values[p] for p in self.parts)
+        parts = self.parts
+        if len(parts) == 1 and isinstance(parts[0], int):
+            raw = values[parts[0]]
+        else:
+            raw = "".join(p if isinstance(p, str) else values[p] for p in parts)
         return serialize_attribute(raw, self.uri)
 
 
@@ -147,6 +151,9 @@ class FrozenBody:
     def __init__(self, literals: list[str], slots: list[_Slot], crlf: bool = True) -> None:
         self.literals = literals
         self.slots = slots
+        # The same field in the same context (a web link in header and footer) renders once.
+        self._unique = list(dict.fromkeys(slots))
+        self._slot_map = [self._unique.index(slot) for slot in slots]
         sep = "\r\n" if crlf else "\n"
         self.literal_bytes = [lit.replace("\n", sep).encode() for lit in literals]
         self._measure()
@@ -242,9 +249,10 @@ class FrozenBody:
 
     def fill(self, values: list[str]) -> tuple[str, list[str]]:
         """The personalized text, and the rendered slot strings (reused for the bytes)."""
-        rendered = [slot.render(values) for slot in self.slots]
-        if not rendered:
-            return self.literals[0], rendered
+        if not self.slots:
+            return self.literals[0], []
+        unique = [slot.render(values) for slot in self._unique]
+        rendered = [unique[k] for k in self._slot_map]
         parts = [self.literals[0]]
         for piece, lit in zip(rendered, self.literals[1:], strict=True):
             parts.append(piece)
@@ -406,6 +414,8 @@ _URI_HEADER_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
 
 def header_uri(url: str) -> str:
     """A URL fit for `<...>` in List-Unsubscribe: anything outside URI syntax %-escaped."""
+    if _URI_HEADER_UNSAFE.search(url) is None:
+        return url
     return _URI_HEADER_UNSAFE.sub(
         lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), _one_line(url)
     )
@@ -458,6 +468,7 @@ class MessageTemplate:
         self.text = text
         self.boundary = boundary
         self._dates = _DateCache()
+        self._message_id_domain = _atom(settings.message_id_domain)
         from_name, from_email = parseaddr(settings.from_addr)
         if not from_email:
             raise RenderError(f"from address {settings.from_addr!r} has no email address")
@@ -524,9 +535,7 @@ class MessageTemplate:
         text_bytes, text_fits = self.text.fill_bytes(text_pieces)
 
         date = self._dates.now()
-        message_id = (
-            f"<{self.issue_key}.{recipient.delivery_id}@{_atom(self.settings.message_id_domain)}>"
-        )
+        message_id = f"<{self.issue_key}.{recipient.delivery_id}@{self._message_id_domain}>"
         headers = {"List-Id": self.list_id}
         unsubscribe = []
         url = header_uri(recipient.unsubscribe_url)
@@ -534,18 +543,15 @@ class MessageTemplate:
             unsubscribe.append(f"<{url}>")
         if self.mailto:
             unsubscribe.append(self.mailto)
-        if unsubscribe:
-            headers["List-Unsubscribe"] = ", ".join(unsubscribe)
-        if url.lower().startswith("https://"):
-            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        headers["Message-ID"] = message_id
-        headers["Date"] = date
-
         unsub_line = b""
         if unsubscribe:
+            headers["List-Unsubscribe"] = ", ".join(unsubscribe)
             unsub_line = ("List-Unsubscribe: " + ",\r\n ".join(unsubscribe) + "\r\n").encode()
-            if "List-Unsubscribe-Post" in headers:
+            if url[:8].lower() == "https://":
+                headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
                 unsub_line += b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        headers["Message-ID"] = message_id
+        headers["Date"] = date
         mime = b"".join(
             (
                 self._head_from,

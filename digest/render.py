@@ -207,7 +207,8 @@ class FieldSpec:
             raw = recipient.attributes.get(self.field[5:], "")
         else:
             raw = getattr(recipient, self.field)
-        return apply_ops(clean_value(raw), self.ops)
+        value = clean_value(raw)
+        return apply_ops(value, self.ops) if self.ops else value
 
 
 def apply_ops(value: str, ops: Iterable[tuple[Any, ...]]) -> str:
@@ -639,7 +640,7 @@ def _context(
 logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)  # it logs every unknown property
 
 
-class _Premailer(Premailer):  # type: ignore[misc]
+class _Premailer(Premailer):
     """Premailer that parses each distinct stylesheet once per process, not once per render.
 
     Premailer re-serializes every property through cssutils on each call, about half its
