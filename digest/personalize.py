@@ -475,6 +475,7 @@ class MessageTemplate:
         self.from_addr = settings.from_addr
         label = display_name(settings.title) or _atom(settings.digest_name)
         self.list_id = f"{label} <{self._list_id_value()}>"
+        self._list_id_unfolded = self.list_id.replace("\r\n ", " ")  # for HTTP APIs' fields
         mailto = (settings.unsubscribe_mailto or "").strip()
         if mailto.lower().startswith("mailto:"):
             mailto = mailto[7:]
@@ -536,7 +537,7 @@ class MessageTemplate:
 
         date = self._dates.now()
         message_id = f"<{self.issue_key}.{recipient.delivery_id}@{self._message_id_domain}>"
-        headers = {"List-Id": self.list_id}
+        headers = {"List-Id": self._list_id_unfolded}
         unsubscribe = []
         url = header_uri(recipient.unsubscribe_url)
         if url:

@@ -15,7 +15,6 @@ with real values instead; it is the reference the substitution is tested against
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -23,7 +22,7 @@ import secrets
 import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -802,10 +801,10 @@ def _check_tokens(output: str, nonce: str, where: str) -> None:
             raise RenderError(f"unknown recipient field {spec.field!r}")
 
 
-def _nonce_for(content: IssueContent) -> str:
-    """Random per issue, and absent from its text: outside text cannot forge a placeholder."""
+def _nonce_for(content: IssueContent, settings: RenderSettings) -> str:
+    """Random per issue, and absent from all its text: nothing outside can forge or trip it."""
     blob = json.dumps(
-        [[a.as_json() for a in content.articles], content.intro, content.preheader], default=str
+        [[asdict(a) for a in content.articles], asdict(content), asdict(settings)], default=str
     ).lower()
     while True:
         nonce = secrets.token_hex(5)
@@ -829,7 +828,7 @@ def render_issue(
     """
     if not content.articles:
         raise RenderError("an issue needs at least one article")
-    nonce = nonce or _nonce_for(content)
+    nonce = nonce or _nonce_for(content, settings)
     placeholders = TemplateRecipient(nonce)
     plan, html, text, warnings = _fit(content, settings, placeholders)
     _check_tokens(html, nonce, "HTML")
@@ -845,7 +844,7 @@ def render_issue(
     count = len(content.articles) if plan.full_count is None else plan.full_count
     articles, more = list(content.articles[:count]), list(content.articles[count:])
     return RenderedIssue(
-        subject=render_subject(settings, content, articles),
+        subject=render_subject(settings, content, list(content.articles)),
         html=html,
         text=text,
         html_size=size,
@@ -946,11 +945,6 @@ def lint_email_html(html: str) -> list[str]:
         if not "".join(a.itertext()).strip() and not a.xpath(".//img[@alt!='']"):
             problems.append(f"link {a.get('href', '?')[:60]} has no text")
     return problems
-
-
-def issue_digest(html: str) -> str:
-    """A short stable hash of a rendered issue (for Message-ID seeds and caches)."""
-    return hashlib.sha256(html.encode()).hexdigest()[:16]
 
 
 from digest.personalize import (  # noqa: E402  (re-exported: the one import the lead needs)

@@ -49,6 +49,14 @@ def test_base_layout_has_what_clients_need(rendered: RenderedIssue) -> None:
     assert lint_email_html(rendered.html) == []
 
 
+def test_language_and_direction_come_from_settings() -> None:
+    out = render_issue(sample_content(1), sample_settings(language="he", direction="rtl"))
+    root = parse(out.html)
+    assert (root.get("lang"), root.get("dir")) == ("he", "rtl")
+    out = render_issue(sample_content(1), sample_settings(direction="sideways"))
+    assert parse(out.html).get("dir") == "ltr"
+
+
 def test_media_queries_keep_important_and_inline_styles_do_not(rendered: RenderedIssue) -> None:
     root = parse(rendered.html)
     css = "".join(root.xpath("//style/text()"))
@@ -174,6 +182,7 @@ def test_size_budget_drops_images_then_shortens_then_moves_articles() -> None:
     assert any(w.startswith("dropped images") for w in no_images.warnings)
 
     tight = render_issue(content, sample_settings(size_budget=45_000))
+    assert tight.subject == full.subject  # the first headline, even when moved to "more"
     assert tight.html_size <= 45_000
     assert len(tight.html.encode()) == tight.html_size
     assert tight.more and tight.articles + tight.more == content.articles
