@@ -47,6 +47,7 @@ __all__ = [
     "personalize_all",
     "render_issue",
     "render_preview",
+    "render_report",
     "render_subject",
 ]
 
@@ -161,7 +162,8 @@ def _article_from_json(d: dict[str, Any]) -> Article:
 # A token is `DgsT<nonce>_<hex>_`: letters, digits and underscores only, so Jinja's escaping,
 # lxml's text/attribute/URL serialization, premailer and textwrap leave it alone. <hex> is the
 # UTF-8 JSON of the field and the filters the template applied, so the frozen HTML and text
-# describe themselves. The mixed-case prefix lets us notice a filter that mangled a token.
+# describe themselves. The nonce is random per issue and absent from the issue's text, so
+# outside text cannot forge a token, and a token a filter mangled is noticed (_check_tokens).
 
 TOKEN_PREFIX = "DgsT"
 RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url")
@@ -267,65 +269,14 @@ class Placeholder(str):
 
 
 # Anything that would compute with the token instead of the value is refused.
-_REFUSED_STR_METHODS = (
-    "__getitem__",
-    "__len__",
-    "__iter__",
-    "__contains__",
-    "__mod__",
-    "__mul__",
-    "__rmul__",
-    "__lt__",
-    "__le__",
-    "__gt__",
-    "__ge__",
-    "capitalize",
-    "casefold",
-    "center",
-    "count",
-    "encode",
-    "endswith",
-    "expandtabs",
-    "find",
-    "format",
-    "format_map",
-    "index",
-    "isalnum",
-    "isalpha",
-    "isascii",
-    "isdecimal",
-    "isdigit",
-    "isidentifier",
-    "islower",
-    "isnumeric",
-    "isprintable",
-    "isspace",
-    "istitle",
-    "isupper",
-    "join",
-    "ljust",
-    "lower",
-    "lstrip",
-    "partition",
-    "removeprefix",
-    "removesuffix",
-    "replace",
-    "rfind",
-    "rindex",
-    "rjust",
-    "rpartition",
-    "rsplit",
-    "rstrip",
-    "split",
-    "splitlines",
-    "startswith",
-    "strip",
-    "swapcase",
-    "title",
-    "translate",
-    "upper",
-    "zfill",
-)
+_REFUSED_STR_METHODS = (  # noqa: SIM905 (a word list reads better than 57 quoted items)
+    "__getitem__ __len__ __iter__ __contains__ __mod__ __mul__ __rmul__ __lt__ __le__ __gt__ "
+    "__ge__ capitalize casefold center count encode endswith expandtabs find format format_map "
+    "index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable "
+    "isspace istitle isupper join ljust lower lstrip partition removeprefix removesuffix replace "
+    "rfind rindex rjust rpartition rsplit rstrip split splitlines startswith strip swapcase "
+    "title translate upper zfill"
+).split()
 for _name in _REFUSED_STR_METHODS:
     setattr(Placeholder, _name, Placeholder._refuse)
 
@@ -835,6 +786,11 @@ def render_issue(
     _check_tokens(text, nonce, "text")
     size = len(html.encode())
     pattern = token_pattern(nonce)
+    # Where each placeholder landed must be a context personalization can escape for;
+    # finding out now makes a template mistake a render error, not a send-time one.
+    from digest.personalize import FrozenBody, SpecTable
+
+    FrozenBody.from_html(html, pattern, SpecTable())
     if recipient is None:
         html = fold_long_lines(html, pattern)
     else:
@@ -910,6 +866,19 @@ def _fit(
 # --------------------------------------------------------------------------------------------
 # Lint
 # --------------------------------------------------------------------------------------------
+
+
+def render_report(rendered: RenderedIssue, settings: RenderSettings) -> list[str]:
+    """Lines for `digest check` / `digest preview`: size against budget, fitting, lint."""
+    budget = settings.size_budget
+    state = "OVER BUDGET" if rendered.html_size > budget else "within budget"
+    lines = [
+        f"HTML {rendered.html_size:,} bytes of a {budget:,}-byte budget ({state}); "
+        f"{len(rendered.articles)} articles in full, {len(rendered.more)} in more stories"
+    ]
+    lines += [f"warning: {w}" for w in rendered.warnings]
+    lines += [f"lint: {p}" for p in lint_email_html(rendered.html)]
+    return lines
 
 
 def lint_email_html(html: str) -> list[str]:

@@ -18,6 +18,7 @@ from digest.render import (
     lint_email_html,
     render_issue,
     render_preview,
+    render_report,
     shorten,
 )
 
@@ -197,9 +198,22 @@ def test_size_budget_drops_images_then_shortens_then_moves_articles() -> None:
 
 
 def test_size_budget_reports_when_it_cannot_fit() -> None:
-    out = render_issue(sample_content(4), sample_settings(size_budget=2_000))
+    settings = sample_settings(size_budget=2_000)
+    out = render_issue(sample_content(4), settings)
     assert out.html_size > 2_000 and out.articles == []
     assert out.warnings[-1].startswith("still over budget")
+    report = render_report(out, settings)
+    assert report[0].startswith(
+        f"HTML {out.html_size:,} bytes of a 2,000-byte budget (OVER BUDGET)"
+    )
+    assert report[1:] == [f"warning: {w}" for w in out.warnings]
+
+
+def test_report_of_a_clean_issue(rendered: RenderedIssue) -> None:
+    assert render_report(rendered, sample_settings()) == [
+        f"HTML {rendered.html_size:,} bytes of a 100,000-byte budget (within budget); "
+        "6 articles in full, 0 in more stories"
+    ]
 
 
 def test_shorten_cuts_at_a_sentence_when_it_can() -> None:
@@ -237,6 +251,8 @@ def test_operator_templates_extend_the_base(tmp_path: Path) -> None:
         ("{{ (recipient.name ~ '')[:10] }}", "filter"),
         ("{{ recipient.name | replace('DgsT', '') }}", "filter"),
         ("<style>.x{color:red}</style>{{ recipient.email", "template"),
+        ("<tr><td><!-- {{ recipient.email }} --></td></tr>", "comment"),
+        ('<tr><td><a href="x" onclick="{{ recipient.name }}">x</a></td></tr>', "onclick"),
     ],
 )
 def test_template_mistakes_are_render_errors(tmp_path: Path, body: str, message: str) -> None:
