@@ -22,15 +22,12 @@ from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, parseaddr
 from functools import cache
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from digest.errors import RenderError
 from digest.models import OutgoingMessage, Recipient
-
-if TYPE_CHECKING:
-    from digest.render import RenderedIssue, RenderSettings
+from digest.render import FieldSpec, RenderedIssue, RenderSettings, tidy_text, token_pattern
 
 __all__ = ["FrozenBody", "MessageTemplate", "personalize_all", "render_preview"]
 
@@ -298,9 +295,6 @@ class SpecTable:
     """The distinct fields (with filters) an issue uses, decoded once."""
 
     def __init__(self) -> None:
-        from digest.render import FieldSpec
-
-        self._decode = FieldSpec.decode
         self._index: dict[str, int] = {}
         self.specs: list[FieldSpec] = []
 
@@ -308,7 +302,7 @@ class SpecTable:
         n = self._index.get(hexed)
         if n is None:
             n = self._index[hexed] = len(self.specs)
-            self.specs.append(self._decode(hexed))
+            self.specs.append(FieldSpec.decode(hexed))
         return n
 
     def values(self, recipient: Recipient) -> list[str]:
@@ -505,8 +499,6 @@ class MessageTemplate:
         cls, rendered: RenderedIssue, settings: RenderSettings, *, issue_key: str
     ) -> MessageTemplate:
         """Prepare an issue for sending; `issue_key` makes Message-IDs unique per issue."""
-        from digest.render import token_pattern
-
         if not rendered.nonce:
             raise RenderError("the rendered issue carries no placeholder nonce")
         pattern = token_pattern(rendered.nonce)
@@ -533,7 +525,14 @@ class MessageTemplate:
         html, html_pieces = self.html.fill(values)
         text, text_pieces = self.text.fill(values)
         html_bytes, html_fits = self.html.fill_bytes(html_pieces)
-        text_bytes, text_fits = self.text.fill_bytes(text_pieces)
+        if "" in text_pieces:
+            # An empty value can leave a trailing space or an extra blank line, which the
+            # text part's tidying (done at render time) would have removed: redo it.
+            text = tidy_text(text)
+            text_bytes = text.replace("\n", "\r\n").encode()
+            text_fits = max(len(line) for line in text_bytes.split(b"\r\n")) <= MAX_LINE
+        else:
+            text_bytes, text_fits = self.text.fill_bytes(text_pieces)
 
         date = self._dates.now()
         message_id = f"<{self.issue_key}.{recipient.delivery_id}@{self._message_id_domain}>"
@@ -611,11 +610,12 @@ def personalize_all(
 
 def render_preview(rendered: RenderedIssue, recipient: Recipient) -> tuple[str, str]:
     """The HTML and text a given subscriber would receive (for `digest preview`)."""
-    from digest.render import token_pattern
-
     pattern = token_pattern(rendered.nonce)
     specs = SpecTable()
     html = FrozenBody.from_html(rendered.html, pattern, specs)
     text = FrozenBody.from_text(rendered.text, pattern, specs)
     values = specs.values(recipient)
-    return html.fill(values)[0], text.fill(values)[0]
+    text_filled, text_pieces = text.fill(values)
+    if "" in text_pieces:
+        text_filled = tidy_text(text_filled)
+    return html.fill(values)[0], text_filled

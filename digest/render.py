@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import jinja2
@@ -36,6 +36,9 @@ from premailer import Premailer
 
 from digest.errors import RenderError
 from digest.models import Article, Recipient
+
+if TYPE_CHECKING:
+    from digest.personalize import MessageTemplate, personalize_all, render_preview
 
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
@@ -694,7 +697,7 @@ def _attribute_gap(line: str, limit: int) -> int | None:
     return best
 
 
-def _tidy_text(text: str) -> str:
+def tidy_text(text: str) -> str:
     """The text part: no trailing spaces, at most one blank line in a row, one final newline."""
     lines = [line.rstrip() for line in text.splitlines()]
     tidy = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
@@ -723,7 +726,7 @@ def _render_once(
         raise RenderError(f"email template: {exc.message}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(f"email template {exc.filename}:{exc.lineno}: {exc.message}") from exc
-    return inline_css(raw_html), _tidy_text(text)
+    return inline_css(raw_html), tidy_text(text)
 
 
 def _check_tokens(output: str, nonce: str, where: str) -> None:
@@ -916,8 +919,11 @@ def lint_email_html(html: str) -> list[str]:
     return problems
 
 
-from digest.personalize import (  # noqa: E402  (re-exported: the one import the lead needs)
-    MessageTemplate,
-    personalize_all,
-    render_preview,
-)
+def __getattr__(name: str) -> Any:
+    """`MessageTemplate`, `personalize_all` and `render_preview` live in digest.personalize
+    (which builds on this module); they are importable from here too, without a cycle."""
+    if name in ("MessageTemplate", "personalize_all", "render_preview"):
+        from digest import personalize
+
+        return getattr(personalize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

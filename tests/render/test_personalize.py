@@ -247,3 +247,23 @@ def test_forged_tokens_in_articles_stay_text(
         sample_recipient()
     )
     assert forged in message.html and forged in message.text
+
+
+@pytest.mark.parametrize("city", ["", "X", "a  b"])
+def test_empty_values_alone_on_lines_and_in_elements(city: str) -> None:
+    """An empty value can leave blank text nodes in HTML and trailing spaces in text."""
+    settings = sample_settings(template_dir=Path(__file__).parent / "blank_templates")
+    frozen = render_issue(sample_content(1), settings)
+    recipient = sample_recipient(attributes={"city": city})
+    message = MessageTemplate.build(frozen, settings, issue_key="k").personalize(recipient)
+    direct = render_issue(sample_content(1), settings, recipient=recipient, nonce=frozen.nonce)
+    assert (message.html, message.text) == (direct.html, direct.text)
+    assert (
+        parse_mime(message.mime)
+        .get_body(("plain",))
+        .get_content()
+        .replace(  # type: ignore[union-attr]
+            "\r\n", "\n"
+        )
+        == message.text
+    )
