@@ -449,6 +449,8 @@ def environment(template_dir: Path | None) -> jinja2.Environment:
     env = _ENVS.get(template_dir)
     if env is not None:
         return env
+    if template_dir is not None and not Path(template_dir).is_dir():
+        raise RenderError(f"template folder {template_dir} does not exist")
     paths = [str(template_dir)] if template_dir else []
     paths.append(str(DEFAULT_TEMPLATE_DIR))
     env = jinja2.Environment(

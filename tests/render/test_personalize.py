@@ -261,3 +261,23 @@ def test_empty_values_alone_on_lines_and_in_elements(city: str) -> None:
     assert (message.html, message.text) == (direct.html, direct.text)
     plain = parse_mime(message.mime).get_body(("plain",))
     assert plain is not None and plain.get_content().replace("\r\n", "\n") == message.text
+
+
+def test_a_huge_article_url_is_folded_or_sent_quoted_printable() -> None:
+    from dataclasses import replace
+
+    content = sample_content(2)
+    long_url = "https://news.example.org/a?" + "&".join(f"k{i}=v{i}" for i in range(200))
+    content.articles[0] = replace(content.articles[0], url=long_url)
+    settings = sample_settings()
+    rendered = render_issue(content, settings)
+    assert long_url.replace("&", "&amp;") in rendered.html
+    message = MessageTemplate.build(rendered, settings, issue_key="k").personalize(
+        sample_recipient()
+    )
+    assert max(len(line) for line in message.mime.split(b"\r\n")) <= 998
+    text_part, html_part = parse_mime(message.mime).iter_parts()
+    assert html_part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert html_part.get_content().replace("\r\n", "\n") == message.html
+    assert text_part["Content-Transfer-Encoding"] == "quoted-printable"  # "[1] <url>" is long too
+    assert text_part.get_content().replace("\r\n", "\n") == message.text

@@ -265,6 +265,18 @@ def test_template_mistakes_are_render_errors(tmp_path: Path, body: str, message:
         render_issue(sample_content(1), sample_settings(template_dir=tmp_path))
 
 
+def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="does not exist"):
+        render_issue(sample_content(1), sample_settings(template_dir=tmp_path / "nope"))
+
+
+def test_articles_without_links_render_without_a_links_list() -> None:
+    articles = [replace(a, url=None) for a in sample_articles(2, images=False)]
+    out = render_issue(IssueContent(1, sample_content().issue_date, articles), sample_settings())
+    assert "LINKS" not in out.text and "[1]" not in out.text
+    assert "Read more" not in out.html and lint_email_html(out.html) == []
+
+
 def test_an_issue_needs_articles() -> None:
     with pytest.raises(RenderError, match="at least one article"):
         render_issue(IssueContent(1, sample_content().issue_date, []), sample_settings())
