@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, parseaddr
 from functools import cache
+from html import unescape as html_unescape
 
 from lxml import etree
 
@@ -67,29 +68,32 @@ def _is_uri_attribute(tag: str, attr: str) -> bool:
     return "x%20y" in out
 
 
-_URI_BLANKS = " \t\n\r"
+_URI_BLANKS = " \t\n"  # not CR: libxml2 keeps (and entity-escapes) a leading CR
 
 
 @cache
 def _uri_unsafe() -> re.Pattern[str]:
+    # CR is no exception to escape here: libxml2 writes it as &#13; (below), even in URLs.
     safe = "".join(sorted(_uri_safe()))
-    return re.compile(f"[^{re.escape(safe)}]+")
+    return re.compile(f"[^{re.escape(safe)}\r]+")
 
 
 def _percent(match: re.Match[str]) -> str:
     return "".join(f"%{b:02X}" for b in match.group().encode())
 
 
-def escape_uri_chars(value: str) -> str:
-    """Percent-escape what libxml2 escapes in a URL attribute: spaces, controls, non-ASCII."""
-    return _uri_unsafe().sub(_percent, value)
-
-
 def serialize_attribute(value: str, uri: bool) -> str:
-    """An attribute value with its quotes, as lxml writes it (quotes chosen by content)."""
+    """An attribute value with its quotes, as lxml writes it (quotes chosen by content).
+
+    URL attributes lose leading blanks and get spaces, controls and non-ASCII percent-escaped;
+    then & < > become entities (and CR &#13;); the value is quoted with " unless it holds a "
+    and no ', in which case with ' (with both, " is written as &quot;).
+    """
     if uri:
         value = _uri_unsafe().sub(_percent, value.lstrip(_URI_BLANKS))
     value = escape_text(value)
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
     if '"' in value:
         if "'" in value:
             return '"' + value.replace('"', "&quot;") + '"'
@@ -136,6 +140,7 @@ class _AttributeSlot:
 
 _Slot = _TextSlot | _PlainSlot | _AttributeSlot
 
+_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _ATTRIBUTE = re.compile(r"""\s([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
 _RAW_ELEMENTS = re.compile(
     r"<!--.*?-->|<(style|script|title|textarea)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE
@@ -145,14 +150,13 @@ _RAW_ELEMENTS = re.compile(
 class FrozenBody:
     """One part (HTML or text) split at its placeholders, ready to be filled per recipient."""
 
-    def __init__(self, literals: list[str], slots: list[_Slot], crlf: bool = True) -> None:
+    def __init__(self, literals: list[str], slots: list[_Slot]) -> None:
         self.literals = literals
         self.slots = slots
         # The same field in the same context (a web link in header and footer) renders once.
         self._unique = list(dict.fromkeys(slots))
         self._slot_map = [self._unique.index(slot) for slot in slots]
-        sep = "\r\n" if crlf else "\n"
-        self.literal_bytes = [lit.replace("\n", sep).encode() for lit in literals]
+        self.literal_bytes = [lit.replace("\n", "\r\n").encode() for lit in literals]
         self._measure()
 
     def _measure(self) -> None:
@@ -207,7 +211,9 @@ class FrozenBody:
                 name, v_start, v_end = attr
                 if name.lower() == "style" or name.lower().startswith("on"):
                     raise RenderError(f"a recipient field sits in a {name} attribute")
-                tag = re.match(r"<([A-Za-z0-9]+)", html[tag_start:]).group(1)  # type: ignore[union-attr]
+                tag = _TAG_NAME.match(html, tag_start + 1)
+                if tag is None:
+                    raise RenderError("a recipient field sits in a malformed tag")
                 inner_start = v_start + 1 if html[v_start] in "\"'" else v_start
                 inner_end = v_end - 1 if html[v_start] in "\"'" else v_end
                 parts: list[str | int] = []
@@ -221,7 +227,9 @@ class FrozenBody:
                 parts.append(_unescape_attr(html[at:inner_end]))
                 literals.append(html[pos:v_start])
                 slots.append(
-                    _AttributeSlot(tuple(p for p in parts if p != ""), _is_uri_attribute(tag, name))
+                    _AttributeSlot(
+                        tuple(p for p in parts if p != ""), _is_uri_attribute(tag.group(), name)
+                    )
                 )
                 pos = v_end
                 continue
@@ -283,12 +291,8 @@ def _attribute_around(html: str, start: int, end: int, at: int) -> tuple[str, in
 
 
 def _unescape_attr(raw: str) -> str:
-    """lxml's attribute text back to the value (only the entities lxml itself writes)."""
-    if "&" not in raw:
-        return raw
-    return (
-        raw.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
-    )
+    """lxml's attribute text back to the value (lxml writes every & as an entity's start)."""
+    return html_unescape(raw) if "&" in raw else raw
 
 
 class SpecTable:

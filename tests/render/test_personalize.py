@@ -123,6 +123,16 @@ def test_escapers_match_lxml_on_random_values(seed: int) -> None:
             assert serialize_attribute(value, uri) == expected, (tag, value)
 
 
+@pytest.mark.parametrize("value", ["a\rb", "\r lead", "\n\t lead", "x\n y", "&#13; &amp;"])
+def test_attribute_escaping_matches_lxml_on_raw_text(value: str) -> None:
+    """Raw (uncleaned) text as template literals can hold it, next to a field."""
+    for tag, attr, uri in (("p", "title", False), ("a", "href", True)):
+        el = etree.Element(tag)
+        el.set(attr, value)
+        out = etree.tostring(el, method="html", encoding="unicode")
+        assert serialize_attribute(value, uri) == out[len(f"<{tag} {attr}=") : out.index(">")]
+
+
 def test_mime_message_is_complete_and_sound(template: MessageTemplate) -> None:
     recipient = sample_recipient(9, name="Zoë O'Neil, Jr.")
     message = template.personalize(recipient)
