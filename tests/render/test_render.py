@@ -287,3 +287,33 @@ def test_rendered_issue_round_trips_through_json(rendered: RenderedIssue) -> Non
 
     again = RenderedIssue.from_json(json.loads(json.dumps(rendered.to_json())))
     assert again == rendered
+
+
+def test_subject_template_mistakes_are_render_errors() -> None:
+    with pytest.raises(RenderError, match="subject template"):
+        render_issue(sample_content(1), sample_settings(subject_template="{{ nope }}"))
+
+
+def test_subject_template_variables() -> None:
+    settings = sample_settings(
+        subject_template="{{ count }} stories, {{ issue_date.isoformat() }}: "
+        "{{ articles[1].title }}"
+    )
+    out = render_issue(sample_content(3), settings)
+    assert (
+        out.subject
+        == "3 stories, 2026-11-26: Why the Zürich lake warmed faster than the models said"
+    )
+
+
+def test_an_editors_preheader_and_intro() -> None:
+    content = sample_content(2)
+    content.preheader = "Bikes, lakes & bread"
+    content.intro = "A short week: two stories <only>."
+    out = render_issue(content, sample_settings())
+    root = parse(out.html)
+    assert "".join(root.xpath("//div[@class='preheader']/text()")).startswith(
+        "Bikes, lakes & bread"
+    )
+    assert "A short week: two stories &lt;only&gt;." in out.html
+    assert "A short week: two stories <only>." in out.text
