@@ -24,6 +24,7 @@ from email.utils import format_datetime, parseaddr
 from functools import cache
 from html import unescape as html_unescape
 
+import orjson
 from lxml import etree
 
 from digest.errors import RenderError
@@ -157,6 +158,9 @@ class FrozenBody:
         self._unique = list(dict.fromkeys(slots))
         self._slot_map = [self._unique.index(slot) for slot in slots]
         self.literal_bytes = [lit.replace("\n", "\r\n").encode() for lit in literals]
+        # The literals already escaped as JSON string content: JSON APIs splice these in, so the
+        # 50+ KB of markup (full of quotes to escape) is encoded once per issue, not per message.
+        self.literal_json = [orjson.dumps(lit)[1:-1] for lit in literals]
         self._measure()
 
     def _measure(self) -> None:
@@ -251,6 +255,32 @@ class FrozenBody:
             pos = m.end()
         literals.append(text[pos:])
         return cls(literals, slots)
+
+    def pieces(self, values: list[str]) -> list[str]:
+        """Each slot rendered (escaped for its context) for one recipient's values."""
+        if not self.slots:
+            return []
+        unique = [slot.render(values) for slot in self._unique]
+        return [unique[k] for k in self._slot_map]
+
+    def join(self, rendered: list[str]) -> str:
+        """The personalized part as text."""
+        if not rendered:
+            return self.literals[0]
+        parts = [self.literals[0]]
+        for piece, lit in zip(rendered, self.literals[1:], strict=True):
+            parts.append(piece)
+            parts.append(lit)
+        return "".join(parts)
+
+    def fill_json(self, rendered: list[str]) -> bytes:
+        """The personalized part as a JSON string literal, quotes included."""
+        parts = [b'"', self.literal_json[0]]
+        for piece, lit in zip(rendered, self.literal_json[1:], strict=True):
+            parts.append(orjson.dumps(piece)[1:-1])
+            parts.append(lit)
+        parts.append(b'"')
+        return b"".join(parts)
 
     def fill(self, values: list[str]) -> tuple[str, list[str]]:
         """The personalized text, and the rendered slot strings (reused for the bytes)."""
@@ -524,19 +554,21 @@ class MessageTemplate:
         )
 
     def personalize(self, recipient: Recipient) -> OutgoingMessage:
-        """One recipient's message: escape their values, join the prepared pieces."""
+        """One recipient's message: escape their values, join the prepared pieces.
+
+        Only the values are escaped here; each form of the message (text, JSON literal, MIME)
+        is joined from the prepared pieces the first time a transport asks for it.
+        """
         values = self.specs.values(recipient)
-        html, html_pieces = self.html.fill(values)
-        text, text_pieces = self.text.fill(values)
-        html_bytes, html_fits = self.html.fill_bytes(html_pieces)
-        if "" in text_pieces:
+        html_pieces = self.html.pieces(values)
+        text_pieces = self.text.pieces(values)
+        text_needs_tidy = "" in text_pieces
+
+        def text() -> str:
+            joined = self.text.join(text_pieces)
             # An empty value can leave a trailing space or an extra blank line, which the
             # text part's tidying (done at render time) would have removed: redo it.
-            text = tidy_text(text)
-            text_bytes = text.replace("\n", "\r\n").encode()
-            text_fits = max(len(line) for line in text_bytes.split(b"\r\n")) <= MAX_LINE
-        else:
-            text_bytes, text_fits = self.text.fill_bytes(text_pieces)
+            return tidy_text(joined) if text_needs_tidy else joined
 
         date = self._dates.now()
         message_id = f"<{self.issue_key}.{recipient.delivery_id}@{self._message_id_domain}>"
@@ -556,40 +588,52 @@ class MessageTemplate:
                 unsub_line += b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         headers["Message-ID"] = message_id
         headers["Date"] = date
-        mime = b"".join(
-            (
-                self._head_from,
-                address_line("To", recipient.name, recipient.email),
-                self._head_subject,
-                b"Date: ",
-                date.encode(),
-                b"\r\nMessage-ID: ",
-                message_id.encode(),
-                b"\r\n",
-                self._head_middle,
-                unsub_line,
-                self._head_mime,
-                self._text_head if text_fits else _part_head("plain", qp=True),
-                text_bytes if text_fits else _qp(text_bytes),
-                self._sep,
-                self._html_head if html_fits else _part_head("html", qp=True),
-                html_bytes if html_fits else _qp(html_bytes),
-                self._end,
+
+        def mime() -> bytes:
+            html_bytes, html_fits = self.html.fill_bytes(html_pieces)
+            if text_needs_tidy:
+                text_bytes = message.text.replace("\n", "\r\n").encode()
+                text_fits = max(len(line) for line in text_bytes.split(b"\r\n")) <= MAX_LINE
+            else:
+                text_bytes, text_fits = self.text.fill_bytes(text_pieces)
+            return b"".join(
+                (
+                    self._head_from,
+                    address_line("To", recipient.name, recipient.email),
+                    self._head_subject,
+                    b"Date: ",
+                    date.encode(),
+                    b"\r\nMessage-ID: ",
+                    message_id.encode(),
+                    b"\r\n",
+                    self._head_middle,
+                    unsub_line,
+                    self._head_mime,
+                    self._text_head if text_fits else _part_head("plain", qp=True),
+                    text_bytes if text_fits else _qp(text_bytes),
+                    self._sep,
+                    self._html_head if html_fits else _part_head("html", qp=True),
+                    html_bytes if html_fits else _qp(html_bytes),
+                    self._end,
+                )
             )
-        )
-        return OutgoingMessage(
+
+        message = OutgoingMessage(
             delivery_id=recipient.delivery_id,
             to_email=recipient.email,
             to_name=recipient.name,
             from_addr=self.from_addr,
             reply_to=self.settings.reply_to,
             subject=self.subject,
-            html=html,
+            html=lambda: self.html.join(html_pieces),
             text=text,
             headers=headers,
             mime=mime,
             tag=self.settings.digest_name,
+            html_json=lambda: self.html.fill_json(html_pieces),
+            text_json=lambda: orjson.dumps(message.text),
         )
+        return message
 
 
 def _part_head(subtype: str, *, qp: bool) -> bytes:
