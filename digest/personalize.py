@@ -631,7 +631,11 @@ class MessageTemplate:
             mime=mime,
             tag=self.settings.digest_name,
             html_json=lambda: self.html.fill_json(html_pieces),
-            text_json=lambda: orjson.dumps(message.text),
+            text_json=(
+                (lambda: orjson.dumps(message.text))
+                if text_needs_tidy
+                else (lambda: self.text.fill_json(text_pieces))
+            ),
         )
         return message
 
