@@ -43,8 +43,16 @@ def test_example_issue_matches_golden_files(
     with time_machine.travel(MOMENT, tick=False):
         result = CliRunner().invoke(
             app,
-            ["preview", "example", "--config", str(example_dir / "example.toml"),
-             "--home", str(home), "--out", str(out_dir)],
+            [
+                "preview",
+                "example",
+                "--config",
+                str(example_dir / "example.toml"),
+                "--home",
+                str(home),
+                "--out",
+                str(out_dir),
+            ],
         )
     assert result.exit_code == 0, result.stderr
     _compare("example-issue.html", (out_dir / "issue.html").read_text(encoding="utf-8"))
