@@ -55,6 +55,9 @@ from email.utils import getaddresses
 from typing import Any, Literal
 
 import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -1229,10 +1232,6 @@ class _Sandbox:
 
     def ses_auth(self, request: Request, body: bytes) -> Response | None:
         """Recompute the SigV4 signature with botocore and compare (providers.md §8)."""
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
         header = request.headers.get("authorization", "")
         if not header:
             return _ses_error(
