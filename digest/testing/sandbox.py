@@ -752,6 +752,8 @@ class _Sandbox:
                 return invalid(f"{name} must be a string.")
             if value and _utf8_len_over(value, cfg.postmark_body_bytes):
                 return invalid(f"{name} is larger than {cfg.postmark_body_bytes} bytes.")
+        if _utf8_len_over((html or "") + (text or ""), cfg.postmark_message_bytes):
+            return invalid(f"The message is larger than {cfg.postmark_message_bytes} bytes.")
         recipients = _mailboxes(to)
         for extra in ("Cc", "Bcc"):
             if item.get(extra):
@@ -1177,6 +1179,11 @@ class _Sandbox:
             return "missing_required_field", "Missing `subject` field."
         if not (email.get("html") or email.get("text") or email.get("template")):
             return "missing_required_field", "Missing `html`, `text` or `template` field."
+        size = sum(len(str(email.get(k) or "")) for k in ("html", "text", "subject"))
+        if size * 4 > cfg.resend_message_bytes and len(orjson.dumps(email)) > (
+            cfg.resend_message_bytes
+        ):
+            return "validation_error", f"The email is larger than {cfg.resend_message_bytes} bytes."
         if batch and email.get("attachments"):
             return "validation_error", "Attachments are not supported in batch sending."
         tags = email.get("tags") or []

@@ -492,3 +492,16 @@ async def test_standalone_process_is_driven_over_http():
         process.terminate()
         process.wait(timeout=10)
     assert b"sandbox on" in process.stdout.read()  # type: ignore[union-attr]
+
+
+async def test_size_limits_come_from_the_config_table(sandbox, http):
+    sandbox.state.config.postmark_message_bytes = 40
+    sandbox.state.config.resend_message_bytes = 40
+    long_text = "x" * 50
+    pm = await http.post(
+        "/email/batch", content=orjson.dumps([postmark_message(TextBody=long_text)]), headers=PM
+    )
+    assert pm.json()[0]["ErrorCode"] == 300 and "larger" in pm.json()[0]["Message"]
+    rs = await http.post("/emails", content=orjson.dumps(resend_email(text=long_text)), headers=RS)
+    assert rs.status_code == 422 and "larger" in rs.json()["message"]
+    assert sandbox.state.messages() == []
