@@ -377,16 +377,23 @@ class SandboxState:
         with self._lock:
             self._stats[key] += n
 
+    def per_recipient(self) -> Counter[str]:
+        """How many messages each address received (the crash test wants all ones)."""
+        with self._lock:
+            return Counter(m.to.lower() for m in self._messages)
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             counters = dict(self._stats)
             total = len(self._messages)
-            per_recipient = Counter(m.to.lower() for m in self._messages)
+        per_recipient = self.per_recipient()
+        twice = sorted(address for address, n in per_recipient.items() if n > 1)
         return {
             "counters": counters,
             "messages": total,
             "recipients": len(per_recipient),
-            "duplicates": sum(1 for n in per_recipient.values() if n > 1),
+            "duplicates": len(twice),
+            "duplicate_recipients": twice[:100],
         }
 
     # Resend idempotency.

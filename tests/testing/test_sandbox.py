@@ -409,6 +409,8 @@ async def test_messages_and_stats_over_http(sandbox, http):
     assert len(brief["messages"]) == 1 and "html" not in brief["messages"][0]
     stats = (await http.get("/_sandbox/stats")).json()
     assert stats["messages"] == 3 and stats["recipients"] == 2 and stats["duplicates"] == 1
+    assert stats["duplicate_recipients"] == ["a@example.com"]
+    assert sandbox.state.per_recipient() == {"a@example.com": 2, "b@example.com": 1}
     assert stats["counters"]["requests.postmark"] == 1
     assert (await http.delete("/_sandbox/messages")).status_code == 204
     assert (await http.get("/_sandbox/messages")).json() == {"messages": []}
