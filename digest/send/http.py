@@ -5,7 +5,8 @@ The transports differ in payloads; they agree on what a failure of the whole req
 * 401/403 -> `ProviderAuthError` (never retried: the issue stops),
 * 429, 5xx, timeouts, dropped or refused connections -> `RetryableDeliveryError` with
   `retry_after` taken from `Retry-After` or the provider's own rate-limit headers,
-* any other 4xx -> `PermanentDeliveryError`.
+* any other 4xx, or a request that could not even be formed (say, a credential that is not a
+  valid header value) -> `PermanentDeliveryError`.
 
 Transports that split one batch into several requests (SendGrid, Mailgun, SES) use
 `gather_requests`, which keeps what succeeded when only some requests fail.
