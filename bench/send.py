@@ -175,7 +175,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "digest.testing.sandbox", "--port", str(port)],
+        [sys.executable, "-m", "digest.testing.sandbox", "--port", str(port), "--no-bodies"],
         env=env,
         stdout=subprocess.DEVNULL,
     )

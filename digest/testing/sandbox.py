@@ -150,6 +150,8 @@ class SandboxConfig:
     ses_bulk_entries_max: int = 50  # partly unconfirmed
     # Rate-limit headers sent on every SendGrid and Resend answer.
     rate_limit: int = 600
+    # Keep each accepted message's html and text (turn off for long benchmarks).
+    keep_bodies: bool = True
     # Deliverability lint.
     html_clip_bytes: int = 102 * 1024  # Gmail clips larger HTML parts
 
@@ -343,6 +345,8 @@ class SandboxState:
         now = time.time()
         with self._lock:
             for m in accepted:
+                if not self.config.keep_bodies:  # long benchmarks: keep who got what, not bodies
+                    m.html = m.text = None
                 self._seq += 1
                 m.seq = self._seq
                 m.received_at = now
@@ -1687,8 +1691,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local email-provider sandbox")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--no-bodies",
+        action="store_true",
+        help="record who got what but not the html/text bodies (long benchmarks)",
+    )
     args = parser.parse_args(argv)
-    state = SandboxState()
+    state = SandboxState(SandboxConfig(keep_bodies=not args.no_bodies))
     cfg = state.config
     print(
         f"sandbox on http://{args.host}:{args.port}  postmark={sorted(cfg.postmark_tokens)} "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTP
@@ -90,6 +89,27 @@ def make_messages(n: int, start: int = 1) -> list[OutgoingMessage]:
     return [make_message(i) for i in range(start, start + n)]
 
 
+def _copy(base: OutgoingMessage, **changes: object) -> OutgoingMessage:
+    """The message with some fields changed (OutgoingMessage is not a dataclass)."""
+    fields = {
+        name: getattr(base, name)
+        for name in (
+            "delivery_id",
+            "to_email",
+            "to_name",
+            "from_addr",
+            "reply_to",
+            "subject",
+            "html",
+            "text",
+            "headers",
+            "mime",
+            "tag",
+        )
+    }
+    return OutgoingMessage(**{**fields, **changes})  # type: ignore[arg-type]
+
+
 def make_bulk(n: int, start: int = 1) -> list[OutgoingMessage]:
     """Many personalized messages for the JSON APIs, fast: the MIME form is shared (unused)."""
     base = make_message(0)
@@ -98,7 +118,7 @@ def make_bulk(n: int, start: int = 1) -> list[OutgoingMessage]:
         email = f"reader{i}@example.com"
         unsubscribe = f"{SITE}/u/{i}-token"
         out.append(
-            replace(
+            _copy(
                 base,
                 delivery_id=i,
                 to_email=email,

@@ -473,16 +473,16 @@ async def test_standalone_process_is_driven_over_http():
 
             messages = [
                 OutgoingMessage(
-                    i,
-                    f"{name}@example.com",
-                    "",
-                    "d@news.example.org",
-                    None,
-                    "s",
-                    "<p>h</p>",
-                    "t",
-                    dict(GOOD_HEADERS),
-                    b"",
+                    delivery_id=i,
+                    to_email=f"{name}@example.com",
+                    to_name="",
+                    from_addr="d@news.example.org",
+                    reply_to=None,
+                    subject="s",
+                    html="<p>h</p>",
+                    text="t",
+                    headers=dict(GOOD_HEADERS),
+                    mime=b"",
                 )
                 for i, name in enumerate(["a", "bad", "c"], start=1)
             ]
