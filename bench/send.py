@@ -66,6 +66,8 @@ def child(subscribers: int, base_url: str) -> None:
     (work / "articles").mkdir()
     config.write_text(
         f"""
+[web]
+base_url = "https://news.example.org"
 [providers.pm]
 kind = "postmark"
 token_env = "BENCH_POSTMARK_TOKEN"
