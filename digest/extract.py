@@ -758,6 +758,13 @@ _MAX_LINK_RATIO = 0.6
 link-roundup posts put a link in most sentences, hence the high bar)."""
 """Share of the page's prose words the article's container must hold."""
 
+_AD_LABEL_RE = re.compile(
+    r"^\W*(advertisement|advertising|ad|anzeige|werbung|publicité|publicidad|sponsored"
+    r"( content)?|paid (content|post)|partner content|promoted|promotion)\W*$",
+    re.IGNORECASE,
+)
+"""The label a page must put on an ad, whatever it is styled like."""
+
 _STRONG_HINTS = frozenset("comment comments disqus respond replies reply".split())
 """Hints that count even on a big wrapper: a comment thread can be longer than the article."""
 
@@ -945,12 +952,26 @@ def _pick_lead(
     verdicts: dict[lxml_html.HtmlElement, bool] = {}
     if container is not None:
         heading_inside = heading is not None and _is_inside(heading, container)
+        ad_box: lxml_html.HtmlElement | None = None
+        after_label = False
         for index, block in enumerate(blocks):
             if heading_inside and index < first_after:
                 continue
             if not _is_inside(block.element, container):
                 continue
             if _blocked_below(block.element, container, verdicts):
+                continue
+            if _AD_LABEL_RE.match(block.text):
+                # An ad styled like the body still carries its label: skip the box the label
+                # sits in, or, when the label stands alone in the body, the block after it.
+                parent = block.element.getparent()
+                ad_box = parent if parent is not None and parent is not container else None
+                after_label = ad_box is None
+                continue
+            if ad_box is not None and _is_inside(block.element, ad_box):
+                continue
+            if after_label:
+                after_label = False
                 continue
             if _is_lead(block, title):
                 return block.text
@@ -962,6 +983,26 @@ def _pick_lead(
         if is_prose(paragraph) and not (title and _overlap(title, paragraph) >= 0.8):
             return paragraph
     return None
+
+
+def _clean_body(paragraphs: list[str], title: str | None) -> list[str]:
+    """Drop from the main text what trafilatura may keep: the headline repeated on top, ads
+    (their label and the block after it) and short chrome prompts."""
+    while paragraphs and title and _overlap(title, paragraphs[0]) >= 0.9:
+        paragraphs = paragraphs[1:]
+    kept: list[str] = []
+    skip_next = False
+    for para in paragraphs:
+        if _AD_LABEL_RE.match(para):
+            skip_next = True
+            continue
+        if skip_next:
+            skip_next = False
+            continue
+        if _count_words(para) <= 25 and _CHROME_RE.search(para.lower()):
+            continue
+        kept.append(para)
+    return kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -989,6 +1030,7 @@ def extract_html(
     author, published = _pick_author(tree, meta), _pick_published(tree, meta)
     lead, own_body = _find_lead(tree, heading, title, body)  # changes the tree: keep it last
     body = body or own_body
+    body = _clean_body(body, title)
     if not body and not lead:
         raise ExtractionError("no article text found on the page")
     main = "\n\n".join(body) if body else lead
