@@ -439,16 +439,18 @@ def _pick_title(
     to og:title, cleaned of its " | Site" segment.
     """
     sites = _site_names(meta, url)
-    claimed = [
+    # What the article says its title is, then what the document says (<title>).
+    declared = [
         t
         for t in (
             meta.first("og:title", "twitter:title"),
             _str_or_none(meta.ld("headline")),
-            _norm_ws(tree.findtext(".//title") or "") or None,
             meta.first("title", "dc.title", "sailthru.title", "parsely-title"),
         )
         if t
     ]
+    document_title = _norm_ws(tree.findtext(".//title") or "")
+    claimed = [*declared, document_title] if document_title else declared
     h1s = [(el, _element_text(el)) for el in tree.iter("h1")]
     h1s = [(el, t) for el, t in h1s if t and not _is_site_segment(t, sites)]
     best: tuple[float, lxml_html.HtmlElement | None, str | None] = (0.0, None, None)
@@ -462,6 +464,8 @@ def _pick_title(
                 best = (score, el, text)
     if best[1] is not None and best[0] >= 0.6:
         return best[2], best[1]
+    if not declared and len(h1s) == 1:
+        return h1s[0][1], h1s[0][0]  # a generic <title> loses to the page's one headline
     for claim in claimed:
         stripped = _strip_site(claim, sites)
         if stripped:
@@ -1141,6 +1145,8 @@ def extract_text(text: str, url: str | None = None, *, markdown: bool = False) -
     fields: dict[str, str] = {}
     if markdown or text.startswith("---"):
         fields, text = _front_matter(text)
+    # Site chrome in a saved page ("top of page", "Menu") sits on lines of its own.
+    text = "\n".join("" if _CHROME_LINE_RE.match(line.strip()) else line for line in text.split("\n"))
     blocks = _paragraphs(text, markdown=markdown)
     blocks = [(p, h) for p, h in blocks if not _is_chrome_line(p)]
     if not blocks and not fields.get("title"):
