@@ -1324,9 +1324,9 @@ def extract_document(
         raise ExtractionError(f"document larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB")
     if not data.strip():
         raise ExtractionError("empty document")
+    kind = _kind(content_type, filename, data)  # a declared PDF or image is named as such
     if _looks_binary(data):
         raise ExtractionError("binary content, not a text or HTML document")
-    kind = _kind(content_type, filename, data)
     if kind == "html":
         return extract_html(data, url, content_type=content_type)
     text = decode_html(data, content_type)

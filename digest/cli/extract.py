@@ -121,7 +121,7 @@ def _dumps(record: dict[str, Any]) -> str:
 
 def _show(record: dict[str, Any], console: Console) -> None:
     if "error" in record:
-        console.print(f"[bold red]{record['target']}[/]: {record['error']}")
+        console.print(f"[bold red]{record['target']}[/]: {record['error']}", soft_wrap=True)
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold cyan", no_wrap=True)
