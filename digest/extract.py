@@ -34,7 +34,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -49,6 +49,12 @@ from digest.errors import ExtractionError
 from digest.models import ExtractedArticle
 
 LOGGER = logging.getLogger(__name__)
+
+
+def _words(text: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated string (easier to read and edit)."""
+    return frozenset(text.split())
+
 
 MAX_DOCUMENT_BYTES = 10_000_000
 """Largest document (after decompression) we try to extract; bigger ones are refused."""
@@ -77,7 +83,7 @@ _TOKEN_RE = re.compile(r"[^\s\w]*\w\S*")  # a whitespace-separated token holding
 _NON_LETTER_RE = re.compile(r"[\W\d_]+")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARA_BREAK = "\u2029"  # stands in for <br> while we collect text, so source newlines differ
-_BREAK_RE = re.compile(f"{_PARA_BREAK}\\s*{_PARA_BREAK}|(?<=[.!?…。！？\"”»)])\\s*{_PARA_BREAK}")
+_BREAK_RE = re.compile(f'{_PARA_BREAK}\\s*{_PARA_BREAK}|(?<=[.!?…。！？"”»)])\\s*{_PARA_BREAK}')
 
 
 def _norm_ws(text: str) -> str:
@@ -124,7 +130,8 @@ _DATELINE_ONLY_RE = re.compile(
 # Phrases that only chrome uses: banners, prompts, paywalls, feed footers. Matched (on the
 # lower-cased text) in short blocks only, so an article about newsletters keeps its paragraphs.
 _CHROME_RE = re.compile(
-    r"\b(?:cookies? (?:policy|settings|preferences|consent)|(?:use|uses|accept|allow) (?:all )?cookies"
+    r"\b(?:cookies? (?:policy|settings|preferences|consent)"
+    r"|(?:use|uses|accept|allow) (?:all )?cookies"
     r"|sign up|subscribe|newsletter|log ?in|sign in|advertisement|sponsored|javascript"
     r"|your browser|ad ?blocker|appeared first on|continue reading|read more|click here|min read"
     r"|all rights reserved|copyright|free articles?|subscribers? only"
@@ -321,7 +328,7 @@ class _Meta:
 
     def ld(self, key: str) -> Any:
         for obj in self.jsonld:
-            if key in obj and obj[key]:
+            if obj.get(key):
                 return obj[key]
         return None
 
@@ -511,7 +518,8 @@ def _parse_date(value: str | None) -> datetime | None:
             match = re.match(r"(\d{4})-(\d{2})-(\d{2})", value)
             if match:
                 try:
-                    when = datetime(*(int(g) for g in match.groups()))  # type: ignore[misc]
+                    year, month, day = (int(g) for g in match.groups())
+                    when = datetime(year, month, day)
                 except ValueError:
                     return None
     if when is None:
@@ -570,7 +578,9 @@ def _ld_names(value: Any) -> list[str]:
 def _pick_author(tree: lxml_html.HtmlElement, meta: _Meta) -> str | None:
     names = [n for n in _ld_names(meta.ld("author")) if n and not n.startswith("http")]
     if not names:
-        value = meta.first("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl")
+        value = meta.first(
+            "author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl"
+        )
         if value and not value.startswith("http"):
             names = [value]
     if not names:
@@ -588,14 +598,21 @@ def _pick_author(tree: lxml_html.HtmlElement, meta: _Meta) -> str | None:
 
 
 def _pick_image(meta: _Meta, base: str | None) -> str | None:
-    image = meta.first("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
+    image = meta.first(
+        "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"
+    )
     if image is None:
         ld_image = meta.ld("image")
         if isinstance(ld_image, dict):
             image = _str_or_none(ld_image.get("url"))
         else:
             image = _str_or_none(ld_image)
-            if image is None and isinstance(ld_image, list) and ld_image and isinstance(ld_image[0], dict):
+            if (
+                image is None
+                and isinstance(ld_image, list)
+                and ld_image
+                and isinstance(ld_image[0], dict)
+            ):
                 image = _str_or_none(ld_image[0].get("url"))
     return _absolute(image, base)
 
@@ -624,13 +641,41 @@ def _pick_language(tree: lxml_html.HtmlElement, meta: _Meta, text: str | None) -
 
 
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and of to in is that for it with was on as are be this have from".split()),
-    "de": frozenset("der die und das ist nicht den mit sich des auf für ein eine dem zu im".split()),
-    "fr": frozenset("le la les et des est une pour que dans qui sur pas du au avec il".split()),
-    "es": frozenset("el la los las de que y en un una por con para es del se al".split()),
-    "pt": frozenset("o a os as de que e em um uma para com não do da no na".split()),
-    "it": frozenset("il la di che e un una per con non sono del della nel gli le".split()),
-    "nl": frozenset("de het een en van is dat op te in voor niet met zijn".split()),
+    "en": _words(
+        """
+        the and of to in is that for it with was on as are be this have from
+        """
+    ),
+    "de": _words(
+        """
+            der die und das ist nicht den mit sich des auf für ein eine dem zu im
+            """
+    ),
+    "fr": _words(
+        """
+        le la les et des est une pour que dans qui sur pas du au avec il
+        """
+    ),
+    "es": _words(
+        """
+        el la los las de que y en un una por con para es del se al
+        """
+    ),
+    "pt": _words(
+        """
+        o a os as de que e em um uma para com não do da no na
+        """
+    ),
+    "it": _words(
+        """
+        il la di che e un una per con non sono del della nel gli le
+        """
+    ),
+    "nl": _words(
+        """
+        de het een en van is dat op te in voor niet met zijn
+        """
+    ),
 }
 
 
@@ -667,46 +712,74 @@ def _main_text(tree: lxml_html.HtmlElement, url: str | None) -> list[str]:
         include_tables=True,
         with_metadata=False,
     )
-    if document is None or not document.text:
+    text = document.get("text") if isinstance(document, dict) else getattr(document, "text", None)
+    if not text:
         return []
-    return [_norm_ws(p) for p in document.text.split("\n") if p.strip()]
+    return [_norm_ws(p) for p in text.split("\n") if p.strip()]
 
 
 # --------------------------------------------------------------------------------------------
 # The lead, from the page's blocks
 
-_SKIP_TAGS = frozenset(
-    "script style noscript template svg nav footer aside form button select option iframe "
-    "figure figcaption header label dialog menu object video audio canvas map".split()
+_SKIP_TAGS = _words(
+    """
+        script style noscript template svg nav footer aside form button select option iframe
+        figure figcaption header label dialog menu object video audio canvas map
+        """
 )
 _NEVER_PROSE = tuple(sorted(_SKIP_TAGS - {"header", "label"}))
 """Removed from our tree before looking for the lead (trafilatura has had its own copy)."""
 _HINT_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL_RE = re.compile(r"([a-z])([A-Z])")
 # Class/id words that mark a block as something other than the article's prose.
-_NEGATIVE_HINTS = frozenset(
+_NEGATIVE_HINTS = _words(
     """
-    ad ads adv advert advertisement advertising adslot adunit sponsor sponsored promo promoted
-    promotion byline byl author authors dateline timestamp date time caption credit credits
-    figcaption newsletter subscribe subscription signup paywall regwall meter cookie cookies
-    consent gdpr banner modal popup overlay breadcrumb breadcrumbs tags tag share sharing social
-    comment comments disqus related recommended recommendations trending popular mostread
-    outbrain taboola sidebar widget footer nav navigation menu toolbar skip dek standfirst
-    subtitle subhead subheadline deck kicker excerpt tagline strapline eyebrow rollover tooltip popover hovercard hidden
-    visually sronly print noprint alert notice disclaimer correction teaser
-    """.split()
+        ad ads adv advert advertisement advertising adslot adunit sponsor sponsored promo
+        promoted promotion byline byl author authors dateline timestamp date time caption
+        credit credits figcaption newsletter subscribe subscription signup paywall regwall
+        meter cookie cookies consent gdpr banner modal popup overlay breadcrumb breadcrumbs
+        tags tag share sharing social comment comments disqus related recommended
+        recommendations trending popular mostread outbrain taboola sidebar widget footer nav
+        navigation menu toolbar skip dek standfirst subtitle subhead subheadline deck kicker
+        excerpt tagline strapline eyebrow rollover tooltip popover hovercard hidden visually
+        sronly print noprint alert notice disclaimer correction teaser
+        """
 )
 _NEGATIVE_SUBSTRINGS = (
-    "newsletter", "subscribe", "byline", "caption", "comment", "sponsor", "advert", "promo",
-    "cookie", "consent", "paywall", "related", "recommend", "social", "share", "breadcrumb",
-    "sidebar", "rollover", "tooltip", "popover", "outbrain", "taboola", "standfirst", "subhead",
-    "signup", "banner",
+    "newsletter",
+    "subscribe",
+    "byline",
+    "caption",
+    "comment",
+    "sponsor",
+    "advert",
+    "promo",
+    "cookie",
+    "consent",
+    "paywall",
+    "related",
+    "recommend",
+    "social",
+    "share",
+    "breadcrumb",
+    "sidebar",
+    "rollover",
+    "tooltip",
+    "popover",
+    "outbrain",
+    "taboola",
+    "standfirst",
+    "subhead",
+    "signup",
+    "banner",
 )
 _INNER_BLOCKS = ("p", "div", "table", "ul", "ol", "blockquote", "section", "article", "pre")
 """Blocks that an inline wrapper may hold (a <span> around <p>s): those are blocks of their own."""
-_BLOCK_TAGS = frozenset(
-    "p div td th li section article main blockquote dd dt pre table ul ol dl h1 h2 h3 h4 h5 h6 "
-    "center body html".split()
+_BLOCK_TAGS = _words(
+    """
+        p div td th li section article main blockquote dd dt pre table ul ol dl h1 h2 h3 h4
+        h5 h6 center body html
+        """
 )
 
 
@@ -769,11 +842,12 @@ _AD_LABEL_RE = re.compile(
 )
 """The label a page must put on an ad, whatever it is styled like."""
 
-_STRONG_HINTS = frozenset("comment comments disqus respond replies reply".split())
+_STRONG_HINTS = frozenset(["comment", "comments", "disqus", "respond", "replies", "reply"])
 """Hints that count even on a big wrapper: a comment thread can be longer than the article."""
 
 _CANDIDATES_XPATH = (
-    "//h1 | //p[not(ancestor::header)] | //div[text()[normalize-space()]] | //td[text()[normalize-space()]]"
+    "//h1 | //p[not(ancestor::header)] | //div[text()[normalize-space()]]"
+    " | //td[text()[normalize-space()]]"
     " | //blockquote[text()[normalize-space()]] | //section[text()[normalize-space()]]"
     " | //article[text()[normalize-space()]] | //pre"
     " | //div[not(div|p|table|ul|ol|dl|section|article|header|footer|aside|nav|form|figure"
@@ -1146,7 +1220,9 @@ def extract_text(text: str, url: str | None = None, *, markdown: bool = False) -
     if markdown or text.startswith("---"):
         fields, text = _front_matter(text)
     # Site chrome in a saved page ("top of page", "Menu") sits on lines of its own.
-    text = "\n".join("" if _CHROME_LINE_RE.match(line.strip()) else line for line in text.split("\n"))
+    text = "\n".join(
+        "" if _CHROME_LINE_RE.match(line.strip()) else line for line in text.split("\n")
+    )
     blocks = _paragraphs(text, markdown=markdown)
     blocks = [(p, h) for p, h in blocks if not _is_chrome_line(p)]
     if not blocks and not fields.get("title"):
@@ -1201,7 +1277,9 @@ def extract_feed_item(
     if not content_html or not content_html.strip():
         return None
     try:
-        tree = lxml_html.document_fromstring(f"<html><body><div>{content_html}</div></body></html>", parser=_PARSER)
+        tree = lxml_html.document_fromstring(
+            f"<html><body><div>{content_html}</div></body></html>", parser=_PARSER
+        )
     except (etree.ParserError, ValueError):
         return None
     for br in tree.iter("br"):
@@ -1210,7 +1288,7 @@ def extract_feed_item(
     for block in _page_blocks_plain(tree):
         paragraphs.extend(block)
     # The last paragraph of a teaser is often the "read more" footer; drop such footers.
-    kept = []
+    kept: list[str] = []
     for para in paragraphs:
         if _FEED_FOOTER_RE.search(para) and len(para.split()) < 60:
             truncated = _FEED_FOOTER_RE.sub("", para).strip()
@@ -1236,14 +1314,20 @@ def extract_feed_item(
 
 def _page_blocks_plain(tree: lxml_html.HtmlElement) -> Iterator[list[str]]:
     """Block texts of a feed item body (already sanitized: no class hints to rely on)."""
-    for el in tree.xpath("//p | //div[text()[normalize-space()]] | //li | //blockquote[text()[normalize-space()]]"):
+    for el in tree.xpath(
+        "//p | //div[text()[normalize-space()]] | //li | //blockquote[text()[normalize-space()]]"
+    ):
         if any(_is_negative(a) for a in el.iterancestors() if a.tag not in ("body", "html")):
             continue
-        texts = _block_text(el) if el.tag != "p" else [
-            _norm_ws(c.replace(_PARA_BREAK, " "))
-            for c in re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", el.text_content())
-            if c.strip()
-        ]
+        texts = (
+            _block_text(el)
+            if el.tag != "p"
+            else [
+                _norm_ws(c.replace(_PARA_BREAK, " "))
+                for c in re.split(f"{_PARA_BREAK}\\s*{_PARA_BREAK}", el.text_content())
+                if c.strip()
+            ]
+        )
         yield texts
 
 
@@ -1263,7 +1347,9 @@ def _gunzip(data: bytes) -> bytes:
     except zlib.error as exc:
         raise ExtractionError(f"broken gzip data: {exc}") from exc
     if len(out) > MAX_DOCUMENT_BYTES or decomp.unconsumed_tail:
-        raise ExtractionError(f"document larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB once decompressed")
+        raise ExtractionError(
+            f"document larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB once decompressed"
+        )
     return out
 
 
@@ -1338,7 +1424,9 @@ def extract_file(path: Path) -> ExtractedArticle:
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES * 2:
-            raise ExtractionError(f"{path.name}: file larger than {MAX_DOCUMENT_BYTES // 500_000} MB")
+            raise ExtractionError(
+                f"{path.name}: file larger than {MAX_DOCUMENT_BYTES // 500_000} MB"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise ExtractionError(f"cannot read {path}: {exc.strerror or exc}") from exc

@@ -25,12 +25,20 @@ from digest.summarize import ChatSummarizer, LeadSummarizer, split_sentences, tr
         (
             "The U.S. Senate voted on Tuesday. Sen. Martin Heinrich (D-N.M.) said it was late.",
             "en",
-            ["The U.S. Senate voted on Tuesday.", "Sen. Martin Heinrich (D-N.M.) said it was late."],
+            [
+                "The U.S. Senate voted on Tuesday.",
+                "Sen. Martin Heinrich (D-N.M.) said it was late.",
+            ],
         ),
         (
-            "Prices rose 3.5 percent in the U.S. The Fed was surprised. John F. Kennedy Jr. was not.",
+            "Prices rose 3.5 percent in the U.S. The Fed was surprised. John F. Kennedy Jr. was "
+            "not.",
             "en",
-            ["Prices rose 3.5 percent in the U.S.", "The Fed was surprised.", "John F. Kennedy Jr. was not."],
+            [
+                "Prices rose 3.5 percent in the U.S.",
+                "The Fed was surprised.",
+                "John F. Kennedy Jr. was not.",
+            ],
         ),
         (
             "The Dept. of Energy paid $1.2 billion at 3 p.m. on Friday. Nobody objected.",
@@ -38,21 +46,33 @@ from digest.summarize import ChatSummarizer, LeadSummarizer, split_sentences, tr
             ["The Dept. of Energy paid $1.2 billion at 3 p.m. on Friday.", "Nobody objected."],
         ),
         (
-            "Die Firma hat u. a. Autos verkauft, z. B. 3,5 Mrd. Euro mehr. Am 3. Oktober war Feiertag.",
+            "Die Firma hat u. a. Autos verkauft, z. B. 3,5 Mrd. Euro mehr. Am 3. Oktober war "
+            "Feiertag.",
             "de",
-            ["Die Firma hat u. a. Autos verkauft, z. B. 3,5 Mrd. Euro mehr.", "Am 3. Oktober war Feiertag."],
+            [
+                "Die Firma hat u. a. Autos verkauft, z. B. 3,5 Mrd. Euro mehr.",
+                "Am 3. Oktober war Feiertag.",
+            ],
         ),
         (
             "M. Dupont est arrivé. Il a dit « Bonjour ! » et il est parti. Mme Martin aussi.",
             "fr",
-            ["M. Dupont est arrivé.", "Il a dit « Bonjour ! » et il est parti.", "Mme Martin aussi."],
+            [
+                "M. Dupont est arrivé.",
+                "Il a dit « Bonjour ! » et il est parti.",
+                "Mme Martin aussi.",
+            ],
         ),
         (
             "El Sr. García llegó a EE.UU. el lunes. ¿Qué pasó? Nadie lo sabe.",
             "es",
             ["El Sr. García llegó a EE.UU. el lunes.", "¿Qué pasó?", "Nadie lo sabe."],
         ),
-        ("Is it over? “Yes,” she said. It is.", "en", ["Is it over?", "“Yes,” she said.", "It is."]),
+        (
+            "Is it over? “Yes,” she said. It is.",
+            "en",
+            ["Is it over?", "“Yes,” she said.", "It is."],
+        ),
         ("日本の首相が辞任した。後任は未定。", "ja", ["日本の首相が辞任した。", "後任は未定。"]),
         ("  No   final stop  ", None, ["No final stop"]),
         ("", None, []),
@@ -84,8 +104,14 @@ def test_lead_summarizer_returns_short_text_whole() -> None:
 
 
 def test_first_sentence_over_budget_is_cut_at_a_word_with_ellipsis() -> None:
-    text = "Officials said on Tuesday that the bridge, closed since 2022, would reopen next week, weather permitting."
-    assert LeadSummarizer().summarize(text, words=8) == "Officials said on Tuesday that the bridge, closed…"
+    text = (
+        "Officials said on Tuesday that the bridge, closed since 2022, would reopen next week, "
+        "weather permitting."
+    )
+    assert (
+        LeadSummarizer().summarize(text, words=8)
+        == "Officials said on Tuesday that the bridge, closed…"
+    )
 
 
 def test_whitespace_is_normalized() -> None:
@@ -93,7 +119,10 @@ def test_whitespace_is_normalized() -> None:
 
 
 def test_no_dangling_quotes_or_brackets() -> None:
-    text = "“This bridge (the oldest in the state is finally safe again for every driver and cyclist”, the mayor said."
+    text = (
+        "“This bridge (the oldest in the state is finally safe again for every driver and "
+        "cyclist”, the mayor said."
+    )
     summary = LeadSummarizer().summarize(text, words=10)
     assert summary.endswith("…”)") or summary.endswith("…)”")
     assert summary.count("“") == summary.count("”")
@@ -101,13 +130,19 @@ def test_no_dangling_quotes_or_brackets() -> None:
 
 
 def test_quote_spanning_sentences_is_closed() -> None:
-    text = "“We came. We saw. We fixed the bridge,” the mayor said on Tuesday at the ceremony by the water."
+    text = (
+        "“We came. We saw. We fixed the bridge,” the mayor said on Tuesday at the ceremony by "
+        "the water."
+    )
     summary = LeadSummarizer().summarize(text, words=5)
     assert summary.count("“") == summary.count("”")
 
 
 def test_stray_closing_quote_is_dropped() -> None:
-    assert LeadSummarizer().summarize("done.” The bridge reopened.", words=60) == "done. The bridge reopened."
+    assert (
+        LeadSummarizer().summarize("done.” The bridge reopened.", words=60)
+        == "done. The bridge reopened."
+    )
 
 
 def test_empty_and_zero_budget() -> None:
@@ -116,7 +151,10 @@ def test_empty_and_zero_budget() -> None:
 
 
 def test_language_aware_cut() -> None:
-    text = "Die Stadt zahlt u. a. 3,5 Mio. Euro für die Brücke. Sie öffnet am 3. Oktober wieder für alle."
+    text = (
+        "Die Stadt zahlt u. a. 3,5 Mio. Euro für die Brücke. Sie öffnet am 3. Oktober wieder "
+        "für alle."
+    )
     assert LeadSummarizer().summarize(text, words=12, language="de") == (
         "Die Stadt zahlt u. a. 3,5 Mio. Euro für die Brücke."
     )
@@ -168,7 +206,9 @@ def fake_chat() -> Iterator[FakeChat]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     try:
@@ -227,7 +267,9 @@ def test_chat_summarizer_falls_back_on_timeout(fake_chat: FakeChat) -> None:
     "payload",
     [b"not json", b"{}", b'{"choices": []}', b'{"choices": [{"message": {"content": null}}]}'],
 )
-def test_chat_summarizer_falls_back_on_malformed_answers(fake_chat: FakeChat, payload: bytes) -> None:
+def test_chat_summarizer_falls_back_on_malformed_answers(
+    fake_chat: FakeChat, payload: bytes
+) -> None:
     fake_chat.reply = lambda body: (200, payload)
     summarizer = ChatSummarizer(fake_chat.base_url, "m", "k", timeout=5)
     assert summarizer.summarize(LEAD, words=30) == LeadSummarizer().summarize(LEAD, words=30)

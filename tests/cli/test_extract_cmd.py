@@ -75,7 +75,9 @@ def site() -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -129,7 +131,14 @@ def test_many_targets_stream_jsonl_and_go_past_bad_ones(
     empty.write_text("")
     gz = tmp_path / "page.html.gz"
     gz.write_bytes(gzip.compress(NOISY.read_bytes()))
-    targets = [str(NOISY), str(tmp_path / "missing.html"), str(binary), str(empty), str(gz), str(tmp_path)]
+    targets = [
+        str(NOISY),
+        str(tmp_path / "missing.html"),
+        str(binary),
+        str(empty),
+        str(gz),
+        str(tmp_path),
+    ]
     result = runner.invoke(app, ["extract", *targets])
     assert result.exit_code == 1
     records = _lines(result.output)
@@ -195,7 +204,12 @@ def test_error_in_readable_mode(app: typer.Typer, runner: CliRunner, tmp_path: P
 
 @pytest.mark.parametrize(
     "args",
-    [["extract"], ["extract", "--json", "--jsonl", "x.html"], ["extract", "-", "-"], ["extract", "--words", "0", "x.html"]],
+    [
+        ["extract"],
+        ["extract", "--json", "--jsonl", "x.html"],
+        ["extract", "-", "-"],
+        ["extract", "--words", "0", "x.html"],
+    ],
 )
 def test_usage_errors_exit_2(app: typer.Typer, runner: CliRunner, args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
