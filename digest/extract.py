@@ -152,7 +152,7 @@ _GREETING_RE = re.compile(
 
 
 _CAPTION_RE = re.compile(
-    r"^(in )?(this|these|an?|the) ([^,;]{0,100}? )?(file )?(photos?|images?|pictures?|photographs?"
+    r"^(in )?(this|these|an?|the) (.{0,60}? )?(file )?(photos?|images?|pictures?|photographs?"
     r"|handout|screenshot|screengrab|video still)\b[^.]{0,80}(,|shows?|taken|made available)",
     re.IGNORECASE,
 )
@@ -162,6 +162,10 @@ _CREDIT_RE = re.compile(
     re.IGNORECASE,
 )
 """Picture captions and credits, as agencies and newsrooms write them."""
+
+
+def _ends_sentence(text: str) -> bool:
+    return bool(_TERMINAL_RE.search(_TRAILING_SYMBOLS_RE.sub("", text[-12:])))
 
 
 def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
@@ -176,7 +180,7 @@ def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
     words = _count_words(text)
     if words < min_words:
         return False
-    if words < 40 and not _TERMINAL_RE.search(_TRAILING_SYMBOLS_RE.sub("", text[-12:])):
+    if words < 40 and not _ends_sentence(text):
         return False
     if _BYLINE_RE.match(text) and words < 25:
         return False
@@ -471,8 +475,10 @@ def _pick_title(
                 best = (score, el, text)
     if best[1] is not None and best[0] >= 0.6:
         return best[2], best[1]
-    if not declared and len(h1s) == 1:
-        return h1s[0][1], h1s[0][0]  # a generic <title> loses to the page's one headline
+    if not declared and len(h1s) == 1 and _strip_site(document_title, sites) == document_title:
+        # A <title> that names no site (a generic "Home" or a stale template title) loses to
+        # the page's one headline; "Headline - Site" keeps its word against an <h1> logo.
+        return h1s[0][1], h1s[0][0]
     for claim in claimed:
         stripped = _strip_site(claim, sites)
         if stripped:
@@ -987,6 +993,17 @@ def _is_lead(block: _Block, title: str | None) -> bool:
     return not (title and _overlap(title, block.text) >= 0.8)
 
 
+def _is_unpunctuated_opening(block: _Block, title: str | None) -> bool:
+    """The body's very first block may lack its final stop (hand-written blog posts) and still
+    be the lead when it is long enough to be no label or heading."""
+    text = block.text
+    if block.link_ratio > _MAX_LINK_RATIO or _count_words(text) < 20 or _ends_sentence(text):
+        return False  # a finished sentence that is_prose refused stays refused
+    if _CAPTION_RE.match(text) or _CREDIT_RE.search(text[-80:]):
+        return False
+    return is_prose(text + ".") and not (title and _overlap(title, text) >= 0.8)
+
+
 def _is_inside(el: lxml_html.HtmlElement, scope: lxml_html.HtmlElement) -> bool:
     return el is scope or any(a is scope for a in el.iterancestors())
 
@@ -1032,6 +1049,7 @@ def _pick_lead(
         heading_inside = heading is not None and _is_inside(heading, container)
         ad_box: lxml_html.HtmlElement | None = None
         after_label = False
+        first_text = True
         for index, block in enumerate(blocks):
             if heading_inside and index < first_after:
                 continue
@@ -1053,6 +1071,9 @@ def _pick_lead(
                 continue
             if _is_lead(block, title):
                 return block.text
+            if first_text and _is_unpunctuated_opening(block, title):
+                return block.text
+            first_text = False
     verdicts = {}
     for block in blocks[first_after:]:
         if not _blocked_below(block.element, None, verdicts) and _is_lead(block, title):
