@@ -848,6 +848,9 @@ _AD_LABEL_RE = re.compile(
 )
 """The label a page must put on an ad, whatever it is styled like."""
 
+_LEAD_HINTS = frozenset(["intro", "lead", "lede", "summary", "leadin", "introduction"])
+"""Class/id words with which pages mark the article's first paragraph."""
+
 _STRONG_HINTS = frozenset(["comment", "comments", "disqus", "respond", "replies", "reply"])
 """Hints that count even on a big wrapper: a comment thread can be longer than the article."""
 
@@ -1054,6 +1057,15 @@ def _pick_lead(
             if heading_inside and index < first_after:
                 continue
             if not _is_inside(block.element, container):
+                # A block the page marks as its lead paragraph ("intro", "lede", "summary")
+                # may sit just before the body's container; a dek carries no such mark.
+                if (
+                    index >= first_after
+                    and _hint_words(block.element) & _LEAD_HINTS
+                    and not _is_negative(block.element)
+                    and _is_lead(block, title)
+                ):
+                    return block.text
                 continue
             if _blocked_below(block.element, container, verdicts):
                 continue
