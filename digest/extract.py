@@ -67,6 +67,9 @@ and one page must never hold up a run."""
 _MAX_TRAFILATURA_ELEMENTS = 6000
 """Above this many elements trafilatura is skipped (the corpus' largest page has 1,600)."""
 
+_MIN_BLOCK_CHARS = 20
+"""Blocks shorter than this are labels, not paragraphs (ten words take more)."""
+
 _LEAD_MIN_WORDS = 15
 """A lead has at least this many words (the benchmark's definition of a lead, too)."""
 
@@ -77,7 +80,7 @@ _LEAD_MAX_CANDIDATES = 400
 # Text helpers
 
 _WS_RE = re.compile(r"\s+")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 _WORD_RE = re.compile(r"\w+")
 _TOKEN_RE = re.compile(r"[^\s\w]*\w\S*")  # a whitespace-separated token holding a word character
 _NON_LETTER_RE = re.compile(r"[\W\d_]+")
@@ -87,7 +90,9 @@ _BREAK_RE = re.compile(f'{_PARA_BREAK}\\s*{_PARA_BREAK}|(?<=[.!?…。！？"”
 
 
 def _norm_ws(text: str) -> str:
-    return _WS_RE.sub(" ", text.translate(_INVISIBLE)).strip()
+    if _INVISIBLE_RE.search(text):
+        text = _INVISIBLE_RE.sub("", text)
+    return _WS_RE.sub(" ", text).strip()
 
 
 def _count_words(text: str) -> int:
@@ -192,6 +197,8 @@ def is_prose(text: str, *, min_words: int = _LEAD_MIN_WORDS) -> bool:
         return False
     if _CAPTION_RE.match(text) or _CREDIT_RE.search(text[-80:]):
         return False
+    if words > 80:
+        return True  # that much text with sentence ends is prose, whatever its digits
     letters = len(_NON_LETTER_RE.sub("", text))
     return letters >= 0.6 * (len(text) - text.count(" "))
 
@@ -872,7 +879,8 @@ class _Block:
     element: lxml_html.HtmlElement
     text: str
     link_ratio: float
-    prose: bool
+    prose: bool  # is_prose(text, min_words=10) with few links
+    words: int
 
 
 def _prepare_for_blocks(tree: lxml_html.HtmlElement) -> None:
@@ -899,6 +907,9 @@ def _prepare_for_blocks(tree: lxml_html.HtmlElement) -> None:
 def _split_breaks(raw: str) -> list[str]:
     """Paragraphs of a block: <br><br> always breaks; one <br> breaks after a finished
     sentence and is a soft line break anywhere else (poems, addresses, hard-wrapped text)."""
+    if _PARA_BREAK not in raw:
+        text = _norm_ws(raw)
+        return [text] if text else []
     chunks = _BREAK_RE.split(raw)
     return [t for t in (_norm_ws(c.replace(_PARA_BREAK, " ")) for c in chunks) if t]
 
@@ -917,13 +928,16 @@ def _collect_blocks(
         if el.tag == "h1":
             continue
         texts = _split_breaks(el.text_content()) if el.tag in ("p", "pre") else _block_text(el)
-        if not texts:
+        total = sum(len(t) for t in texts)
+        if total < _MIN_BLOCK_CHARS:
+            # Too short to be prose; kept only when it labels an ad (the next block is the ad).
+            blocks.extend(_Block(el, t, 0.0, False, 0) for t in texts if _AD_LABEL_RE.match(t))
             continue
-        total = sum(len(t) for t in texts) or 1
         ratio = min(1.0, _link_chars(el) / total)
         for text in texts:
-            prose = ratio <= _MAX_LINK_RATIO and is_prose(text, min_words=10)
-            blocks.append(_Block(el, text, ratio, prose))
+            words = _count_words(text)
+            prose = ratio <= _MAX_LINK_RATIO and words >= 10 and is_prose(text, min_words=10)
+            blocks.append(_Block(el, text, ratio, prose, words))
     return blocks, first_after
 
 
@@ -938,7 +952,7 @@ def _body_container(blocks: list[_Block]) -> lxml_html.HtmlElement | None:
     for block in blocks:
         if not block.prose or _in_comments(block.element, cache):
             continue
-        words = _count_words(block.text)
+        words = block.words
         grand_total += words
         ancestors = [block.element, *block.element.iterancestors()]
         for level, node in enumerate(reversed(ancestors)):
@@ -989,9 +1003,8 @@ def _blocked_below(
 
 
 def _is_lead(block: _Block, title: str | None) -> bool:
-    if block.link_ratio > _MAX_LINK_RATIO:
-        return False
-    if not is_prose(block.text):
+    # is_prose(text) is is_prose(text, min_words=10) plus the lead's word count
+    if not block.prose or block.words < _LEAD_MIN_WORDS:
         return False
     return not (title and _overlap(title, block.text) >= 0.8)
 
@@ -1000,7 +1013,7 @@ def _is_unpunctuated_opening(block: _Block, title: str | None) -> bool:
     """The body's very first block may lack its final stop (hand-written blog posts) and still
     be the lead when it is long enough to be no label or heading."""
     text = block.text
-    if block.link_ratio > _MAX_LINK_RATIO or _count_words(text) < 20 or _ends_sentence(text):
+    if block.link_ratio > _MAX_LINK_RATIO or block.words < 20 or _ends_sentence(text):
         return False  # a finished sentence that is_prose refused stays refused
     if _CAPTION_RE.match(text) or _CREDIT_RE.search(text[-80:]):
         return False
@@ -1136,7 +1149,7 @@ def extract_html(
     title, heading = _pick_title(tree, meta, canonical)
     # trafilatura's tree cleaning grows faster than linearly with the element count; pages far
     # beyond any real article's size get our own (linear) reading of the body instead.
-    elements = sum(1 for _ in tree.iter())
+    elements = int(tree.xpath("count(//*)"))
     body = _main_text(tree, canonical) if elements <= _MAX_TRAFILATURA_ELEMENTS else []
     author, published = _pick_author(tree, meta), _pick_published(tree, meta)
     lead, own_body = _find_lead(tree, heading, title, body)  # changes the tree: keep it last
