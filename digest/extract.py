@@ -8,9 +8,27 @@ byline, a caption or a cookie banner is the one mistake a subscriber always noti
                                                   +--> trafilatura (precision, fast) -> body text
                                                   +--> lead rules over the page's blocks
 
-The lead rules look at how pages are built, never at a particular site: a lead is the first
-block of real prose (enough words, ends like a sentence, few links) after the headline, outside
-anything marked as navigation, byline, caption, promo, newsletter, comment or ad.
+The rules look at how pages are built, never at a particular site or text:
+
+Title. The visible <h1> when it agrees with what the page declares (og:title, JSON-LD headline,
+<title>); an <h1> that is only the site's name loses; otherwise og:title/<title> without its
+" | Site" segment (a segment naming og:site_name, the publisher or the host).
+
+Lead. The first block of real prose inside the article's body container.
+  * Blocks: <p>, text-bearing <div>/<td>/<section>, and <div>s of inline text; <br><br> and
+    child blocks with text split them, a single <br> only after a finished sentence. Inline
+    widgets inside a paragraph (a hover card: a picture or a run of links) are dropped.
+  * Real prose (is_prose): at least 15 words, ends like a sentence (or runs 40+ words), at most
+    60 % linked text, and is no byline, timestamp, greeting, picture caption or credit, nor a
+    short block using a chrome phrase (cookies, sign up, advertisement, "min read"...).
+  * Body container: the deepest element holding 80 % of the page's prose words, comment threads
+    left out. Deks, kickers, bylines and promos around the headline fall outside it; inside it,
+    blocks under class/id hints (caption, credit, promo, newsletter, share, related, ad...)
+    and an ad after its "Advertisement" label are skipped. Hints on wrappers above the
+    container are layout and ignored.
+  * Exceptions: the body's very first block may lack its final stop (20+ words); a block marked
+    intro/lede/summary just before the container leads.
+  * Fallbacks: first prose block after the headline anywhere, then trafilatura's first.
 """
 
 from __future__ import annotations
@@ -376,7 +394,7 @@ def _read_meta(tree: lxml_html.HtmlElement) -> _Meta:
             continue
         try:
             data = json.loads(script.text)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         for obj in _iter_jsonld(data):
             kind = obj.get("@type")
@@ -716,15 +734,19 @@ def _main_text(tree: lxml_html.HtmlElement, url: str | None) -> list[str]:
     """
     import trafilatura
 
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        fast=True,
-        favor_precision=True,
-        include_comments=False,
-        include_tables=True,
-        with_metadata=False,
-    )
+    try:
+        document = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            fast=True,
+            favor_precision=True,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=False,
+        )
+    except Exception as exc:  # a third-party bug must not cost us the page: our rules go on
+        LOGGER.warning("trafilatura failed on %s: %s: %s", url, type(exc).__name__, exc)
+        return []
     text = document.get("text") if isinstance(document, dict) else getattr(document, "text", None)
     if not text:
         return []
