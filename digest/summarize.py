@@ -94,6 +94,14 @@ _SENTENCE_STARTERS = _words(
         """
 )
 
+_MAY_END_SENTENCE = _words(
+    """
+    etc usw a.m p.m inc corp co ltd jr sr e.u u.s u.k u.n ee.uu
+    """
+)
+"""Abbreviations that also end sentences: "... at 10 a.m. The council ..." splits, while
+"10 a.m. Eastern" or "Inc. said" do not (no sentence starter follows)."""
+
 _CANDIDATE_RE = re.compile(
     r"""([.!?…]+|[。！？]+)((?:\s?["'”’»)\]])*)(\s+|$)(?=(["'“‘«(\[¿¡]*)(\S?))|([。！？]+)(?=\S)"""
 )
@@ -121,7 +129,7 @@ def _is_boundary(text: str, end: int, after: int, language: str | None, punct: s
     next_word = re.match(r"[\w'’]+", text[after:].lstrip("\"'“‘«([¿¡"))
     starter = next_word is not None and next_word.group(0).lower() in _SENTENCE_STARTERS
     if word in _COMMON_ABBREVIATIONS or word in _ABBREVIATIONS.get(language or "en", ()):
-        return starter and word in {"etc", "usw", "e.u", "u.s", "u.k", "u.n"}
+        return starter and word in _MAY_END_SENTENCE
     if any(word in table for table in _ABBREVIATIONS.values()) and language is None:
         return starter
     if _INITIAL_RE.match(token):

@@ -74,6 +74,16 @@ from digest.summarize import ChatSummarizer, LeadSummarizer, split_sentences, tr
             ["Is it over?", "“Yes,” she said.", "It is."],
         ),
         ("日本の首相が辞任した。後任は未定。", "ja", ["日本の首相が辞任した。", "後任は未定。"]),
+        (
+            "The vote is at 10 a.m. The council meets at 9 a.m. Eastern time. See Fig. 3 here.",
+            "en",
+            [
+                "The vote is at 10 a.m.",
+                "The council meets at 9 a.m. Eastern time.",
+                "See Fig. 3 here.",
+            ],
+        ),
+        ("He was born in 1990. He moved.", "en", ["He was born in 1990.", "He moved."]),
         ("  No   final stop  ", None, ["No final stop"]),
         ("", None, []),
     ],
