@@ -288,8 +288,31 @@ def decode_html(data: bytes, content_type: str | None = None) -> str:
     return _detect_and_decode(data)
 
 
+def _western_share(text: str) -> float:
+    """Share of non-ASCII letters that touch an ASCII letter: high for Western text ("café",
+    "München"), low for another script read as cp1252 ("Ïðèâåò", all high letters)."""
+    high = near = 0
+    for index, match in enumerate(_HIGH_LETTER_RE.finditer(text)):
+        if index >= 5000:
+            break
+        high += 1
+        start, end = match.span()
+        before = text[start - 1] if start else ""
+        after = text[end] if end < len(text) else ""
+        near += (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
+    return near / high if high else 1.0
+
+
+_HIGH_LETTER_RE = re.compile(r"[^\x00-\x7f\W\d_]")
+
+
 def _detect_and_decode(data: bytes) -> str:
-    """Last resort: let charset-normalizer guess from a sample, else cp1252 (never fails)."""
+    """Bytes that are not UTF-8: most often Windows-1252/Latin-1 (whatever the label says),
+    which we keep when the result reads like Western text; otherwise charset-normalizer
+    guesses from a sample; cp1252 with replacements when all else fails (never raises)."""
+    western = data.decode("cp1252", errors="replace")
+    if "\ufffd" not in western[:200_000] and _western_share(western) >= 0.7:
+        return western
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()
@@ -298,7 +321,7 @@ def _detect_and_decode(data: bytes) -> str:
             return data.decode(best.encoding)
         except (UnicodeDecodeError, LookupError):
             pass
-    return data.decode("cp1252", errors="replace")
+    return western
 
 
 # --------------------------------------------------------------------------------------------

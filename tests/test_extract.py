@@ -201,6 +201,27 @@ def test_latin1_served_as_utf8_is_read_as_latin1() -> None:
     assert article.title == "Café crème"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<p>Grüße aus München, schöne Straße</p>",
+        "<p>Le café à côté de l'hôtel était fermé.</p>",
+        "<p>El niño comió piñata en España, ¿verdad?</p>",
+        "<h1>Ærø</h1><p>Smørrebrød på Ærø – “citat” 5 €</p>",
+    ],
+)
+def test_short_western_text_mislabelled_as_utf8(text: str) -> None:
+    assert decode_html(text.encode("cp1252"), "text/html; charset=utf-8") == text
+
+
+def test_undeclared_cyrillic_is_detected() -> None:
+    text = (
+        "<html><body><p>Привет, как дела? Это тестовая страница на русском языке, "
+        "написанная в кодировке windows-1251.</p></body></html>"
+    )
+    assert decode_html(text.encode("cp1251")) == text
+
+
 def test_wrong_meta_charset_on_utf8_bytes() -> None:
     data = PARIS.format(meta="<meta charset='iso-8859-1'>").encode("utf-8")
     assert extract_html(data).lead == PARIS_LEAD
