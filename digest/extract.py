@@ -903,11 +903,20 @@ _AD_LABEL_RE = re.compile(
 _LEAD_HINTS = frozenset(["intro", "lead", "lede", "summary", "leadin", "introduction"])
 """Class/id words with which pages mark the article's first paragraph."""
 
+_COMMENTS_HEADING_RE = re.compile(
+    r"^\W*(\d+\s+)?(comments?|responses?|replies|reactions|discussion|reader comments"
+    r"|leave a (comment|reply)|join the (conversation|discussion)|what do you think"
+    r"|kommentare?|leserkommentare|commentaires?|réactions|comentarios?|commenti|reacties)"
+    r"\b[^.]{0,30}$",
+    re.IGNORECASE,
+)
+"""The heading over a comment thread (the thread itself may carry no class at all)."""
+
 _STRONG_HINTS = frozenset(["comment", "comments", "disqus", "respond", "replies", "reply"])
 """Hints that count even on a big wrapper: a comment thread can be longer than the article."""
 
 _CANDIDATES_XPATH = (
-    "//h1 | //p[not(ancestor::header)] | //div[text()[normalize-space()]]"
+    "//h1 | //h2 | //h3 | //h4 | //p[not(ancestor::header)] | //div[text()[normalize-space()]]"
     " | //td[text()[normalize-space()]]"
     " | //blockquote[text()[normalize-space()]] | //section[text()[normalize-space()]]"
     " | //article[text()[normalize-space()]] | //pre"
@@ -963,12 +972,21 @@ def _collect_blocks(
     tree: lxml_html.HtmlElement, heading: lxml_html.HtmlElement | None
 ) -> tuple[list[_Block], int]:
     """Text blocks in document order (outside tags that are never prose), and the index of the
-    first block after the headline (0 when there is no headline)."""
+    first block after the headline (0 when there is no headline).
+
+    Collection stops at a "Comments" / "Leave a reply" heading after the headline: what follows
+    is the readers' thread, however much it is styled like the article.
+    """
     blocks: list[_Block] = []
     first_after = 0
+    past_heading = heading is None
     for el in tree.xpath(_CANDIDATES_XPATH)[:_MAX_BLOCKS]:
         if el is heading:
-            first_after = len(blocks)
+            first_after, past_heading = len(blocks), True
+            continue
+        if el.tag in ("h2", "h3", "h4"):
+            if past_heading and _COMMENTS_HEADING_RE.match(_element_text(el)):
+                break
             continue
         if el.tag == "h1":
             continue

@@ -475,3 +475,18 @@ def _bag_f1(gold: str, ours: str) -> float:
         return 0.0
     precision, recall = common / sum(b.values()), common / sum(a.values())
     return 2 * precision * recall / (precision + recall)
+
+
+def test_comments_styled_like_the_body_never_lead() -> None:
+    comment = (
+        "<div><p>I have lived next to this bridge for thirty years and I have never seen the city "
+        "spend money so badly, the council should resign over this whole affair.</p></div>"
+    )
+    page = _page(
+        "<h1>Bridge repairs finished</h1><div>"
+        "<p>Repairs on the old bridge finished on Monday, a month late and over budget, the city "
+        "said in a statement.</p></div>"
+        "<div><h3>17 Comments</h3>" + comment * 12 + "</div>"
+    )
+    article = extract_html(page)
+    assert article.lead is not None and article.lead.startswith("Repairs on the old bridge")
