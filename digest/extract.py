@@ -749,6 +749,43 @@ def guess_language(text: str) -> str | None:
 # Main text (trafilatura)
 
 
+_PRUNED_BEFORE_EXTRACTION = (
+    "head",
+    "style",
+    "noscript",
+    "svg",
+    "iframe",
+    "object",
+    "embed",
+    "canvas",
+    "link",
+    "nav",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "audio",
+    "video",
+    "map",
+    "menu",
+    "dialog",
+)
+"""Elements trafilatura deletes, content and all, whatever the page: removing them first (in C,
+once) spares its copy and its cleaning passes. <form> is not among them: some sites wrap the
+whole page in one, and trafilatura treats forms with care."""
+
+
+def _prune_for_extraction(tree: lxml_html.HtmlElement) -> None:
+    """Drop what no extraction needs, once metadata has been read from <head> and JSON-LD.
+
+    Scripts go too, except JSON-LD ones: trafilatura's fallback reads an articleBody there.
+    """
+    for script in list(tree.iter("script")):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            script.drop_tree()
+    etree.strip_elements(tree, *_PRUNED_BEFORE_EXTRACTION, with_tail=False)
+
+
 def _main_text(tree: lxml_html.HtmlElement, url: str | None) -> list[str]:
     """The article's paragraphs as trafilatura sees them, favouring precision.
 
@@ -781,7 +818,7 @@ def _main_text(tree: lxml_html.HtmlElement, url: str | None) -> list[str]:
 
 _SKIP_TAGS = _words(
     """
-        script style noscript template svg nav footer aside form button select option iframe
+        script style noscript template svg nav footer aside button select option iframe
         figure figcaption header label dialog menu object video audio canvas map
         """
 )
@@ -1212,9 +1249,10 @@ def extract_html(
     title, heading = _pick_title(tree, meta, canonical)
     # trafilatura's tree cleaning grows faster than linearly with the element count; pages far
     # beyond any real article's size get our own (linear) reading of the body instead.
+    author, published = _pick_author(tree, meta), _pick_published(tree, meta)
+    _prune_for_extraction(tree)
     elements = int(tree.xpath("count(//*)"))
     body = _main_text(tree, canonical) if elements <= _MAX_TRAFILATURA_ELEMENTS else []
-    author, published = _pick_author(tree, meta), _pick_published(tree, meta)
     lead, own_body = _find_lead(tree, heading, title, body)  # changes the tree: keep it last
     body = body or own_body
     body = _clean_body(body, title)
