@@ -78,9 +78,9 @@ MAX_DOCUMENT_BYTES = 10_000_000
 """Largest document (after decompression) we try to extract; bigger ones are refused."""
 
 _MAX_HTML_CHARS = 1_000_000
-"""Markup beyond this (after scripts and styles are dropped) is cut before parsing: extraction
-time grows with the page (about 2 s per MB here), an article's start is never megabytes down,
-and one page must never hold up a run."""
+"""Markup (after scripts and styles are dropped) or plain text beyond this is cut before
+parsing: extraction time grows with the page (about 2 s per MB here), an article's start is
+never megabytes down, and one page must never hold up a run."""
 
 _MAX_TRAFILATURA_ELEMENTS = 6000
 """Above this many elements trafilatura is skipped (the corpus' largest page has 1,600)."""
@@ -346,7 +346,7 @@ def _parse_html(text: str) -> lxml_html.HtmlElement:
     if len(text) > _MAX_HTML_CHARS:
         text = _BULKY_RE.sub("", text)
         if len(text) > _MAX_HTML_CHARS:
-            cut = text.rfind("<", 0, _MAX_HTML_CHARS)
+            cut = text.rfind("<", _MAX_HTML_CHARS - 10_000, _MAX_HTML_CHARS)  # not mid-tag
             text = text[: cut if cut > 0 else _MAX_HTML_CHARS]
     if not text.strip():
         raise ExtractionError("empty page")
@@ -1362,6 +1362,9 @@ def extract_text(text: str, url: str | None = None, *, markdown: bool = False) -
     Title is the first real line (site chrome such as "top of page" is skipped), or the front
     matter's `title:`; the lead is the first real paragraph after it, by the same rules as HTML.
     """
+    if len(text) > _MAX_HTML_CHARS:  # same bound as for pages, cut at a paragraph
+        cut = text.rfind("\n\n", 0, _MAX_HTML_CHARS)
+        text = text[: cut if cut > 0 else _MAX_HTML_CHARS]
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     fields: dict[str, str] = {}
     if markdown or text.startswith("---"):
@@ -1498,6 +1501,12 @@ def _looks_binary(data: bytes) -> bool:
     """NUL bytes or many control characters in the first KBs: an image, a PDF, an archive."""
     sample = data[:4096]
     if not sample:
+        return False
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text has NULs by design
+        try:
+            sample[: len(sample) // 2 * 2].decode("utf-16")
+        except UnicodeDecodeError:
+            return True
         return False
     if sample.startswith((b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04")):
         return True

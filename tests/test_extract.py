@@ -490,3 +490,20 @@ def test_comments_styled_like_the_body_never_lead() -> None:
     )
     article = extract_html(page)
     assert article.lead is not None and article.lead.startswith("Repairs on the old bridge")
+
+
+def test_utf16_page_with_bom_is_text_not_binary() -> None:
+    page = _page(
+        "<h1>Ferry times change</h1><p>The ferry will leave ten minutes earlier from Monday, the "
+        "operator said, to make room for an extra crossing at noon.</p>"
+    )
+    article = extract_document(page.encode("utf-16"), filename="page.html")
+    assert article.lead is not None and article.lead.startswith("The ferry will leave")
+
+
+def test_huge_text_file_is_cut_not_refused() -> None:
+    para = "The council met on Tuesday to discuss the new budget for the schools and the roads.\n\n"
+    article = extract_document(("Council notes\n\n" + para * 60_000).encode(), filename="n.txt")
+    assert article.title == "Council notes"
+    assert article.lead == para.strip()
+    assert 100_000 < article.words < 16 * 60_000
