@@ -102,10 +102,9 @@ _MAY_END_SENTENCE = _words(
 """Abbreviations that also end sentences: "... at 10 a.m. The council ..." splits, while
 "10 a.m. Eastern" or "Inc. said" do not (no sentence starter follows)."""
 
-_CANDIDATE_RE = re.compile(
-    r"""([.!?…]+|[。！？]+)((?:\s?["'”’»)\]])*)(\s+|$)(?=(["'“‘«(\[¿¡]*)(\S?))|([。！？]+)(?=\S)"""
-)
-"""Sentence-final punctuation, closing quotes (French ones after a space), then a space."""
+_CANDIDATE_RE = re.compile(r"""([.!?…]+|[。！？]+)((?:\s?["'”’»)\]])*)(\s+|$)|([。！？]+)(?=\S)""")
+"""Sentence-final punctuation, closing quotes (French ones after a space), then a space; or a
+CJK full stop, which needs no space after it."""
 _TOKEN_BEFORE_RE = re.compile(r"(\S+)$")
 _INITIAL_RE = re.compile(r"^[(\[\"'“‘«]*[^\W\d_]$")
 _ACRONYM_RE = re.compile(r"^[(\[\"'“‘«]*([^\W\d_]{1,3}[.\-]){1,4}[^\W\d_]{1,3}$")
@@ -154,7 +153,7 @@ def split_sentences(text: str, language: str | None = None) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _CANDIDATE_RE.finditer(text):
-        if match.group(6):  # CJK full stop with no space after it
+        if match.group(4):  # CJK full stop with no space after it
             end = after = match.end()
             punct = "。"
         else:
