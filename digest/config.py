@@ -132,8 +132,17 @@ class SourceConfig(_Strict):
     title: str | None = None
     max_items: int = Field(default=50, ge=1, le=10_000)
     fetch_full: bool = Field(default=True, description="fetch the article page for teaser items")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers sent with every request"
+    )
     filters: SourceFilters = Field(default_factory=SourceFilters)
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="seconds one fetch of this source may take, retries included "
+        "(default 20; a site's discovery may take twice that)",
+    )
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:

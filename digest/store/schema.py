@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -200,4 +201,22 @@ events = Table(
     Column("payload", JSON, nullable=False, default=dict),
     _ts("received_at", nullable=False),
     Index("ix_events_email", "email"),
+)
+
+# What each source yielded last time, so an unchanged source (a 304, or the same bytes again)
+# gives the same items without being parsed. `url` is what was fetched (a site's discovered
+# feed); `fingerprint` covers the settings that shape parsing, so changing them re-parses.
+# `items` is the zlib-compressed JSON of the items.
+source_cache = Table(
+    "source_cache",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("content_hash", String(64)),
+    Column("items", LargeBinary, nullable=False),
+    Column("item_count", Integer, nullable=False, default=0),
+    _ts("fetched_at", nullable=False),
 )
