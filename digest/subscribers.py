@@ -16,10 +16,11 @@ import csv
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+import itertools
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import DOT_ATOM_TEXT
@@ -100,65 +101,22 @@ def _full_normalize(raw: str) -> str:
 # -- reading CSV ------------------------------------------------------------------------------
 
 
-class _RecordTooLong(Exception):
-    """An open quote swallowed more lines than any real record has."""
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 are read as Latin-1 (what spreadsheets export elsewhere)."""
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start : error.end].decode("latin-1"), error.end
 
 
-class _Lines:
-    """Decoded lines of a file, numbered, with a guard against a runaway quoted field.
+codecs.register_error("digest-latin1", _latin1_fallback)
 
-    Each line is decoded on its own: UTF-8 when it is, else Latin-1, so one stray Latin-1 line
-    deep in a UTF-8 file does not garble the rest. A UTF-16 BOM switches to UTF-16 for the file.
-    """
 
-    def __init__(self, handle: IO[bytes]) -> None:
-        head = handle.read(4)
-        handle.seek(0)
-        self._text: Iterator[str]
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            wrapper = codecs.getreader("utf-16")(handle, errors="replace")
-            self._text = iter(wrapper.readline, "")
-        else:
-            if head.startswith(codecs.BOM_UTF8):
-                handle.read(3)
-            self._text = (self._decode(raw) for raw in handle)
-        self.number = 0  # physical line number of the last line handed out
-        self.record_start = 1
-        self.pending: list[tuple[int, str]] = []  # lines to hand out again after a bad record
-        self.record: list[tuple[int, str]] = []  # lines of the record being read
-
-    @staticmethod
-    def _decode(raw: bytes) -> str:
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
-
-    def peek_first(self) -> str:
-        """The first line, kept to be handed out again."""
-        for line in self._text:
-            self.pending.append((1, line))
-            return line
-        return ""
-
-    def start_record(self) -> None:
-        self.record = []
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        if len(self.record) >= MAX_RECORD_LINES:
-            raise _RecordTooLong
-        if self.pending:
-            self.number, line = self.pending.pop(0)
-        else:
-            line = next(self._text)
-            self.number += 1
-        if not self.record:
-            self.record_start = self.number
-        self.record.append((self.number, line))
-        return line
+def _open_text(path: Path) -> TextIO:
+    """The file as text: UTF-16 by its BOM, else UTF-8 (BOM or not) with Latin-1 for the rest."""
+    with open(path, "rb") as probe:
+        head = probe.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return open(path, encoding="utf-16", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="digest-latin1", newline="")
 
 
 def _sniff_delimiter(line: str) -> str:
@@ -167,17 +125,28 @@ def _sniff_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
-@dataclass
 class _Layout:
     """Which column holds what, from the header (or from the first row when there is none)."""
 
-    names: list[str]
-    email: int
-    name: int | None = None
-    first_name: int | None = None
-    last_name: int | None = None
-    status: int | None = None
-    ignored: set[int] = field(default_factory=set)
+    def __init__(
+        self,
+        names: list[str],
+        email: int,
+        name: int | None = None,
+        first_name: int | None = None,
+        last_name: int | None = None,
+        status: int | None = None,
+        ignored: frozenset[int] = frozenset(),
+    ) -> None:
+        self.names = names
+        self.width = len(names)
+        self.email = email
+        self.name = name
+        self.first_name = first_name
+        self.last_name = last_name
+        self.status = status
+        fixed = {i for i in (email, name, status) if i is not None} | ignored
+        self.attributes = [(i, n) for i, n in enumerate(names) if i not in fixed]
 
     @classmethod
     def from_header(cls, row: list[str]) -> _Layout | None:
@@ -200,7 +169,7 @@ class _Layout:
             first_name=find(FIRST_NAME_HEADERS),
             last_name=find(LAST_NAME_HEADERS),
             status=find(STATUS_HEADERS),
-            ignored={i for i, c in enumerate(lowered) if c in IGNORED_HEADERS},
+            ignored=frozenset(i for i, c in enumerate(lowered) if c in IGNORED_HEADERS),
         )
 
     @classmethod
@@ -208,96 +177,143 @@ class _Layout:
         """No header: the address is the first cell holding an @, the name the next one."""
         email = next((i for i, c in enumerate(row) if "@" in c), 0)
         name = next((i for i in range(len(row)) if i != email), None)
-        names = [f"field{i + 1}" for i in range(len(row))]
-        return cls(names=names, email=email, name=name)
+        return cls(names=[f"field{i + 1}" for i in range(len(row))], email=email, name=name)
 
-    def reserved(self) -> set[int]:
-        fixed = (self.email, self.name, self.status)
-        return {i for i in fixed if i is not None} | self.ignored
+    def row(self, line: int, row: list[str]) -> RawRow:
+        if len(row) > self.width and any(cell.strip() for cell in row[self.width :]):
+            return RawRow(line, problem=f"{len(row)} fields where the header has {self.width}")
+        cells = [cell.strip() for cell in row]
+        cells.extend([""] * (self.width - len(cells)))
+        name = cells[self.name] if self.name is not None else ""
+        if not name and (self.first_name is not None or self.last_name is not None):
+            parts = (cells[i] for i in (self.first_name, self.last_name) if i is not None)
+            name = " ".join(part for part in parts if part)
+        return RawRow(
+            line,
+            cells[self.email],
+            name,
+            {key: cells[i] for i, key in self.attributes if cells[i]},
+            cells[self.status].lower() if self.status is not None else "",
+        )
 
 
-@dataclass(frozen=True)
-class RawRow:
-    """One row as read: line number, the cells it had, or why it could not be read."""
+class RawRow(NamedTuple):
+    """One row as read: line number and cells, or why it could not be read."""
 
     line: int
     email: str = ""
     name: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = {}  # noqa: RUF012 - never mutated
     status: str = ""
     problem: str | None = None
 
 
+class _Anomaly(Exception):
+    """The fast reader met a row it cannot recover from (runaway quote, csv error)."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
 def read_rows(path: Path) -> Iterator[RawRow]:
-    """Stream the rows of a CSV file; unreadable ones come with their problem, never raise."""
-    with open(path, "rb") as handle:
-        yield from _read(handle)
+    """Stream the rows of a CSV file; unreadable ones come with their problem, never raise.
+
+    The fast reader lets the csv module read the file directly. Should a quoted field run over
+    more than MAX_RECORD_LINES lines (an unterminated quote) or the csv module refuse a row, the
+    file is read again from that row by the careful reader, which recovers line by line.
+    """
+    state: dict[str, Any] = {}
+    try:
+        yield from _fast_rows(path, state)
+    except _Anomaly as anomaly:
+        yield from _careful_rows(path, state, anomaly.line)
 
 
-def _read(handle: IO[bytes]) -> Iterator[RawRow]:
-    lines = _Lines(handle)
-    first = lines.peek_first()
-    delimiter = _sniff_delimiter(first)
-    layout: _Layout | None = None
-    while True:
-        reader = csv.reader(lines, delimiter=delimiter, strict=False)
-        try:
-            for row in _records(reader, lines):
-                line = lines.record_start
+def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
+    with _open_text(path) as handle:
+        first = handle.readline()
+        delimiter = _sniff_delimiter(first)
+        state["delimiter"] = delimiter
+        reader = csv.reader(itertools.chain((first,), handle), delimiter=delimiter)
+        layout: _Layout | None = None
+        last = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                raise _Anomaly(last + 1) from None
+            line, end, last = last + 1, reader.line_num, reader.line_num
+            if end - line >= MAX_RECORD_LINES:
+                raise _Anomaly(line)
+            if layout is None:
                 if not any(cell.strip() for cell in row):
                     continue
+                layout = _first_layout(row)
+                state["layout"] = layout
                 if layout is None:
-                    header = _Layout.from_header(row) if "@" not in "".join(row) else None
-                    if header is not None:
-                        layout = header
-                        continue
-                    layout = _Layout.headless(row)
-                yield _row(layout, line, row)
-            return
-        except _RecordTooLong:
-            start = lines.record[0][0]
-            yield RawRow(start, problem="unterminated quote (the row runs on over many lines)")
-            lines.pending = lines.record[1:] + lines.pending  # read on from the next line
-            lines.record = []
-        except csv.Error as exc:
-            yield RawRow(lines.record_start, problem=f"unreadable row: {exc}")
-            lines.record = []
+                    state["layout"] = layout = _Layout.headless(row)
+                else:
+                    continue
+            if not any(cell.strip() for cell in row):
+                continue
+            yield layout.row(line, row)
 
 
-def _records(reader: Any, lines: _Lines) -> Iterator[list[str]]:
-    while True:
-        lines.start_record()
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        yield row
+def _first_layout(row: list[str]) -> _Layout | None:
+    """The layout the first row declares when it is a header (no address in it)."""
+    return _Layout.from_header(row) if "@" not in "".join(row) else None
 
 
-def _row(layout: _Layout, line: int, row: list[str]) -> RawRow:
-    if len(row) > len(layout.names):
-        extra = row[len(layout.names):]
-        if any(cell.strip() for cell in extra):
-            return RawRow(
-                line, problem=f"{len(row)} fields where the header has {len(layout.names)}"
-            )
-    cells = [cell.strip() for cell in row]
+def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[RawRow]:
+    """Read on from line `start`, one physical line at a time, recovering from bad rows."""
+    with _open_text(path) as handle:
+        numbered = list(itertools.islice(enumerate(handle, 1), 0))  # nothing buffered yet
+        lines = enumerate(handle, 1)
+        for number, _ in lines:
+            if number == start - 1:
+                break
+        pending: list[tuple[int, str]] = numbered
+        layout: _Layout | None = state.get("layout")
+        delimiter = state.get("delimiter", ",")
+        while True:
+            record: list[tuple[int, str]] = []
 
-    def cell(index: int | None) -> str:
-        return cells[index] if index is not None and index < len(cells) else ""
+            def feed() -> Iterator[str]:
+                while True:
+                    if len(record) >= MAX_RECORD_LINES:
+                        raise _RecordTooLong
+                    item = pending.pop(0) if pending else next(lines, None)
+                    if item is None:
+                        return
+                    record.append(item)
+                    yield item[1]
 
-    name = cell(layout.name)
-    if not name and (layout.first_name is not None or layout.last_name is not None):
-        name = " ".join(part for part in (cell(layout.first_name), cell(layout.last_name)) if part)
-    reserved = layout.reserved()
-    attributes = {
-        layout.names[i]: value
-        for i, value in enumerate(cells[: len(layout.names)])
-        if value and i not in reserved
-    }
-    return RawRow(
-        line, cell(layout.email), name, attributes, cell(layout.status).lower()
-    )
+            try:
+                row = next(csv.reader(feed(), delimiter=delimiter), None)
+            except _RecordTooLong:
+                yield RawRow(record[0][0], problem="unterminated quote (the row runs on)")
+                pending = record[1:] + pending
+                continue
+            except csv.Error as exc:
+                yield RawRow(record[0][0] if record else start, problem=f"unreadable: {exc}")
+                continue
+            if row is None:
+                return
+            line = record[0][0]
+            if not any(cell.strip() for cell in row):
+                continue
+            if layout is None:
+                layout = _first_layout(row)
+                if layout is not None:
+                    continue
+                layout = _Layout.headless(row)
+            yield layout.row(line, row)
+
+
+class _RecordTooLong(Exception):
+    """An open quote swallowed more lines than any real record has."""
 
 
 # -- import -----------------------------------------------------------------------------------
