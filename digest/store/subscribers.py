@@ -896,18 +896,21 @@ class SubscriberQueries:
     @staticmethod
     def _event(
         conn: Connection, provider: str, kind: str, email: str | None, payload: dict[str, Any]
-    ) -> None:
-        conn.execute(
+    ) -> int:
+        result = conn.execute(
             insert(events).values(
-                provider=provider, kind=kind, email=email, payload=payload, received_at=utcnow()
+                provider=provider, kind=kind[:50], email=email[:320] if email else None,
+                payload=payload, received_at=utcnow(),
             )
         )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def record_event(
         self, provider: str, kind: str, email: str | None, payload: dict[str, Any]
-    ) -> None:
+    ) -> int:
+        """Keep what a provider or subscriber told us; returns the event's id."""
         with self.engine.begin() as conn:
-            self._event(conn, provider, kind, email, payload)
+            return self._event(conn, provider, kind, email, payload)
 
     def events_for(
         self, email: str | None = None, *, provider: str | None = None, limit: int = 100
