@@ -23,8 +23,8 @@ from digest.web.app import create_app
 CONFIG = """
 [web]
 base_url = "https://news.example.org"
-signup_rate = 60
-signup_burst = 3
+signup_rate = 1
+signup_burst = 4
 
 [web.webhooks]
 tolerance = 300
@@ -75,6 +75,7 @@ class LiveServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.sock = sock
+        options.setdefault("proxy_headers", False)  # as `digest web` runs by default
         config = uvicorn.Config(app, log_level="warning", lifespan="off", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
