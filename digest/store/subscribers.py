@@ -854,7 +854,8 @@ class SubscriberQueries:
 
     def list_of_message(self, provider_message_id: str) -> int | None:
         """The list an issue went to, found from one of its messages' provider id."""
-        candidates = {provider_message_id, provider_message_id.strip("<>")}
+        bare = provider_message_id.strip().strip("<>")
+        candidates = {provider_message_id, bare, f"<{bare}>"}  # providers differ on brackets
         with self.engine.connect() as conn:
             content = conn.execute(
                 select(issues.c.content)
