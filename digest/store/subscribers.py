@@ -124,8 +124,10 @@ def _on_conflict_do_nothing(conn: Connection, table: Any, rows: list[dict[str, A
     if not rows:
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    result = conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
-    return int(result.rowcount or 0)
+    statement = dialect.insert(table).on_conflict_do_nothing()
+    if len(rows) == 1:  # executemany's rowcount is not reliable on every driver
+        return int(conn.execute(statement, rows[0]).rowcount or 0)
+    return int(conn.execute(statement, rows).rowcount or 0)
 
 
 class _Bulk:
