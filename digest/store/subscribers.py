@@ -124,10 +124,11 @@ def _on_conflict_do_nothing(conn: Connection, table: Any, rows: list[dict[str, A
     if not rows:
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing()
-    if len(rows) == 1:  # executemany's rowcount is not reliable on every driver
-        return int(conn.execute(statement, rows[0]).rowcount or 0)
-    return int(conn.execute(statement, rows).rowcount or 0)
+    # rowcount is unreliable here (psycopg reports -1), so count the rows RETURNING gives back
+    statement = (
+        dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    )
+    return len(conn.execute(statement, rows).all())
 
 
 class _Bulk:
