@@ -294,7 +294,7 @@ def _register_commands() -> None:
 
 
 # Modules under digest/cli/ with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ("extract", "sources")
+COMMAND_MODULES: tuple[str, ...] = ("extract", "sources", "lists")
 
 _register_commands()
 
