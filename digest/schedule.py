@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ __all__ = [
     "Granularity",
     "crontab_trigger",
     "granularity_of",
+    "next_local_hour",
     "translate_day_of_week",
 ]
 
@@ -94,6 +95,21 @@ def crontab_trigger(expression: str, zone: ZoneInfo) -> CronTrigger:
         day_of_week=translate_day_of_week(day_of_week),
         timezone=zone,
     )
+
+
+def next_local_hour(after: datetime, zone: ZoneInfo, hour: int) -> datetime:
+    """The first moment at or after `after` when it is `hour`:00 in `zone` (as UTC).
+
+    On a spring-forward day an hour that does not exist locally is taken as the moment the clocks
+    jump (02:00 in Berlin on its change day is 03:00 CEST); on a fall-back day, the first 01:00.
+    """
+    local = after.astimezone(zone)
+    for days in range(3):
+        day = local.date() + timedelta(days=days)
+        candidate = datetime.combine(day, time(hour), tzinfo=zone).astimezone(UTC)
+        if candidate >= after:
+            return candidate
+    raise AssertionError("unreachable: a local hour comes round within two days")
 
 
 class Granularity(StrEnum):
