@@ -259,12 +259,23 @@ class DigestConfig(_Strict):
         return ZoneInfo(self.timezone)
 
 
+class SendConfig(_Strict):
+    lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a claimed batch is a sender's; after that another sender takes it "
+        "over (a sender that died leaves its batch to be taken over when the lease ends)",
+    )
+    concurrency: int = Field(default=3, ge=1, le=32, description="batches in flight at once")
+
+
 Name = Annotated[str, Field(pattern=_NAME)]
 
 
 class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    send: SendConfig = Field(default_factory=SendConfig)
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
     sources: dict[Name, SourceConfig] = Field(default_factory=dict)
     lists: dict[Name, ListConfig] = Field(default_factory=dict)
@@ -289,7 +300,7 @@ class Config(_Strict):
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config to read: --config, else $DIGEST_CONFIG, else config/digest.toml, else the example."""
+    """The config to read: --config, $DIGEST_CONFIG, config/digest.toml, else the example."""
     if explicit:
         return Path(explicit)
     if env := os.environ.get("DIGEST_CONFIG"):
@@ -343,11 +354,13 @@ def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
     """What a single key cannot know: references between tables, files and folders."""
     problems: list[ConfigProblem] = []
     for name, digest in config.digests.items():
-        for index, source in enumerate(digest.sources):
-            if source not in config.sources:
+        for index, source_name in enumerate(digest.sources):
+            if source_name not in config.sources:
                 problems.append(
                     ConfigProblem(
-                        file, f"digests.{name}.sources[{index}]", f"no source named {source!r}"
+                        file,
+                        f"digests.{name}.sources[{index}]",
+                        f"no source named {source_name!r}",
                     )
                 )
         if digest.list not in config.lists:

@@ -17,7 +17,9 @@ import httpx
 
 from digest import __version__
 
-USER_AGENT = f"Digest/{__version__} (newsletter digest builder; +https://github.com/digest-newsletter)"
+USER_AGENT = (
+    f"Digest/{__version__} (newsletter digest builder; +https://github.com/digest-newsletter)"
+)
 DEFAULT_SIZE_CAP = 10 * 1024 * 1024
 
 
@@ -131,5 +133,8 @@ class Fetcher:
                     hashlib.sha256(content).hexdigest(),
                 )
             return Fetched(
-                str(response.url), response.status_code, content, response.headers.get("Content-Type")
+                str(response.url),
+                response.status_code,
+                content,
+                response.headers.get("Content-Type"),
             )

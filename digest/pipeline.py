@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,8 @@ from digest.errors import DigestError, ExtractionError
 from digest.extract import extract_document, extract_feed_item
 from digest.fetch import Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
-from digest.render import (
-    IssueContent,
-    MessageTemplate,
-    RenderedIssue,
-    RenderSettings,
-    render_issue,
-)
+from digest.personalize import MessageTemplate, render_preview
+from digest.render import IssueContent, RenderedIssue, RenderSettings, render_issue
 from digest.send import make_transport
 from digest.send.dispatch import DispatchReport, dispatch_issue
 from digest.sources import gather, is_remote
@@ -137,8 +132,10 @@ async def extract_items(
             errors.append({"source": item.source, "item": where, "error": "no title found"})
             return None
         from_feed = item.raw is None
-        published = (item.published or found.published) if from_feed else (
-            found.published or item.published
+        published = (
+            (item.published or found.published)
+            if from_feed
+            else (found.published or item.published)
         )
         return Article(
             source=item.source,
@@ -205,7 +202,14 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             article.lead, words=digest.summary_words, language=article.language
         )
     rendered = render_issue(
-        IssueContent(issue_id=None, issue_date=now.astimezone(digest.zone).date(), articles=selection.chosen),
+        IssueContent(
+            issue_id=None,
+            issue_date=now.astimezone(digest.zone).date(),
+            articles=selection.chosen,
+            source_titles={
+                source: ws.config.sources[source].title or source for source in digest.sources
+            },
+        ),
         render_settings(ws, name),
     )
     report["warnings"] = list(rendered.warnings)
@@ -258,14 +262,9 @@ def recipient_factory(ws: Workspace, issue_id: int, list_id: int) -> Any:
 
 def stored_rendering(issue: IssueRow) -> RenderedIssue:
     """The frozen issue as the renderer made it, rebuilt from the store (for resuming)."""
-    return RenderedIssue(
-        subject=issue.subject,
-        html=issue.html,
-        text=issue.text,
-        html_size=len(issue.html.encode()),
-        warnings=[],
-        articles=[],
-        more=[],
+    stored = issue.content["rendered"]
+    return RenderedIssue.from_json(
+        {**stored, "subject": issue.subject, "html": issue.html, "text": issue.text}
     )
 
 
@@ -295,6 +294,8 @@ async def deliver_issue(
             recipient_factory(ws, issue.id, list_id),
             owner=ws.owner,
             limiter=limiter,
+            lease=timedelta(seconds=ws.config.send.lease_seconds),
+            concurrency=ws.config.send.concurrency,
             max_wait=max_wait,
             stop=stop,
         )
@@ -309,7 +310,9 @@ async def resume_unfinished(
     reports = []
     for issue in reversed(ws.store.issues_of(name, statuses=UNFINISHED, limit=1000)):
         if issue.digest not in ws.config.digests:
-            log.warning("issue %s belongs to digest %r, no longer configured", issue.id, issue.digest)
+            log.warning(
+                "issue %s belongs to digest %r, no longer configured", issue.id, issue.digest
+            )
             continue
         reports.append(await deliver_issue(ws, issue, max_wait=max_wait))
     return reports
@@ -352,8 +355,9 @@ async def run_digest(
         return RunReport(name, issue_id, SKIPPED, reason, resumed, report=draft.report)
     store_draft(ws, issue_id, draft)
     if digest.approval:
-        return RunReport(name, issue_id, DRAFT, "waiting for an editor's approval", resumed,
-                         report=draft.report)
+        return RunReport(
+            name, issue_id, DRAFT, "waiting for an editor's approval", resumed, report=draft.report
+        )
     return await freeze_and_send(ws, issue_id, resumed=resumed, max_wait=max_wait)
 
 
@@ -374,13 +378,20 @@ def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
             "articles": [a.as_json() for a in rendered.articles],
             "more": [a.as_json() for a in rendered.more],
             "html_size": rendered.html_size,
+            # the rest of the rendering (subject, html, text have their own columns)
+            "rendered": {
+                k: v for k, v in rendered.to_json().items() if k not in ("subject", "html", "text")
+            },
         },
         report=draft.report,
     )
 
 
 async def freeze_and_send(
-    ws: Workspace, issue_id: int, *, resumed: list[DispatchReport] | None = None,
+    ws: Workspace,
+    issue_id: int,
+    *,
+    resumed: list[DispatchReport] | None = None,
     max_wait: float = 600.0,
 ) -> RunReport:
     issue = ws.store.get_issue(issue_id)
@@ -423,8 +434,6 @@ def sample_recipient(ws: Workspace, name: str) -> Recipient:
 async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
     """Compose the next issue and write it as a sample subscriber would get it; send nothing."""
     import json
-
-    from digest.render import render_preview
 
     sync_lists(ws)
     draft = await compose_issue(ws, name)

@@ -40,7 +40,8 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="configuration file (default: $DIGEST_CONFIG, config/digest.toml, config/example.toml)",
+        help="configuration file (default: $DIGEST_CONFIG, config/digest.toml, "
+        "config/example.toml)",
         show_default=False,
     ),
 ]
@@ -120,7 +121,8 @@ def summarize_config(config: Config) -> None:
     out.print(table)
     out.print(
         f"{len(config.sources)} sources, {len(config.lists)} lists, "
-        f"{len(config.providers)} providers, store: {config.store.url or 'SQLite in the data directory'}"
+        f"{len(config.providers)} providers, "
+        f"store: {config.store.url or 'SQLite in the data directory'}"
     )
 
 
@@ -163,7 +165,8 @@ def _print_report(report: dict[str, Any]) -> None:
         err.print(f"[yellow]source failed:[/yellow] {source}: {reason}", soft_wrap=True)
     for error in report.get("extraction_errors") or []:
         err.print(
-            f"[yellow]skipped article:[/yellow] {error['source']}: {error['item']}: {error['error']}",
+            "[yellow]skipped article:[/yellow] "
+            f"{error['source']}: {error['item']}: {error['error']}",
             soft_wrap=True,
         )
     for warning in report.get("warnings") or []:
@@ -291,7 +294,7 @@ def _register_commands() -> None:
 
 
 # Modules under digest/cli/ with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("extract",)
 
 _register_commands()
 

@@ -103,7 +103,9 @@ class ArticleQueries:
     ) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
-            row = conn.execute(select(source_health).where(source_health.c.source == source)).first()
+            row = conn.execute(
+                select(source_health).where(source_health.c.source == source)
+            ).first()
             if row is None:
                 conn.execute(insert(source_health).values(source=source, consecutive_failures=0))
                 failures, seen = 0, 0
@@ -115,7 +117,9 @@ class ArticleQueries:
                 if new_items:
                     values["last_new_item"] = now
             else:
-                values.update(last_error=error, last_error_at=now, consecutive_failures=failures + 1)
+                values.update(
+                    last_error=error, last_error_at=now, consecutive_failures=failures + 1
+                )
             conn.execute(
                 update(source_health).where(source_health.c.source == source).values(values)
             )

@@ -7,13 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.errors import StoreError
 from digest.store.db import as_utc, utcnow
 from digest.store.ledger import plan_local_hour
-from digest.store.schema import deliveries, issues, memberships, sent_articles, subscribers, suppressions
+from digest.store.schema import (
+    deliveries,
+    issues,
+    memberships,
+    sent_articles,
+    subscribers,
+    suppressions,
+)
 
 # The statuses an issue moves through; see digest/store/schema.py.
 BUILDING, DRAFT, APPROVED, FROZEN, SENDING = "building", "draft", "approved", "frozen", "sending"

@@ -137,7 +137,9 @@ class LedgerQueries:
                 )
         return claimed
 
-    def record_results(self, results: Sequence[SendResult], *, retry_at: dict[int, datetime]) -> None:
+    def record_results(
+        self, results: Sequence[SendResult], *, retry_at: dict[int, datetime]
+    ) -> None:
         """Write each message's outcome; suppressed addresses also join the suppression list."""
         now = utcnow()
         params = []
@@ -181,8 +183,11 @@ class LedgerQueries:
                 known = set(
                     conn.execute(
                         select(suppressions.c.email).where(
-                            suppressions.c.email.in_(select(deliveries.c.email).where(
-                                deliveries.c.id.in_(suppressed_ids)))
+                            suppressions.c.email.in_(
+                                select(deliveries.c.email).where(
+                                    deliveries.c.id.in_(suppressed_ids)
+                                )
+                            )
                         )
                     ).scalars()
                 )
@@ -196,8 +201,14 @@ class LedgerQueries:
                 if fresh:
                     conn.execute(insert(suppressions), fresh)
 
-    def release(self, delivery_ids: Sequence[int], *, status: str = PENDING, error: str | None = None,
-                next_attempt_at: datetime | None = None) -> None:
+    def release(
+        self,
+        delivery_ids: Sequence[int],
+        *,
+        status: str = PENDING,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
         """Hand leased deliveries back (nothing was sent), or mark them failed/retry wholesale."""
         if not delivery_ids:
             return

@@ -60,10 +60,12 @@ def test_ledger_claims_disjoint_batches_and_records_outcomes(store: Store) -> No
     assert len(first) == 4 and len(second) == 3
     assert not {r.id for r in first} & {r.id for r in second}
     assert store.claim_batch(issue_id, list_id, "c", 4, timedelta(minutes=5)) == []
-    results = [SendResult(first[0].id, Outcome.SENT, "m-1"),
-               SendResult(first[1].id, Outcome.FAILED, error="invalid"),
-               SendResult(first[2].id, Outcome.SUPPRESSED, error="inactive"),
-               SendResult(first[3].id, Outcome.RETRY, error="busy")]
+    results = [
+        SendResult(first[0].id, Outcome.SENT, "m-1"),
+        SendResult(first[1].id, Outcome.FAILED, error="invalid"),
+        SendResult(first[2].id, Outcome.SUPPRESSED, error="inactive"),
+        SendResult(first[3].id, Outcome.RETRY, error="busy"),
+    ]
     store.record_results(results, retry_at={})
     counts = store.delivery_counts(issue_id)
     assert counts == {"sent": 1, "failed": 1, "suppressed": 1, "retry": 1, "sending": 3}
