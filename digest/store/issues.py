@@ -249,6 +249,17 @@ class IssueQueries:
             )
         return bool(done.rowcount)
 
+    def note_on_issue(self, issue_id: int, key: str, value: Any) -> None:
+        """Add one entry to the issue's report, whatever its status (which is left alone)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues.c.report).where(issues.c.id == issue_id)).first()
+            if row is not None:
+                conn.execute(
+                    update(issues)
+                    .where(issues.c.id == issue_id)
+                    .values(report={**dict(row.report or {}), key: value})
+                )
+
     def last_claimed_at(self, digest: str) -> datetime | None:
         """When the digest's latest issue was claimed (any period); None if it never was."""
         with self.engine.connect() as conn:
