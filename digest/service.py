@@ -278,9 +278,16 @@ class Service:
         self._state.firings.add(task)
         task.add_done_callback(self._state.firings.discard)
 
-    async def _fire(self, name: str, scheduled: datetime) -> RunReport | None:
-        """One firing: the period from the scheduled time, then claim and build."""
+    async def _fire(self, name: str, scheduled: datetime | None = None) -> RunReport | None:
+        """One firing: the period from the scheduled time, then claim and build.
+
+        `scheduled` is given by FiringExecutor (or the catch-up); its default only satisfies
+        APScheduler's check of the job's signature.
+        """
         if self.stopping.is_set():
+            return None
+        if scheduled is None:
+            log.error("%s: fired without its scheduled time; ignored", name)
             return None
         current = asyncio.current_task()
         if current is not None and current not in self._state.firings:
@@ -340,14 +347,13 @@ class Service:
             for settled in settle_drafts(self.ws, name):
                 log.info("%s: %s", name, settled.message)
         worked = 0
-        now = utcnow()
         for issue in reversed(self.ws.store.issues_of(None, statuses=UNFINISHED, limit=1000)):
             if self.stopping.is_set():
                 break
             if issue.digest not in self.ws.config.digests:
                 continue
             due = self.ws.store.next_due(issue.id)
-            if due is not None and due > now:
+            if due is not None and due > utcnow():
                 continue  # held until later; look again on a later pass
             report = await deliver_issue(self.ws, issue, max_wait=0.0, stop=self.stopping)
             worked += 1

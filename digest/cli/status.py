@@ -96,7 +96,9 @@ def register(app: typer.Typer) -> None:
                 if entry["next_local"]
                 else "never fires again"
             )
-            out.print(f"[bold]{entry['digest']}[/bold]  {entry['schedule']}  {next_line}")
+            out.print(
+                f"[bold]{entry['digest']}[/bold]  {entry['schedule']}  {next_line}", soft_wrap=True
+            )
             if not entry["issues"]:
                 out.print("  no issues yet")
                 continue
