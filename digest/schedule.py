@@ -245,12 +245,13 @@ class DigestSchedule:
     ) -> CatchUp:
         """The firing to send at start, and the ones missed since `since` (exclusive).
 
+        `since` is when the digest's latest issue was claimed: firings up to then were handled.
         Only the latest firing inside `(now - grace, now]` is due; earlier ones in the window are
         coalesced into it (one catch-up issue carries all their new articles). Without `since`
-        (nothing was ever sent) only the grace window is looked at.
+        (nothing was ever claimed) only the grace window is looked at.
         """
         window_start = now - grace
-        start = window_start if since is None else min(since, window_start)
+        start = window_start if since is None else since
         missed: list[Firing] = []
         count = 0
 

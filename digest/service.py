@@ -153,6 +153,7 @@ class Service:
         self._config_mtime = self._mtime()
         self.bound_port: int | None = None
         self.started = asyncio.Event()
+        self.error: str | None = None  # why the service stopped on its own, if it did
 
     # -- control ---------------------------------------------------------------------------
 
@@ -173,7 +174,10 @@ class Service:
     # -- run -------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until `request_stop` (or SIGTERM/SIGINT); returns once everything has wound down."""
+        """Run until `request_stop` (or SIGTERM/SIGINT); returns once everything has wound down.
+
+        Raises DigestError when the service had to stop on its own (the web app's port taken).
+        """
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         scheduler = AsyncIOScheduler(
@@ -211,6 +215,8 @@ class Service:
             await self._wind_down(tasks)
             self._remove_signals(loop)
         log.info("stopped")
+        if self.error:
+            raise DigestError(self.error)
 
     async def _wind_down(self, tasks: list[asyncio.Task[Any]]) -> None:
         firings = list(self._state.firings)
@@ -314,7 +320,11 @@ class Service:
                 log.exception("%s: period %s failed", name, firing.period)
                 raise
         if report.issue_id is None:
-            log.info("%s: period %s already claimed elsewhere", name, firing.period)
+            log.info(
+                "%s: period %s was already claimed (here before, or by another process)",
+                name,
+                firing.period,
+            )
         else:
             log.info(
                 "%s: built issue %s: %s (%s)", name, report.issue_id, report.status, report.message
@@ -433,7 +443,13 @@ class Service:
         self._server = server
         if self.stopping.is_set():
             return
-        serving = asyncio.create_task(server.serve())
+
+        async def guarded() -> None:
+            # uvicorn calls sys.exit when it cannot bind; inside this task, not the whole loop
+            with contextlib.suppress(SystemExit):
+                await server.serve()
+
+        serving = asyncio.create_task(guarded())
         while not server.started and not serving.done():
             await asyncio.sleep(0.02)
         if server.started and server.servers:
@@ -442,7 +458,8 @@ class Service:
         self.started.set()
         await serving
         if not server.started:
-            log.error("web app could not start on %s:%s", self.options.host, self.options.port)
+            self.error = f"the web app could not listen on {self.options.host}:{self.options.port}"
+            log.error("%s; stopping", self.error)
             self.request_stop()
 
 

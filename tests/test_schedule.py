@@ -196,6 +196,14 @@ def test_catch_up_coalesces_a_frequent_digest_into_one_issue() -> None:
     assert plan.missed[0].period == "2026-11-26T11:31+00:00"
 
 
+def test_catch_up_after_a_claim_inside_the_window_has_nothing_to_do() -> None:
+    schedule = DigestSchedule("d", "0 8 * * MON", "Europe/Berlin")
+    plan = schedule.catch_up(
+        utc(2026, 11, 30, 7, 40), timedelta(days=30), since=utc(2026, 11, 30, 7, 0, 2)
+    )
+    assert plan.due is None and plan.missed_count == 0
+
+
 def test_catch_up_without_history_looks_only_at_the_window() -> None:
     schedule = DigestSchedule("d", "* * * * *", "UTC")
     plan = schedule.catch_up(utc(2026, 11, 26, 12, 0, 30), timedelta(minutes=2))

@@ -170,7 +170,7 @@ async def test_the_repeated_hour_of_fall_back_does_not_send_a_daily_digest_twice
         service = Service(ws, options=QUICK)
 
         async def second() -> None:
-            await until(lambda: "period 2026-11-01 already claimed" in caplog.text)
+            await until(lambda: "period 2026-11-01 was already claimed" in caplog.text)
 
         await running(service, second)
     assert [i.period for i in ws.store.issues_of("brief")] == ["2026-11-01"]
@@ -324,6 +324,24 @@ async def test_the_web_app_runs_in_the_same_loop(
         assert answer.text == "digests: brief"
 
     await running(service, body)
+
+
+async def test_a_taken_port_stops_the_service_with_an_error(
+    tmp_path: Path, workspaces: Callable[..., Workspace]
+) -> None:
+    import socket
+
+    from digest.errors import DigestError
+
+    ws = workspaces(write_config(tmp_path / "config"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        options = ServiceOptions(port=port, web=True, catch_up=False, poll_interval=0.2)
+        service = Service(ws, app_factory=lambda _: Starlette(), options=options)
+        with pytest.raises(DigestError, match="could not listen"):
+            await asyncio.wait_for(service.run(), 20)
 
 
 # -- policies ---------------------------------------------------------------------------------
