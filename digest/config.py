@@ -312,14 +312,49 @@ class DigestConfig(_Strict):
     language: str = "en"
     size_budget: int = Field(default=100_000, ge=10_000)
     approval: bool = False
+    grace: str = Field(
+        default="1h",
+        description="how late a missed firing may still be sent when the service starts "
+        "(90m, 6h, 2d); older missed periods are logged and skipped",
+    )
+    approval_deadline: str | None = Field(
+        default=None,
+        description="with approval: how long a draft waits for an editor after it was built "
+        "(e.g. 4h); then on_deadline decides",
+    )
+    on_deadline: Literal["send", "drop"] = Field(
+        default="send",
+        description="what happens to a draft nobody approved by approval_deadline: "
+        "send it as it is, or drop it",
+    )
+    local_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=23,
+        description="deliver at this hour in each subscriber's own time zone (their `timezone` "
+        "attribute, else the digest's); unset: deliver as soon as the issue is frozen",
+    )
+
+    @field_validator("grace", "approval_deadline")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_window(value)
+        return value
+
+    @model_validator(mode="after")
+    def _deadline_needs_approval(self) -> DigestConfig:
+        if self.approval_deadline is not None and not self.approval:
+            raise ValueError("approval_deadline is set but approval is false")
+        return self
 
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from digest.schedule import crontab_trigger
 
         try:
-            CronTrigger.from_crontab(value)
+            crontab_trigger(value, ZoneInfo("UTC"))  # read as the scheduler will read it
         except ValueError as exc:
             raise ValueError(f"bad cron expression {value!r}: {exc}") from None
         return value
@@ -351,6 +386,14 @@ class DigestConfig(_Strict):
     @property
     def window_delta(self) -> timedelta:
         return parse_window(self.window)
+
+    @property
+    def grace_delta(self) -> timedelta:
+        return parse_window(self.grace)
+
+    @property
+    def approval_deadline_delta(self) -> timedelta | None:
+        return None if self.approval_deadline is None else parse_window(self.approval_deadline)
 
     @property
     def zone(self) -> ZoneInfo:

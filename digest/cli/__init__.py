@@ -232,42 +232,6 @@ def resume(
         raise typer.Exit(1)
 
 
-@app.command()
-@friendly
-def status(
-    config: ConfigOption = None,
-    home: HomeOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-) -> None:
-    """Each digest's recent issues with their delivery counts by status."""
-    ws = open_workspace(config, home)
-    try:
-        rows = []
-        for issue in ws.store.issues_of(limit=50):
-            rows.append(
-                {
-                    "issue": issue.id,
-                    "digest": issue.digest,
-                    "status": issue.status,
-                    "created": issue.created_at.isoformat(timespec="seconds"),
-                    "subject": issue.subject,
-                    "deliveries": ws.store.delivery_counts(issue.id),
-                }
-            )
-    finally:
-        ws.close()
-    if json_output:
-        out.print_json(json.dumps(rows))
-        return
-    table = Table(box=None, header_style="bold")
-    for column in ("issue", "digest", "status", "created", "deliveries"):
-        table.add_column(column)
-    for row in rows:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(row["deliveries"].items())) or "-"
-        table.add_row(str(row["issue"]), row["digest"], row["status"], row["created"], counts)
-    out.print(table if rows else "no issues yet")
-
-
 @db_app.command("upgrade")
 @friendly
 def db_upgrade(config: ConfigOption = None, home: HomeOption = None) -> None:
@@ -294,7 +258,7 @@ def _register_commands() -> None:
 
 
 # Modules under digest/cli/ with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ("extract", "sources", "lists")
+COMMAND_MODULES: tuple[str, ...] = ("extract", "sources", "lists", "serve", "status")
 
 _register_commands()
 

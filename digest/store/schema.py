@@ -162,6 +162,7 @@ deliveries = Table(
     Column("status", String(20), nullable=False),  # pending sending sent retry failed suppressed
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_attempt_at"),
+    _ts("not_before"),  # pending until then: delivery at a local hour in the subscriber's zone
     _ts("lease_until"),
     Column("lease_owner", String(200)),
     Column("provider_message_id", String(500)),
