@@ -397,7 +397,11 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
 
 
 def render_settings(ws: Workspace, name: str) -> RenderSettings:
-    digest = ws.config.digest(name)
+    return _render_settings(ws.config, name)
+
+
+def _render_settings(config: Config, name: str) -> RenderSettings:
+    digest = config.digest(name)
     from email.utils import parseaddr
 
     domain = parseaddr(digest.from_)[1].rpartition("@")[2] or "digest.local"
@@ -409,9 +413,9 @@ def render_settings(ws: Workspace, name: str) -> RenderSettings:
         subject_template=digest.subject,
         postal_address=digest.postal_address,
         language=digest.language,
-        template_dir=ws.config.resolve(digest.template) if digest.template else None,
+        template_dir=config.resolve(digest.template) if digest.template else None,
         size_budget=digest.size_budget,
-        unsubscribe_mailto=ws.config.web.unsubscribe_mailto,
+        unsubscribe_mailto=config.web.unsubscribe_mailto,
         list_id_domain=domain,
         message_id_domain=domain,
     )
@@ -721,3 +725,33 @@ async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return draft
+
+
+def sample_render(config: Config, name: str) -> list[str]:
+    """Render a full-size sample issue of the digest: template errors and size against budget.
+
+    `digest check` runs this so that a template naming an unknown variable, or a design that
+    would not fit the size budget with `max_articles` full summaries, shows before a real run.
+    """
+    from datetime import date
+
+    from digest.render import render_report
+
+    digest = config.digest(name)
+    filler = ("The council met on Tuesday and agreed the budget for next year " * 20).split()
+    articles = [
+        Article(
+            source=digest.sources[0],
+            key=f"sample-{n}",
+            url=f"https://example.org/sample/{n}",
+            title=f"Sample headline number {n} that runs to a realistic length",
+            lead="",
+            summary=" ".join(filler[: digest.summary_words]) + ".",
+        )
+        for n in range(1, digest.max_articles + 1)
+    ]
+    settings = _render_settings(config, name)
+    rendered = render_issue(
+        IssueContent(issue_id=None, issue_date=date.today(), articles=articles), settings
+    )
+    return render_report(rendered, settings)
