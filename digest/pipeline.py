@@ -9,6 +9,7 @@ result is stored, so `resume_unfinished` can carry on after a crash without send
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -22,7 +23,7 @@ from typing import Any
 
 from digest.compose import Selection, select_articles
 from digest.config import Config, DigestConfig
-from digest.errors import DigestError, ExtractionError
+from digest.errors import DigestError, ExtractionError, StoreError
 from digest.extract import extract_document, extract_feed_item
 from digest.fetch import Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
@@ -35,7 +36,15 @@ from digest.sources.identity import dedupe_key, url_key
 from digest.store import DeliveryRow, Store, open_store
 from digest.store.articles import SourceResult, StoredArticle
 from digest.store.db import utcnow
-from digest.store.issues import APPROVED, DRAFT, SKIPPED, UNFINISHED, IssueRow
+from digest.store.issues import (
+    APPROVED,
+    DRAFT,
+    DROPPED,
+    FROZEN,
+    SKIPPED,
+    UNFINISHED,
+    IssueRow,
+)
 from digest.summarize import LeadSummarizer, Summarizer
 from digest.tokens import LinkSigner, load_secret
 
@@ -388,7 +397,11 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
 
 
 def render_settings(ws: Workspace, name: str) -> RenderSettings:
-    digest = ws.config.digest(name)
+    return _render_settings(ws.config, name)
+
+
+def _render_settings(config: Config, name: str) -> RenderSettings:
+    digest = config.digest(name)
     from email.utils import parseaddr
 
     domain = parseaddr(digest.from_)[1].rpartition("@")[2] or "digest.local"
@@ -400,9 +413,9 @@ def render_settings(ws: Workspace, name: str) -> RenderSettings:
         subject_template=digest.subject,
         postal_address=digest.postal_address,
         language=digest.language,
-        template_dir=ws.config.resolve(digest.template) if digest.template else None,
+        template_dir=config.resolve(digest.template) if digest.template else None,
         size_budget=digest.size_budget,
-        unsubscribe_mailto=ws.config.web.unsubscribe_mailto,
+        unsubscribe_mailto=config.web.unsubscribe_mailto,
         list_id_domain=domain,
         message_id_domain=domain,
     )
@@ -464,6 +477,8 @@ async def deliver_issue(
             recipient_factory(ws, issue.id, list_id),
             owner=ws.owner,
             limiter=limiter,
+            lease=timedelta(seconds=ws.config.send.lease_seconds),
+            concurrency=ws.config.send.concurrency,
             max_wait=max_wait,
             stop=stop,
         )
@@ -500,14 +515,40 @@ async def run_digest(
     ws: Workspace, name: str, *, period: str | None = None, max_wait: float = 600.0
 ) -> RunReport:
     """Resume what is unfinished, then build and send the digest's current issue."""
-    digest = ws.config.digest(name)
+    ws.config.digest(name)
     resumed = await resume_unfinished(ws, name, max_wait=max_wait)
-    sync_lists(ws)
     now = utcnow()
-    period = period or f"run-{now:%Y%m%dT%H%M%S%f}"
+    report = await run_period(
+        ws, name, period or f"run-{now:%Y%m%dT%H%M%S%f}", now=now, max_wait=max_wait
+    )
+    report.resumed = resumed
+    return report
+
+
+async def run_period(
+    ws: Workspace,
+    name: str,
+    period: str,
+    *,
+    now: datetime | None = None,
+    send: bool = True,
+    max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
+) -> RunReport:
+    """Claim the digest's issue for `period` and build it; only the claimant goes on.
+
+    The scheduler calls this once per firing with the firing's period key, so two processes (or
+    a restart) firing for the same period build one issue. The digest's policies decide what
+    follows the build: too few new articles records the issue as skipped with the reason; with
+    approval it waits as a draft (see `settle_drafts`); otherwise it is frozen with its delivery
+    plan and, when `send`, delivered here (the service leaves sending to its sender loop).
+    """
+    digest = ws.config.digest(name)
+    sync_lists(ws)
+    now = now or utcnow()
     issue_id = ws.store.claim_issue(name, period, ws.owner)
     if issue_id is None:
-        return RunReport(name, None, "claimed", f"period {period} was already claimed", resumed)
+        return RunReport(name, None, "claimed", f"period {period} was already claimed")
     try:
         draft = await compose_issue(ws, name, now=now)
     except BaseException:
@@ -520,13 +561,70 @@ async def run_digest(
             else f"only {len(draft.selection.chosen)} new articles (minimum {digest.min_articles})"
         )
         ws.store.set_issue_status(issue_id, SKIPPED, report={**draft.report, "reason": reason})
-        return RunReport(name, issue_id, SKIPPED, reason, resumed, report=draft.report)
+        return RunReport(name, issue_id, SKIPPED, reason, report=draft.report)
     store_draft(ws, issue_id, draft)
     if digest.approval:
+        waiting = "waiting for an editor's approval"
+        if digest.approval_deadline:
+            waiting += f" (then {digest.on_deadline} after {digest.approval_deadline})"
+        return RunReport(name, issue_id, DRAFT, waiting, report=draft.report)
+    if not send:
+        planned = freeze(ws, issue_id)
         return RunReport(
-            name, issue_id, DRAFT, "waiting for an editor's approval", resumed, report=draft.report
+            name, issue_id, FROZEN, f"issue {issue_id}: {planned} planned", report=draft.report
         )
-    return await freeze_and_send(ws, issue_id, resumed=resumed, max_wait=max_wait)
+    return await freeze_and_send(ws, issue_id, max_wait=max_wait, stop=stop)
+
+
+def freeze(ws: Workspace, issue_id: int) -> int:
+    """Freeze a draft or approved issue and plan its deliveries; returns how many.
+
+    With the digest's `local_hour`, each delivery is held until that hour in its subscriber's
+    time zone. Raises StoreError when the issue is no longer a draft (someone froze it first).
+    """
+    issue = ws.store.get_issue(issue_id)
+    digest = ws.config.digests.get(issue.digest)
+    return ws.store.freeze_issue(
+        issue_id,
+        issue.digest,
+        int(issue.content["list_id"]),
+        list(issue.content["article_keys"]),
+        local_hour=digest.local_hour if digest else None,
+        default_zone=digest.timezone if digest else "UTC",
+    )
+
+
+def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> list[RunReport]:
+    """Move the digest's drafts on: approved ones are frozen for sending, and drafts past their
+    approval deadline are frozen (`on_deadline = "send"`) or dropped (`"drop"`).
+
+    Each step is a conditional update in the store, so when several processes settle at once
+    each issue is frozen or dropped exactly once; the others see it already moved and go on.
+    """
+    digest = ws.config.digest(name)
+    now = now or utcnow()
+    reports: list[RunReport] = []
+    for issue in ws.store.issues_of(name, statuses=(APPROVED,), limit=100):
+        with contextlib.suppress(StoreError):
+            planned = freeze(ws, issue.id)
+            reports.append(
+                RunReport(name, issue.id, FROZEN, f"approved issue {issue.id}: {planned} planned")
+            )
+    deadline = digest.approval_deadline_delta
+    if not digest.approval or deadline is None:
+        return reports
+    for issue_id in ws.store.drafts_built_before(name, now - deadline):
+        if digest.on_deadline == "drop":
+            reason = f"not approved within {digest.approval_deadline}; dropped"
+            if ws.store.drop_draft(issue_id, reason):
+                reports.append(RunReport(name, issue_id, DROPPED, reason))
+            continue
+        note = f"not approved within {digest.approval_deadline}; sent as built"
+        with contextlib.suppress(StoreError):
+            planned = freeze(ws, issue_id)
+            ws.store.note_on_issue(issue_id, "approval", note)
+            reports.append(RunReport(name, issue_id, FROZEN, f"{note}: {planned} planned"))
+    return reports
 
 
 def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
@@ -561,14 +659,13 @@ async def freeze_and_send(
     *,
     resumed: list[DispatchReport] | None = None,
     max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
 ) -> RunReport:
     issue = ws.store.get_issue(issue_id)
     if issue.status not in (DRAFT, APPROVED):
         raise DigestError(f"issue {issue_id} is {issue.status}, not a draft to send")
-    planned = ws.store.freeze_issue(
-        issue_id, issue.digest, int(issue.content["list_id"]), list(issue.content["article_keys"])
-    )
-    dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait)
+    planned = freeze(ws, issue_id)
+    dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait, stop=stop)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(dispatch.counts.items())) or "no deliveries"
     message = f"issue {issue_id}: {planned} planned, {counts}"
     if dispatch.error:
@@ -628,3 +725,33 @@ async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return draft
+
+
+def sample_render(config: Config, name: str) -> list[str]:
+    """Render a full-size sample issue of the digest: template errors and size against budget.
+
+    `digest check` runs this so that a template naming an unknown variable, or a design that
+    would not fit the size budget with `max_articles` full summaries, shows before a real run.
+    """
+    from datetime import date
+
+    from digest.render import render_report
+
+    digest = config.digest(name)
+    filler = ("The council met on Tuesday and agreed the budget for next year " * 20).split()
+    articles = [
+        Article(
+            source=digest.sources[0],
+            key=f"sample-{n}",
+            url=f"https://example.org/sample/{n}",
+            title=f"Sample headline number {n} that runs to a realistic length",
+            lead="",
+            summary=" ".join(filler[: digest.summary_words]) + ".",
+        )
+        for n in range(1, digest.max_articles + 1)
+    ]
+    settings = _render_settings(config, name)
+    rendered = render_issue(
+        IssueContent(issue_id=None, issue_date=date.today(), articles=articles), settings
+    )
+    return render_report(rendered, settings)

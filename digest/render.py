@@ -15,7 +15,6 @@ with real values instead; it is the reference the substitution is tested against
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -23,10 +22,10 @@ import secrets
 import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import jinja2
@@ -38,6 +37,9 @@ from premailer import Premailer
 from digest.errors import RenderError
 from digest.models import Article, Recipient
 
+if TYPE_CHECKING:
+    from digest.personalize import MessageTemplate, personalize_all, render_preview
+
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
     "IssueContent",
@@ -48,6 +50,7 @@ __all__ = [
     "personalize_all",
     "render_issue",
     "render_preview",
+    "render_report",
     "render_subject",
 ]
 
@@ -162,7 +165,8 @@ def _article_from_json(d: dict[str, Any]) -> Article:
 # A token is `DgsT<nonce>_<hex>_`: letters, digits and underscores only, so Jinja's escaping,
 # lxml's text/attribute/URL serialization, premailer and textwrap leave it alone. <hex> is the
 # UTF-8 JSON of the field and the filters the template applied, so the frozen HTML and text
-# describe themselves. The mixed-case prefix lets us notice a filter that mangled a token.
+# describe themselves. The nonce is random per issue and absent from the issue's text, so
+# outside text cannot forge a token, and a token a filter mangled is noticed (_check_tokens).
 
 TOKEN_PREFIX = "DgsT"
 RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url")
@@ -207,7 +211,8 @@ class FieldSpec:
             raw = recipient.attributes.get(self.field[5:], "")
         else:
             raw = getattr(recipient, self.field)
-        return apply_ops(clean_value(raw), self.ops)
+        value = clean_value(raw)
+        return apply_ops(value, self.ops) if self.ops else value
 
 
 def apply_ops(value: str, ops: Iterable[tuple[Any, ...]]) -> str:
@@ -230,6 +235,8 @@ def clean_value(raw: object) -> str:
     output byte-identical to a direct render (the HTML parser would rewrite CR and NUL).
     """
     text = str(raw) if raw is not None else ""
+    if text.isascii() and text.isprintable():
+        return text.strip()
     return _CONTROL.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
@@ -255,6 +262,26 @@ class Placeholder(str):
             f"a template tests the recipient field {self.spec.field!r}; the issue is rendered "
             "once for everyone, so use `| default(...)` instead of `if`/`or`"
         )
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise RenderError(
+            f"a template computes with the recipient field {self.spec.field!r}; the issue is "
+            "rendered once for everyone, so only these filters can be applied: "
+            + ", ".join(sorted(PLACEHOLDER_FILTERS))
+        )
+
+
+# Anything that would compute with the token instead of the value is refused.
+_REFUSED_STR_METHODS = (  # noqa: SIM905 (a word list reads better than 57 quoted items)
+    "__getitem__ __len__ __iter__ __contains__ __mod__ __mul__ __rmul__ __lt__ __le__ __gt__ "
+    "__ge__ capitalize casefold center count encode endswith expandtabs find format format_map "
+    "index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable "
+    "isspace istitle isupper join ljust lower lstrip partition removeprefix removesuffix replace "
+    "rfind rindex rjust rpartition rsplit rstrip split splitlines startswith strip swapcase "
+    "title translate upper zfill"
+).split()
+for _name in _REFUSED_STR_METHODS:
+    setattr(Placeholder, _name, Placeholder._refuse)
 
 
 class RecipientValue(str):
@@ -352,12 +379,23 @@ def format_date(value: date | datetime | None) -> str:
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
-def _refuse_placeholders(text: str, what: str) -> None:
-    if TOKEN_PREFIX in text:
-        raise RenderError(
-            f"the {what} filter was applied to text holding a recipient field; its result "
-            "would depend on each recipient's value, so keep recipient fields out of it"
-        )
+def _refusing_placeholders(what: str, apply: Callable[..., Any]) -> Callable[..., Any]:
+    """A text filter that refuses this issue's recipient fields (its result would vary)."""
+
+    @jinja2.pass_context
+    def checked(ctx: jinja2.runtime.Context, value: Any, *args: Any) -> Any:
+        recipient = ctx.get("recipient")
+        nonce = getattr(recipient, "_nonce", None)
+        if isinstance(value, Placeholder | RecipientValue) or (
+            nonce and f"{TOKEN_PREFIX}{nonce}" in str(value)
+        ):
+            raise RenderError(
+                f"the {what} filter was applied to text holding a recipient field; its result "
+                "would depend on each recipient's value, so keep recipient fields out of it"
+            )
+        return apply(value, *args)
+
+    return checked
 
 
 def wrap_text(
@@ -365,7 +403,6 @@ def wrap_text(
 ) -> str:
     """Wrap plain text for the text part; never splits words, URLs or placeholders."""
     text = str(value)
-    _refuse_placeholders(text, "wrap")
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     wrapped = []
     for i, para in enumerate(paragraphs):
@@ -389,7 +426,6 @@ def soft_wrap(value: Any, width: int = 76) -> Markup:
     8bit MIME body under the 998-byte line limit without per-recipient work.
     """
     text = str(value)
-    _refuse_placeholders(text, "softwrap")
     words = " ".join(text.split())
     if len(words) <= width:
         return escape(words)
@@ -413,6 +449,8 @@ def environment(template_dir: Path | None) -> jinja2.Environment:
     env = _ENVS.get(template_dir)
     if env is not None:
         return env
+    if template_dir is not None and not Path(template_dir).is_dir():
+        raise RenderError(f"template folder {template_dir} does not exist")
     paths = [str(template_dir)] if template_dir else []
     paths.append(str(DEFAULT_TEMPLATE_DIR))
     env = jinja2.Environment(
@@ -425,8 +463,8 @@ def environment(template_dir: Path | None) -> jinja2.Environment:
     )
     for name, original in PLACEHOLDER_FILTERS.items():
         env.filters[name] = _placeholder_aware(name, original)
-    env.filters["wrap"] = wrap_text
-    env.filters["softwrap"] = soft_wrap
+    env.filters["wrap"] = _refusing_placeholders("wrap", wrap_text)
+    env.filters["softwrap"] = _refusing_placeholders("softwrap", soft_wrap)
     env.filters["nl2br"] = nl2br
     env.filters["format_date"] = format_date
     _ENVS[template_dir] = env
@@ -557,17 +595,44 @@ def _context(
 logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)  # it logs every unknown property
 
 
+class _Premailer(Premailer):
+    """Premailer that parses each distinct stylesheet once per process, not once per render.
+
+    Premailer re-serializes every property through cssutils on each call, about half its
+    time for our stylesheet, which is the same for every issue. The parsed rules are plain
+    tuples of strings, safe to share; leftovers (pseudo-classes, media rules) are re-parsed.
+    """
+
+    _cache: ClassVar[dict[tuple[str, int], list[Any]]] = {}
+
+    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
+        key = (css_body, ruleset_index)
+        rules = self._cache.get(key)
+        if rules is None:
+            rules, leftover = super()._parse_style_rules(css_body, ruleset_index)
+            if not leftover:
+                if len(self._cache) > 64:
+                    self._cache.clear()
+                self._cache[key] = rules
+            return rules, leftover
+        return list(rules), []
+
+
 def inline_css(html: str) -> str:
     """Inline the <style> rules into style attributes, keeping what must stay in <head>.
 
     Premailer's defaults would break the email: `strip_important=True` removes `!important`
     from the media-query rules (inline styles then beat the mobile and dark styles), and its
     basic-attribute pass turns `width:100%` into `width="100%"` on images, replacing the pixel
-    width Outlook needs. Remote stylesheets are never fetched.
+    width Outlook needs. The base template keeps its media queries in a
+    `<style data-premailer="ignore">` block, which premailer leaves verbatim (and is faster
+    for it); media queries in operators' ordinary <style> blocks keep `!important` too.
+    Floating-image alignment is off: it re-parses every image's style and we float none.
+    Remote stylesheets are never fetched.
     """
     try:
         return str(
-            Premailer(
+            _Premailer(
                 html,
                 strip_important=False,
                 disable_basic_attributes=["width", "height"],
@@ -579,6 +644,7 @@ def inline_css(html: str) -> str:
                 cssutils_logging_level=logging.CRITICAL,
                 cache_css_parsing=True,
                 disable_validation=True,
+                align_floating_images=False,
             ).transform()
         )
     except Exception as exc:  # premailer raises bare library errors on broken CSS/HTML
@@ -633,7 +699,7 @@ def _attribute_gap(line: str, limit: int) -> int | None:
     return best
 
 
-def _tidy_text(text: str) -> str:
+def tidy_text(text: str) -> str:
     """The text part: no trailing spaces, at most one blank line in a row, one final newline."""
     lines = [line.rstrip() for line in text.splitlines()]
     tidy = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
@@ -662,16 +728,22 @@ def _render_once(
         raise RenderError(f"email template: {exc.message}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(f"email template {exc.filename}:{exc.lineno}: {exc.message}") from exc
-    return inline_css(raw_html), _tidy_text(text)
+    return inline_css(raw_html), tidy_text(text)
 
 
 def _check_tokens(output: str, nonce: str, where: str) -> None:
-    """Every token fragment must still be a whole, decodable token (no filter mangled it)."""
+    """Every token fragment must still be a whole, decodable token (no filter mangled it).
+
+    A fragment is the first 6 characters of the random nonce, in any case: a cut, a case
+    change or a replace leaves them behind, and outside text cannot contain them by chance or
+    design (the nonce is chosen not to occur in the content). Placeholder refuses most such
+    operations itself; this catches the ones done on a string the placeholder was joined into.
+    """
     pattern = token_pattern(nonce)
-    whole = {m.start() for m in pattern.finditer(output)}
-    fragment = re.compile(re.escape(f"{TOKEN_PREFIX}{nonce}"), re.IGNORECASE)
-    for m in fragment.finditer(output):
-        if m.start() not in whole:
+    spans = [(m.start(), m.end()) for m in pattern.finditer(output)]
+    fragments = re.compile(re.escape(nonce[:6]), re.IGNORECASE)
+    for m in fragments.finditer(output):
+        if not any(a <= m.start() < b for a, b in spans):
             raise RenderError(
                 f"the {where} template changed a recipient field with a filter personalization "
                 f"cannot replay (allowed: {', '.join(sorted(PLACEHOLDER_FILTERS))})"
@@ -685,12 +757,14 @@ def _check_tokens(output: str, nonce: str, where: str) -> None:
             raise RenderError(f"unknown recipient field {spec.field!r}")
 
 
-def _nonce_for(content: IssueContent) -> str:
-    """Random per issue: outside text cannot forge a placeholder it cannot predict."""
+def _nonce_for(content: IssueContent, settings: RenderSettings) -> str:
+    """Random per issue, and absent from all its text: nothing outside can forge or trip it."""
+    blob = json.dumps(
+        [[asdict(a) for a in content.articles], asdict(content), asdict(settings)], default=str
+    ).lower()
     while True:
         nonce = secrets.token_hex(5)
-        blob = json.dumps([a.as_json() for a in content.articles], default=str)
-        if nonce not in blob:
+        if nonce[:6] not in blob:
             return nonce
 
 
@@ -710,13 +784,18 @@ def render_issue(
     """
     if not content.articles:
         raise RenderError("an issue needs at least one article")
-    nonce = nonce or _nonce_for(content)
+    nonce = nonce or _nonce_for(content, settings)
     placeholders = TemplateRecipient(nonce)
     plan, html, text, warnings = _fit(content, settings, placeholders)
     _check_tokens(html, nonce, "HTML")
     _check_tokens(text, nonce, "text")
     size = len(html.encode())
     pattern = token_pattern(nonce)
+    # Where each placeholder landed must be a context personalization can escape for;
+    # finding out now makes a template mistake a render error, not a send-time one.
+    from digest.personalize import FrozenBody, SpecTable
+
+    FrozenBody.from_html(html, pattern, SpecTable())
     if recipient is None:
         html = fold_long_lines(html, pattern)
     else:
@@ -726,7 +805,7 @@ def render_issue(
     count = len(content.articles) if plan.full_count is None else plan.full_count
     articles, more = list(content.articles[:count]), list(content.articles[count:])
     return RenderedIssue(
-        subject=render_subject(settings, content, articles),
+        subject=render_subject(settings, content, list(content.articles)),
         html=html,
         text=text,
         html_size=size,
@@ -794,6 +873,19 @@ def _fit(
 # --------------------------------------------------------------------------------------------
 
 
+def render_report(rendered: RenderedIssue, settings: RenderSettings) -> list[str]:
+    """Lines for `digest check` / `digest preview`: size against budget, fitting, lint."""
+    budget = settings.size_budget
+    state = "OVER BUDGET" if rendered.html_size > budget else "within budget"
+    lines = [
+        f"HTML {rendered.html_size:,} bytes of a {budget:,}-byte budget ({state}); "
+        f"{len(rendered.articles)} articles in full, {len(rendered.more)} in more stories"
+    ]
+    lines += [f"warning: {w}" for w in rendered.warnings]
+    lines += [f"lint: {p}" for p in lint_email_html(rendered.html)]
+    return lines
+
+
 def lint_email_html(html: str) -> list[str]:
     """Problems that make an email inaccessible or break in clients; empty when clean."""
     problems: list[str] = []
@@ -829,13 +921,11 @@ def lint_email_html(html: str) -> list[str]:
     return problems
 
 
-def issue_digest(html: str) -> str:
-    """A short stable hash of a rendered issue (for Message-ID seeds and caches)."""
-    return hashlib.sha256(html.encode()).hexdigest()[:16]
+def __getattr__(name: str) -> Any:
+    """`MessageTemplate`, `personalize_all` and `render_preview` live in digest.personalize
+    (which builds on this module); they are importable from here too, without a cycle."""
+    if name in ("MessageTemplate", "personalize_all", "render_preview"):
+        from digest import personalize
 
-
-from digest.personalize import (  # noqa: E402  (re-exported: the one import the lead needs)
-    MessageTemplate,
-    personalize_all,
-    render_preview,
-)
+        return getattr(personalize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,6 +30,7 @@ from digest.send.http import (
     describe_error,
     error_for_status,
     gather_requests,
+    parse_retry_after,
     post,
 )
 
@@ -100,7 +101,8 @@ class SesTransport(HttpTransport):
             "EmailTags": [{"Name": "delivery_id", "Value": str(m.delivery_id)}],
         }
         if m.tag:
-            body["EmailTags"].append({"Name": "digest", "Value": _TAG_UNSAFE.sub("_", m.tag)})
+            value = _TAG_UNSAFE.sub("_", m.tag)[:256]
+            body["EmailTags"].append({"Name": "digest", "Value": value})
         if self.configuration_set:
             body["ConfigurationSetName"] = self.configuration_set
         return orjson.dumps(body)
@@ -144,7 +146,10 @@ class SesTransport(HttpTransport):
         if response.status_code == 400 and kind in _MESSAGE_LEVEL:
             return SendResult(m.delivery_id, Outcome.FAILED, error=describe_error(response))
         if kind in _THROTTLED:
-            raise RetryableDeliveryError(f"ses: {describe_error(response)}")
+            raise RetryableDeliveryError(
+                f"ses: {describe_error(response)}",
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
         if response.status_code == 400:
             raise PermanentDeliveryError(f"ses: {describe_error(response)}")
         raise error_for_status(self.name, response)

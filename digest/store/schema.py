@@ -77,6 +77,11 @@ memberships = Table(
     Column("origin", String(200), nullable=False, default=""),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
+    # Why the status last changed ("one-click unsubscribe", "hard bounce (postmark)", "cli"...),
+    # and the proof of consent for double opt-in: when it was confirmed and from which address.
+    Column("status_reason", Text),
+    _ts("confirmed_at"),
+    Column("consent_ip", String(64)),
     UniqueConstraint("list_id", "subscriber_id", name="uq_memberships_list_subscriber"),
     Index("ix_memberships_list_status", "list_id", "status"),
 )
@@ -157,6 +162,7 @@ deliveries = Table(
     Column("status", String(20), nullable=False),  # pending sending sent retry failed suppressed
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_attempt_at"),
+    _ts("not_before"),  # pending until then: delivery at a local hour in the subscriber's zone
     _ts("lease_until"),
     Column("lease_owner", String(200)),
     Column("provider_message_id", String(500)),
@@ -219,4 +225,15 @@ source_cache = Table(
     Column("items", LargeBinary, nullable=False),
     Column("item_count", Integer, nullable=False, default=0),
     _ts("fetched_at", nullable=False),
+)
+
+# Webhook deliveries already seen (Mailgun tokens, Svix ids, SNS message ids, event ids): a replay
+# is recognized even across processes. Old rows are pruned; stale timestamps are refused anyway.
+webhook_receipts = Table(
+    "webhook_receipts",
+    metadata,
+    Column("provider", String(50), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    _ts("received_at", nullable=False),
+    Index("ix_webhook_receipts_received_at", "received_at"),
 )
