@@ -85,8 +85,10 @@ def plain_text(fragment: str | None) -> str:
     """Markup and entities out, whitespace folded: how titles are kept."""
     if not fragment:
         return ""
-    if "<" in fragment or "&" in fragment:
-        fragment = html.unescape(nh3.clean(fragment, tags=set()))
+    if "<" in fragment:
+        fragment = nh3.clean(fragment, tags=set())
+    if "&" in fragment:
+        fragment = html.unescape(fragment)
         if "&" in fragment:  # double-escaped titles ("&amp;amp;") are common in feeds
             fragment = html.unescape(fragment)
     return " ".join(fragment.split())
@@ -174,7 +176,7 @@ def build_items(
         if len(items) >= max_items:
             break
         link = entry.link.strip() if entry.link else None
-        if link and base_url:
+        if link and base_url and not link.startswith(("https://", "http://")):
             link = urljoin(entry.base or base_url, link)
         title = plain_text(entry.title)
         if not (title or link or entry.content_html):
