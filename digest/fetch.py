@@ -383,12 +383,15 @@ class _OriginTransports(httpx.AsyncBaseTransport):
         self.active[key] -= 1
 
     async def _evict(self) -> None:
-        for key in list(self.pools):
+        idle = []
+        for key in list(self.pools):  # least recently used first
             if len(self.pools) < self.max_pools:
-                return
+                break
             if self.active[key] <= 0:
-                del self.active[key]
-                await self.pools.pop(key).aclose()
+                self.active.pop(key, None)
+                idle.append(self.pools.pop(key))  # taken out before any await: no race
+        for pool in idle:
+            await pool.aclose()
 
     async def aclose(self) -> None:
         for pool in self.pools.values():

@@ -263,3 +263,17 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
 def test_bom_wins() -> None:
     body = "\ufeffhello".encode("utf-16")
     assert decode_text(body, "text/plain; charset=iso-8859-1")[0].lstrip("\ufeff") == "hello"
+
+
+async def test_many_origins_share_a_bounded_set_of_pools() -> None:
+    servers = [HostileServer().start() for _ in range(12)]
+    try:
+        urls = [s.static(f"/f{n}.xml", rss(story_items(1))) for s in servers for n in range(3)]
+        async with fast_fetcher(max_connections=4, per_host=1) as fetcher:
+            results = await asyncio.gather(*(fetcher.get(url) for url in urls * 2))
+            pools = fetcher.client._transport.pools  # type: ignore[attr-defined]
+            assert len(pools) <= 8  # 2 x max_connections, the least recently used closed
+        assert all(r.status == 200 for r in results)
+    finally:
+        for s in servers:
+            s.stop()
