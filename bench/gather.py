@@ -222,7 +222,9 @@ def timed(
         process.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)
         stderr.seek(0)
-        done = subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
+        done = subprocess.CompletedProcess(
+            command, process.returncode, stdout.read(), stderr.read()
+        )
     timed.cpu = usage.ru_utime + usage.ru_stime  # type: ignore[attr-defined]
     return elapsed, usage.ru_maxrss / 1024, done
 

@@ -164,7 +164,8 @@ class Fetcher:
                 "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, "
                 "text/html;q=0.7, */*;q=0.5",
             },
-            transport=transport or _OriginTransports(per_host, max_pools=2 * max_connections),
+            transport=transport
+            or _OriginTransports(per_host, max_pools=max(256, 4 * max_connections)),
         )
 
     async def __aenter__(self) -> Fetcher:

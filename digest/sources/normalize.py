@@ -89,7 +89,7 @@ def plain_text(fragment: str | None) -> str:
         fragment = nh3.clean(fragment, tags=set())
     if "&" in fragment:
         fragment = html.unescape(fragment)
-        if "&" in fragment:  # double-escaped titles ("&amp;amp;") are common in feeds
+        if "&" in fragment and ";" in fragment:  # double-escaped titles ("&amp;amp;") happen
             fragment = html.unescape(fragment)
     return " ".join(fragment.split())
 

@@ -70,7 +70,7 @@ def write_config(tmp_path: Path, server: HostileServer, **digest: Any) -> Path:
     lines.append(f'[sources.gone]\nkind = "feed"\nurl = "{server.url("/gone.xml")}"\n')
     settings = {"max_articles": 5, **digest}
     lines.append(
-        "[digests.daily]\ntitle = \"Daily\"\n"
+        '[digests.daily]\ntitle = "Daily"\n'
         'sources = ["alpha", "beta", "teasers", "gone"]\nlist = "readers"\n'
         'provider = "outbox"\nfrom = "Daily <daily@example.org>"\nwindow = "7d"\n'
         + "".join(f"{key} = {value}\n" for key, value in settings.items())
