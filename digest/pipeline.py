@@ -479,6 +479,7 @@ async def deliver_issue(
             limiter=limiter,
             lease=timedelta(seconds=ws.config.send.lease_seconds),
             concurrency=ws.config.send.concurrency,
+            batch_size=ws.config.send.batch_size,
             max_wait=max_wait,
             stop=stop,
         )
