@@ -618,6 +618,25 @@ def _pick_published(tree: lxml_html.HtmlElement, meta: _Meta) -> datetime | None
     return None
 
 
+def _guess_published(tree: lxml_html.HtmlElement, url: str | None) -> datetime | None:
+    """htmldate (trafilatura's date finder) for pages whose metadata names no date: dates in
+    the URL, in the visible text, in odd attributes. Only then: it copies the whole tree."""
+    from htmldate import find_date
+
+    try:
+        found = find_date(
+            tree,
+            extensive_search=False,
+            original_date=True,
+            url=url,
+            outputformat="%Y-%m-%dT%H:%M:%S",
+        )
+    except Exception as exc:  # a third-party failure costs us the date, not the page
+        LOGGER.debug("htmldate failed on %s: %s", url, exc)
+        return None
+    return _parse_date(found) if isinstance(found, str) else None
+
+
 def _ld_names(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -1249,7 +1268,8 @@ def extract_html(
     title, heading = _pick_title(tree, meta, canonical)
     # trafilatura's tree cleaning grows faster than linearly with the element count; pages far
     # beyond any real article's size get our own (linear) reading of the body instead.
-    author, published = _pick_author(tree, meta), _pick_published(tree, meta)
+    author = _pick_author(tree, meta)
+    published = _pick_published(tree, meta) or _guess_published(tree, canonical)
     _prune_for_extraction(tree)
     elements = int(tree.xpath("count(//*)"))
     body = _main_text(tree, canonical) if elements <= _MAX_TRAFILATURA_ELEMENTS else []

@@ -507,3 +507,12 @@ def test_huge_text_file_is_cut_not_refused() -> None:
     assert article.title == "Council notes"
     assert article.lead == para.strip()
     assert 100_000 < article.words < 16 * 60_000
+
+
+def test_published_date_from_the_url_when_metadata_has_none() -> None:
+    page = _page(
+        "<h1>Snow closes the pass</h1><p>Heavy snow closed the mountain pass on Sunday night and "
+        "the road will stay shut until the ploughs have cleared it, the police said.</p>"
+    )
+    article = extract_html(page, "https://news.example/2023/01/15/snow-closes-the-pass")
+    assert article.published == datetime(2023, 1, 15, tzinfo=UTC)
