@@ -768,30 +768,17 @@ def guess_language(text: str) -> str | None:
 # Main text (trafilatura)
 
 
-_PRUNED_BEFORE_EXTRACTION = (
-    "head",
-    "style",
-    "noscript",
-    "svg",
-    "iframe",
-    "object",
-    "embed",
-    "canvas",
-    "link",
-    "nav",
-    "button",
-    "select",
-    "input",
-    "textarea",
-    "audio",
-    "video",
-    "map",
-    "menu",
-    "dialog",
+_PRUNED_BEFORE_EXTRACTION = _words(
+    """
+    head style noscript svg iframe object embed canvas link nav button select input textarea
+    audio video map menu dialog aside footer picture source track fieldset legend option
+    optgroup datalist applet area frame frameset noindex marquee blink menuitem param progress
+    """
 )
 """Elements trafilatura deletes, content and all, whatever the page: removing them first (in C,
-once) spares its copy and its cleaning passes. <form> is not among them: some sites wrap the
-whole page in one, and trafilatura treats forms with care."""
+once) spares its copy and its cleaning passes. Not among them: <form> (some sites wrap the
+whole page in one; trafilatura treats forms with care), <time> and <label> (inline in text,
+which our lead must keep), <figure> (may hold a table)."""
 
 
 def _prune_for_extraction(tree: lxml_html.HtmlElement) -> None:
