@@ -151,20 +151,27 @@ _DATELINE_ONLY_RE = re.compile(
     r"publicado|actualizado)\b",
     re.IGNORECASE,
 )
-# Phrases that only chrome uses: banners, prompts, paywalls, feed footers. Matched (on the
-# lower-cased text) in short blocks only, so an article about newsletters keeps its paragraphs.
 _CHROME_RE = re.compile(
     r"\b(?:cookies? (?:policy|settings|preferences|consent)"
     r"|(?:use|uses|accept|allow) (?:all )?cookies"
-    r"|sign up|subscribe|newsletter|log ?in|sign in|advertisement|sponsored|javascript"
-    r"|your browser|ad ?blocker|appeared first on|continue reading|read more|click here|min read"
-    r"|all rights reserved|copyright|free articles?|subscribers? only"
+    r"|sign up (?:for|to|now|here|today)|subscribe (?:now|today|here|to (?:our|the)|for)"
+    r"|(?:our|free) (?:daily |weekly |morning |evening )?(?:e-?mail )?newsletters?"
+    r"|(?:log|sign) in to (?:continue|read|comment)|please (?:log|sign) in|already a subscriber"
+    r"|sponsored (?:content|post)|paid (?:content|post)|this (?:post|article|story) is sponsored"
+    r"|(?:enable|turn on) javascript|javascript (?:is )?(?:disabled|required)"
+    r"|(?:update|upgrade) your browser|your browser (?:is|does)|ad ?blockers?"
+    r"|appeared first on|continue reading|read more|click here|\d+ min(?:ute)?s? read"
+    r"|all rights reserved|copyright \d{4}|free articles? (?:left|remaining)|subscribers? only"
     r"|for your personal,? non-commercial use|skip to (?:main )?content"
-    r"|(?:top|bottom) of (?:the )?page|share (?:this|on)|follow us|jetzt abonnieren|abonnez-vous"
-    r"|suscríbete|image (?:credit|source)|getty images|ap photo"
+    r"|(?:top|bottom) of (?:the )?page|share this (?:article|story|post|page)"
+    r"|share on (?:facebook|twitter|x|linkedin|whatsapp)|follow us|jetzt abonnieren"
+    r"|abonnez-vous|suscríbete|image (?:credit|source)|getty images|ap photo"
     r"|affiliate (?:links?|partnerships?|commissions?)|may earn (?:a )?commission)\b"
-    r"|\b(?:photo(?:graph)?|foto|credit):|\breuters/|©"
+    r"|^\W*advertisement\b|\b(?:photo(?:graph)?|foto|credit):|\breuters/|©"
 )
+"""Phrases only chrome uses: banners, prompts, paywalls, credits, feed footers. Matched (on
+the lower-cased text) in short blocks only, so an article about a newsletter keeps its
+paragraphs; written as prompts, so news that mentions logging in or a sponsor is no chrome."""
 _CHROME_MAX_WORDS = 45
 """A block this short that uses a chrome phrase is chrome; a longer one is prose about it."""
 
