@@ -50,6 +50,7 @@ import html as html_lib
 import json
 import logging
 import re
+import threading
 import unicodedata
 import zlib
 from collections import Counter
@@ -335,9 +336,18 @@ def _detect_and_decode(data: bytes) -> str:
 # --------------------------------------------------------------------------------------------
 # Parsing
 
-_PARSER = lxml_html.HTMLParser(
-    collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
-)
+_LOCAL = threading.local()
+
+
+def _parser() -> lxml_html.HTMLParser:
+    """This thread's HTML parser: lxml parser objects must not be shared between threads."""
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = lxml_html.HTMLParser(
+            collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+        )
+        _LOCAL.parser = parser
+    return parser
 
 
 _BULKY_RE = re.compile(
@@ -359,7 +369,7 @@ def _parse_html(text: str) -> lxml_html.HtmlElement:
     if not text.strip():
         raise ExtractionError("empty page")
     try:
-        tree = lxml_html.document_fromstring(text, parser=_PARSER)
+        tree = lxml_html.document_fromstring(text, parser=_parser())
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"not parseable as HTML: {exc}") from exc
     if tree is None or len(tree) == 0:
@@ -1451,7 +1461,7 @@ def extract_feed_item(
         return None
     try:
         tree = lxml_html.document_fromstring(
-            f"<html><body><div>{content_html}</div></body></html>", parser=_PARSER
+            f"<html><body><div>{content_html}</div></body></html>", parser=_parser()
         )
     except (etree.ParserError, ValueError):
         return None

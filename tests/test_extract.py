@@ -544,3 +544,12 @@ def test_paywall_prompt_is_not_the_lead() -> None:
 )
 def test_news_that_mentions_chrome_words_is_prose(text: str) -> None:
     assert is_prose(text)
+
+
+def test_extraction_in_threads_gives_the_same_result() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = (DATA / "noisy_article.html").read_bytes()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        leads = list(pool.map(lambda _: extract_document(data).lead, range(8)))
+    assert leads == [LEAD] * 8
