@@ -1156,42 +1156,48 @@ def _is_inside(el: lxml_html.HtmlElement, scope: lxml_html.HtmlElement) -> bool:
     return el is scope or any(a is scope for a in el.iterancestors())
 
 
-def _find_lead(
-    tree: lxml_html.HtmlElement,
-    heading: lxml_html.HtmlElement | None,
-    title: str | None,
-    body: list[str],
-) -> tuple[str | None, list[str]]:
-    """The lead, and our own reading of the body (prose blocks of the article's container)
-    for when trafilatura has none.
+@dataclass
+class _Reading:
+    """What our rules read off a page: its blocks, where the headline is, the body container."""
 
-    The lead is the first block of real prose inside the article's body container.
+    blocks: list[_Block]
+    first_after: int  # index of the first block after the headline
+    container: lxml_html.HtmlElement | None
 
-    Deks, bylines, captions and promos between the headline and the body sit outside that
-    container; captions, ads and sign-up boxes inside it are known by their class/id hints.
-    Fallbacks, in order: the first prose block after the headline anywhere on the page, then
-    trafilatura's first prose paragraph.
-    """
+    @property
+    def body(self) -> list[str]:
+        """Our own reading of the body (prose of the container), for when trafilatura has none."""
+        return [
+            b.text
+            for b in self.blocks
+            if b.prose and (self.container is None or _is_inside(b.element, self.container))
+        ]
+
+
+def _read_blocks(tree: lxml_html.HtmlElement, heading: lxml_html.HtmlElement | None) -> _Reading:
+    """Prepare the tree (breaks marked, inline widgets and never-prose elements gone) and read
+    its blocks. trafilatura reads the same prepared tree afterwards: it deletes those elements
+    too, and a smaller tree is a faster copy for it."""
     _prepare_for_blocks(tree)
     etree.strip_elements(tree, *_NEVER_PROSE, with_tail=False)
     blocks, first_after = _collect_blocks(tree, heading)
-    container = _body_container(blocks)
-    own_body = [
-        b.text
-        for b in blocks
-        if b.prose and (container is None or _is_inside(b.element, container))
-    ]
-    return _pick_lead(blocks, first_after, container, heading, title, body), own_body
+    return _Reading(blocks, first_after, _body_container(blocks))
 
 
 def _pick_lead(
-    blocks: list[_Block],
-    first_after: int,
-    container: lxml_html.HtmlElement | None,
+    reading: _Reading,
     heading: lxml_html.HtmlElement | None,
     title: str | None,
     body: list[str],
 ) -> str | None:
+    """The lead: the first block of real prose inside the article's body container.
+
+    Deks, bylines, captions and promos between the headline and the body sit outside that
+    container; captions, ads and sign-up boxes inside it are known by their class/id hints.
+    Fallbacks, in order: the first prose block after the headline anywhere on the page, then
+    trafilatura's first prose paragraph (`body`).
+    """
+    blocks, first_after, container = reading.blocks, reading.first_after, reading.container
     verdicts: dict[lxml_html.HtmlElement, bool] = {}
     if container is not None:
         heading_inside = heading is not None and _is_inside(heading, container)
@@ -1284,11 +1290,11 @@ def extract_html(
     author = _pick_author(tree, meta)
     published = _pick_published(tree, meta) or _guess_published(tree, canonical)
     _prune_for_extraction(tree)
+    reading = _read_blocks(tree, heading)
     elements = int(tree.xpath("count(//*)"))
     body = _main_text(tree, canonical) if elements <= _MAX_TRAFILATURA_ELEMENTS else []
-    lead, own_body = _find_lead(tree, heading, title, body)  # changes the tree: keep it last
-    body = body or own_body
-    body = _clean_body(body, title)
+    lead = _pick_lead(reading, heading, title, body)
+    body = _clean_body(body or reading.body, title)
     if not body and not lead:
         raise ExtractionError("no article text found on the page")
     main = "\n\n".join(body) if body else lead
