@@ -22,15 +22,14 @@ from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, parseaddr
 from functools import cache
-from typing import TYPE_CHECKING
+from html import unescape as html_unescape
 
+import orjson
 from lxml import etree
 
 from digest.errors import RenderError
 from digest.models import OutgoingMessage, Recipient
-
-if TYPE_CHECKING:
-    from digest.render import RenderedIssue, RenderSettings
+from digest.render import FieldSpec, RenderedIssue, RenderSettings, tidy_text, token_pattern
 
 __all__ = ["FrozenBody", "MessageTemplate", "personalize_all", "render_preview"]
 
@@ -70,29 +69,32 @@ def _is_uri_attribute(tag: str, attr: str) -> bool:
     return "x%20y" in out
 
 
-_URI_BLANKS = " \t\n\r"
+_URI_BLANKS = " \t\n"  # not CR: libxml2 keeps (and entity-escapes) a leading CR
 
 
 @cache
 def _uri_unsafe() -> re.Pattern[str]:
+    # CR is no exception to escape here: libxml2 writes it as &#13; (below), even in URLs.
     safe = "".join(sorted(_uri_safe()))
-    return re.compile(f"[^{re.escape(safe)}]+")
+    return re.compile(f"[^{re.escape(safe)}\r]+")
 
 
 def _percent(match: re.Match[str]) -> str:
     return "".join(f"%{b:02X}" for b in match.group().encode())
 
 
-def escape_uri_chars(value: str) -> str:
-    """Percent-escape what libxml2 escapes in a URL attribute: spaces, controls, non-ASCII."""
-    return _uri_unsafe().sub(_percent, value)
-
-
 def serialize_attribute(value: str, uri: bool) -> str:
-    """An attribute value with its quotes, as lxml writes it (quotes chosen by content)."""
+    """An attribute value with its quotes, as lxml writes it (quotes chosen by content).
+
+    URL attributes lose leading blanks and get spaces, controls and non-ASCII percent-escaped;
+    then & < > become entities (and CR &#13;); the value is quoted with " unless it holds a "
+    and no ', in which case with ' (with both, " is written as &quot;).
+    """
     if uri:
-        value = escape_uri_chars(value.lstrip(_URI_BLANKS))
+        value = _uri_unsafe().sub(_percent, value.lstrip(_URI_BLANKS))
     value = escape_text(value)
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
     if '"' in value:
         if "'" in value:
             return '"' + value.replace('"', "&quot;") + '"'
@@ -129,12 +131,17 @@ class _AttributeSlot:
     uri: bool
 
     def render(self, values: list[str]) -> str:
-        raw = "".join(p if isinstance(p, str) else values[p] for p in self.parts)
+        parts = self.parts
+        if len(parts) == 1 and isinstance(parts[0], int):
+            raw = values[parts[0]]
+        else:
+            raw = "".join(p if isinstance(p, str) else values[p] for p in parts)
         return serialize_attribute(raw, self.uri)
 
 
 _Slot = _TextSlot | _PlainSlot | _AttributeSlot
 
+_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _ATTRIBUTE = re.compile(r"""\s([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
 _RAW_ELEMENTS = re.compile(
     r"<!--.*?-->|<(style|script|title|textarea)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE
@@ -144,11 +151,16 @@ _RAW_ELEMENTS = re.compile(
 class FrozenBody:
     """One part (HTML or text) split at its placeholders, ready to be filled per recipient."""
 
-    def __init__(self, literals: list[str], slots: list[_Slot], crlf: bool = True) -> None:
+    def __init__(self, literals: list[str], slots: list[_Slot]) -> None:
         self.literals = literals
         self.slots = slots
-        sep = "\r\n" if crlf else "\n"
-        self.literal_bytes = [lit.replace("\n", sep).encode() for lit in literals]
+        # The same field in the same context (a web link in header and footer) renders once.
+        self._unique = list(dict.fromkeys(slots))
+        self._slot_map = [self._unique.index(slot) for slot in slots]
+        self.literal_bytes = [lit.replace("\n", "\r\n").encode() for lit in literals]
+        # The literals already escaped as JSON string content: JSON APIs splice these in, so the
+        # 50+ KB of markup (full of quotes to escape) is encoded once per issue, not per message.
+        self.literal_json = [orjson.dumps(lit)[1:-1] for lit in literals]
         self._measure()
 
     def _measure(self) -> None:
@@ -203,7 +215,9 @@ class FrozenBody:
                 name, v_start, v_end = attr
                 if name.lower() == "style" or name.lower().startswith("on"):
                     raise RenderError(f"a recipient field sits in a {name} attribute")
-                tag = re.match(r"<([A-Za-z0-9]+)", html[tag_start:]).group(1)  # type: ignore[union-attr]
+                tag = _TAG_NAME.match(html, tag_start + 1)
+                if tag is None:
+                    raise RenderError("a recipient field sits in a malformed tag")
                 inner_start = v_start + 1 if html[v_start] in "\"'" else v_start
                 inner_end = v_end - 1 if html[v_start] in "\"'" else v_end
                 parts: list[str | int] = []
@@ -217,7 +231,9 @@ class FrozenBody:
                 parts.append(_unescape_attr(html[at:inner_end]))
                 literals.append(html[pos:v_start])
                 slots.append(
-                    _AttributeSlot(tuple(p for p in parts if p != ""), _is_uri_attribute(tag, name))
+                    _AttributeSlot(
+                        tuple(p for p in parts if p != ""), _is_uri_attribute(tag.group(), name)
+                    )
                 )
                 pos = v_end
                 continue
@@ -240,11 +256,38 @@ class FrozenBody:
         literals.append(text[pos:])
         return cls(literals, slots)
 
+    def pieces(self, values: list[str]) -> list[str]:
+        """Each slot rendered (escaped for its context) for one recipient's values."""
+        if not self.slots:
+            return []
+        unique = [slot.render(values) for slot in self._unique]
+        return [unique[k] for k in self._slot_map]
+
+    def join(self, rendered: list[str]) -> str:
+        """The personalized part as text."""
+        if not rendered:
+            return self.literals[0]
+        parts = [self.literals[0]]
+        for piece, lit in zip(rendered, self.literals[1:], strict=True):
+            parts.append(piece)
+            parts.append(lit)
+        return "".join(parts)
+
+    def fill_json(self, rendered: list[str]) -> bytes:
+        """The personalized part as a JSON string literal, quotes included."""
+        parts = [b'"', self.literal_json[0]]
+        for piece, lit in zip(rendered, self.literal_json[1:], strict=True):
+            parts.append(orjson.dumps(piece)[1:-1])
+            parts.append(lit)
+        parts.append(b'"')
+        return b"".join(parts)
+
     def fill(self, values: list[str]) -> tuple[str, list[str]]:
         """The personalized text, and the rendered slot strings (reused for the bytes)."""
-        rendered = [slot.render(values) for slot in self.slots]
-        if not rendered:
-            return self.literals[0], rendered
+        if not self.slots:
+            return self.literals[0], []
+        unique = [slot.render(values) for slot in self._unique]
+        rendered = [unique[k] for k in self._slot_map]
         parts = [self.literals[0]]
         for piece, lit in zip(rendered, self.literals[1:], strict=True):
             parts.append(piece)
@@ -278,21 +321,14 @@ def _attribute_around(html: str, start: int, end: int, at: int) -> tuple[str, in
 
 
 def _unescape_attr(raw: str) -> str:
-    """lxml's attribute text back to the value (only the entities lxml itself writes)."""
-    if "&" not in raw:
-        return raw
-    return (
-        raw.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
-    )
+    """lxml's attribute text back to the value (lxml writes every & as an entity's start)."""
+    return html_unescape(raw) if "&" in raw else raw
 
 
 class SpecTable:
     """The distinct fields (with filters) an issue uses, decoded once."""
 
     def __init__(self) -> None:
-        from digest.render import FieldSpec
-
-        self._decode = FieldSpec.decode
         self._index: dict[str, int] = {}
         self.specs: list[FieldSpec] = []
 
@@ -300,7 +336,7 @@ class SpecTable:
         n = self._index.get(hexed)
         if n is None:
             n = self._index[hexed] = len(self.specs)
-            self.specs.append(self._decode(hexed))
+            self.specs.append(FieldSpec.decode(hexed))
         return n
 
     def values(self, recipient: Recipient) -> list[str]:
@@ -406,6 +442,8 @@ _URI_HEADER_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
 
 def header_uri(url: str) -> str:
     """A URL fit for `<...>` in List-Unsubscribe: anything outside URI syntax %-escaped."""
+    if _URI_HEADER_UNSAFE.search(url) is None:
+        return url
     return _URI_HEADER_UNSAFE.sub(
         lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), _one_line(url)
     )
@@ -458,12 +496,14 @@ class MessageTemplate:
         self.text = text
         self.boundary = boundary
         self._dates = _DateCache()
+        self._message_id_domain = _atom(settings.message_id_domain)
         from_name, from_email = parseaddr(settings.from_addr)
         if not from_email:
             raise RenderError(f"from address {settings.from_addr!r} has no email address")
         self.from_addr = settings.from_addr
         label = display_name(settings.title) or _atom(settings.digest_name)
         self.list_id = f"{label} <{self._list_id_value()}>"
+        self._list_id_unfolded = self.list_id.replace("\r\n ", " ")  # for HTTP APIs' fields
         mailto = (settings.unsubscribe_mailto or "").strip()
         if mailto.lower().startswith("mailto:"):
             mailto = mailto[7:]
@@ -493,8 +533,6 @@ class MessageTemplate:
         cls, rendered: RenderedIssue, settings: RenderSettings, *, issue_key: str
     ) -> MessageTemplate:
         """Prepare an issue for sending; `issue_key` makes Message-IDs unique per issue."""
-        from digest.render import token_pattern
-
         if not rendered.nonce:
             raise RenderError("the rendered issue carries no placeholder nonce")
         pattern = token_pattern(rendered.nonce)
@@ -516,70 +554,90 @@ class MessageTemplate:
         )
 
     def personalize(self, recipient: Recipient) -> OutgoingMessage:
-        """One recipient's message: escape their values, join the prepared pieces."""
+        """One recipient's message: escape their values, join the prepared pieces.
+
+        Only the values are escaped here; each form of the message (text, JSON literal, MIME)
+        is joined from the prepared pieces the first time a transport asks for it.
+        """
         values = self.specs.values(recipient)
-        html, html_pieces = self.html.fill(values)
-        text, text_pieces = self.text.fill(values)
-        html_bytes, html_fits = self.html.fill_bytes(html_pieces)
-        text_bytes, text_fits = self.text.fill_bytes(text_pieces)
+        html_pieces = self.html.pieces(values)
+        text_pieces = self.text.pieces(values)
+        text_needs_tidy = "" in text_pieces
+
+        def text() -> str:
+            joined = self.text.join(text_pieces)
+            # An empty value can leave a trailing space or an extra blank line, which the
+            # text part's tidying (done at render time) would have removed: redo it.
+            return tidy_text(joined) if text_needs_tidy else joined
 
         date = self._dates.now()
-        message_id = (
-            f"<{self.issue_key}.{recipient.delivery_id}@{_atom(self.settings.message_id_domain)}>"
-        )
-        headers = {"List-Id": self.list_id}
+        message_id = f"<{self.issue_key}.{recipient.delivery_id}@{self._message_id_domain}>"
+        headers = {"List-Id": self._list_id_unfolded}
         unsubscribe = []
         url = header_uri(recipient.unsubscribe_url)
         if url:
             unsubscribe.append(f"<{url}>")
         if self.mailto:
             unsubscribe.append(self.mailto)
+        unsub_line = b""
         if unsubscribe:
             headers["List-Unsubscribe"] = ", ".join(unsubscribe)
-        if url.lower().startswith("https://"):
-            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            unsub_line = ("List-Unsubscribe: " + ",\r\n ".join(unsubscribe) + "\r\n").encode()
+            if url[:8].lower() == "https://":
+                headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+                unsub_line += b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         headers["Message-ID"] = message_id
         headers["Date"] = date
 
-        unsub_line = b""
-        if unsubscribe:
-            unsub_line = ("List-Unsubscribe: " + ",\r\n ".join(unsubscribe) + "\r\n").encode()
-            if "List-Unsubscribe-Post" in headers:
-                unsub_line += b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-        mime = b"".join(
-            (
-                self._head_from,
-                address_line("To", recipient.name, recipient.email),
-                self._head_subject,
-                b"Date: ",
-                date.encode(),
-                b"\r\nMessage-ID: ",
-                message_id.encode(),
-                b"\r\n",
-                self._head_middle,
-                unsub_line,
-                self._head_mime,
-                self._text_head if text_fits else _part_head("plain", qp=True),
-                text_bytes if text_fits else _qp(text_bytes),
-                self._sep,
-                self._html_head if html_fits else _part_head("html", qp=True),
-                html_bytes if html_fits else _qp(html_bytes),
-                self._end,
+        def mime() -> bytes:
+            html_bytes, html_fits = self.html.fill_bytes(html_pieces)
+            if text_needs_tidy:
+                text_bytes = message.text.replace("\n", "\r\n").encode()
+                text_fits = max(len(line) for line in text_bytes.split(b"\r\n")) <= MAX_LINE
+            else:
+                text_bytes, text_fits = self.text.fill_bytes(text_pieces)
+            return b"".join(
+                (
+                    self._head_from,
+                    address_line("To", recipient.name, recipient.email),
+                    self._head_subject,
+                    b"Date: ",
+                    date.encode(),
+                    b"\r\nMessage-ID: ",
+                    message_id.encode(),
+                    b"\r\n",
+                    self._head_middle,
+                    unsub_line,
+                    self._head_mime,
+                    self._text_head if text_fits else _part_head("plain", qp=True),
+                    text_bytes if text_fits else _qp(text_bytes),
+                    self._sep,
+                    self._html_head if html_fits else _part_head("html", qp=True),
+                    html_bytes if html_fits else _qp(html_bytes),
+                    self._end,
+                )
             )
-        )
-        return OutgoingMessage(
+
+        message = OutgoingMessage(
             delivery_id=recipient.delivery_id,
             to_email=recipient.email,
             to_name=recipient.name,
             from_addr=self.from_addr,
             reply_to=self.settings.reply_to,
             subject=self.subject,
-            html=html,
+            html=lambda: self.html.join(html_pieces),
             text=text,
             headers=headers,
             mime=mime,
             tag=self.settings.digest_name,
+            html_json=lambda: self.html.fill_json(html_pieces),
+            text_json=(
+                (lambda: orjson.dumps(message.text))
+                if text_needs_tidy
+                else (lambda: self.text.fill_json(text_pieces))
+            ),
         )
+        return message
 
 
 def _part_head(subtype: str, *, qp: bool) -> bytes:
@@ -604,11 +662,12 @@ def personalize_all(
 
 def render_preview(rendered: RenderedIssue, recipient: Recipient) -> tuple[str, str]:
     """The HTML and text a given subscriber would receive (for `digest preview`)."""
-    from digest.render import token_pattern
-
     pattern = token_pattern(rendered.nonce)
     specs = SpecTable()
     html = FrozenBody.from_html(rendered.html, pattern, specs)
     text = FrozenBody.from_text(rendered.text, pattern, specs)
     values = specs.values(recipient)
-    return html.fill(values)[0], text.fill(values)[0]
+    text_filled, text_pieces = text.fill(values)
+    if "" in text_pieces:
+        text_filled = tidy_text(text_filled)
+    return html.fill(values)[0], text_filled

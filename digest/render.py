@@ -15,7 +15,6 @@ with real values instead; it is the reference the substitution is tested against
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -23,10 +22,10 @@ import secrets
 import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import jinja2
@@ -38,6 +37,9 @@ from premailer import Premailer
 from digest.errors import RenderError
 from digest.models import Article, Recipient
 
+if TYPE_CHECKING:
+    from digest.personalize import MessageTemplate, personalize_all, render_preview
+
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
     "IssueContent",
@@ -48,6 +50,7 @@ __all__ = [
     "personalize_all",
     "render_issue",
     "render_preview",
+    "render_report",
     "render_subject",
 ]
 
@@ -162,7 +165,8 @@ def _article_from_json(d: dict[str, Any]) -> Article:
 # A token is `DgsT<nonce>_<hex>_`: letters, digits and underscores only, so Jinja's escaping,
 # lxml's text/attribute/URL serialization, premailer and textwrap leave it alone. <hex> is the
 # UTF-8 JSON of the field and the filters the template applied, so the frozen HTML and text
-# describe themselves. The mixed-case prefix lets us notice a filter that mangled a token.
+# describe themselves. The nonce is random per issue and absent from the issue's text, so
+# outside text cannot forge a token, and a token a filter mangled is noticed (_check_tokens).
 
 TOKEN_PREFIX = "DgsT"
 RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url")
@@ -207,7 +211,8 @@ class FieldSpec:
             raw = recipient.attributes.get(self.field[5:], "")
         else:
             raw = getattr(recipient, self.field)
-        return apply_ops(clean_value(raw), self.ops)
+        value = clean_value(raw)
+        return apply_ops(value, self.ops) if self.ops else value
 
 
 def apply_ops(value: str, ops: Iterable[tuple[Any, ...]]) -> str:
@@ -267,65 +272,14 @@ class Placeholder(str):
 
 
 # Anything that would compute with the token instead of the value is refused.
-_REFUSED_STR_METHODS = (
-    "__getitem__",
-    "__len__",
-    "__iter__",
-    "__contains__",
-    "__mod__",
-    "__mul__",
-    "__rmul__",
-    "__lt__",
-    "__le__",
-    "__gt__",
-    "__ge__",
-    "capitalize",
-    "casefold",
-    "center",
-    "count",
-    "encode",
-    "endswith",
-    "expandtabs",
-    "find",
-    "format",
-    "format_map",
-    "index",
-    "isalnum",
-    "isalpha",
-    "isascii",
-    "isdecimal",
-    "isdigit",
-    "isidentifier",
-    "islower",
-    "isnumeric",
-    "isprintable",
-    "isspace",
-    "istitle",
-    "isupper",
-    "join",
-    "ljust",
-    "lower",
-    "lstrip",
-    "partition",
-    "removeprefix",
-    "removesuffix",
-    "replace",
-    "rfind",
-    "rindex",
-    "rjust",
-    "rpartition",
-    "rsplit",
-    "rstrip",
-    "split",
-    "splitlines",
-    "startswith",
-    "strip",
-    "swapcase",
-    "title",
-    "translate",
-    "upper",
-    "zfill",
-)
+_REFUSED_STR_METHODS = (  # noqa: SIM905 (a word list reads better than 57 quoted items)
+    "__getitem__ __len__ __iter__ __contains__ __mod__ __mul__ __rmul__ __lt__ __le__ __gt__ "
+    "__ge__ capitalize casefold center count encode endswith expandtabs find format format_map "
+    "index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable "
+    "isspace istitle isupper join ljust lower lstrip partition removeprefix removesuffix replace "
+    "rfind rindex rjust rpartition rsplit rstrip split splitlines startswith strip swapcase "
+    "title translate upper zfill"
+).split()
 for _name in _REFUSED_STR_METHODS:
     setattr(Placeholder, _name, Placeholder._refuse)
 
@@ -495,6 +449,8 @@ def environment(template_dir: Path | None) -> jinja2.Environment:
     env = _ENVS.get(template_dir)
     if env is not None:
         return env
+    if template_dir is not None and not Path(template_dir).is_dir():
+        raise RenderError(f"template folder {template_dir} does not exist")
     paths = [str(template_dir)] if template_dir else []
     paths.append(str(DEFAULT_TEMPLATE_DIR))
     env = jinja2.Environment(
@@ -639,7 +595,7 @@ def _context(
 logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)  # it logs every unknown property
 
 
-class _Premailer(Premailer):  # type: ignore[misc]
+class _Premailer(Premailer):
     """Premailer that parses each distinct stylesheet once per process, not once per render.
 
     Premailer re-serializes every property through cssutils on each call, about half its
@@ -743,7 +699,7 @@ def _attribute_gap(line: str, limit: int) -> int | None:
     return best
 
 
-def _tidy_text(text: str) -> str:
+def tidy_text(text: str) -> str:
     """The text part: no trailing spaces, at most one blank line in a row, one final newline."""
     lines = [line.rstrip() for line in text.splitlines()]
     tidy = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
@@ -772,7 +728,7 @@ def _render_once(
         raise RenderError(f"email template: {exc.message}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(f"email template {exc.filename}:{exc.lineno}: {exc.message}") from exc
-    return inline_css(raw_html), _tidy_text(text)
+    return inline_css(raw_html), tidy_text(text)
 
 
 def _check_tokens(output: str, nonce: str, where: str) -> None:
@@ -801,10 +757,10 @@ def _check_tokens(output: str, nonce: str, where: str) -> None:
             raise RenderError(f"unknown recipient field {spec.field!r}")
 
 
-def _nonce_for(content: IssueContent) -> str:
-    """Random per issue, and absent from its text: outside text cannot forge a placeholder."""
+def _nonce_for(content: IssueContent, settings: RenderSettings) -> str:
+    """Random per issue, and absent from all its text: nothing outside can forge or trip it."""
     blob = json.dumps(
-        [[a.as_json() for a in content.articles], content.intro, content.preheader], default=str
+        [[asdict(a) for a in content.articles], asdict(content), asdict(settings)], default=str
     ).lower()
     while True:
         nonce = secrets.token_hex(5)
@@ -828,13 +784,18 @@ def render_issue(
     """
     if not content.articles:
         raise RenderError("an issue needs at least one article")
-    nonce = nonce or _nonce_for(content)
+    nonce = nonce or _nonce_for(content, settings)
     placeholders = TemplateRecipient(nonce)
     plan, html, text, warnings = _fit(content, settings, placeholders)
     _check_tokens(html, nonce, "HTML")
     _check_tokens(text, nonce, "text")
     size = len(html.encode())
     pattern = token_pattern(nonce)
+    # Where each placeholder landed must be a context personalization can escape for;
+    # finding out now makes a template mistake a render error, not a send-time one.
+    from digest.personalize import FrozenBody, SpecTable
+
+    FrozenBody.from_html(html, pattern, SpecTable())
     if recipient is None:
         html = fold_long_lines(html, pattern)
     else:
@@ -844,7 +805,7 @@ def render_issue(
     count = len(content.articles) if plan.full_count is None else plan.full_count
     articles, more = list(content.articles[:count]), list(content.articles[count:])
     return RenderedIssue(
-        subject=render_subject(settings, content, articles),
+        subject=render_subject(settings, content, list(content.articles)),
         html=html,
         text=text,
         html_size=size,
@@ -912,6 +873,19 @@ def _fit(
 # --------------------------------------------------------------------------------------------
 
 
+def render_report(rendered: RenderedIssue, settings: RenderSettings) -> list[str]:
+    """Lines for `digest check` / `digest preview`: size against budget, fitting, lint."""
+    budget = settings.size_budget
+    state = "OVER BUDGET" if rendered.html_size > budget else "within budget"
+    lines = [
+        f"HTML {rendered.html_size:,} bytes of a {budget:,}-byte budget ({state}); "
+        f"{len(rendered.articles)} articles in full, {len(rendered.more)} in more stories"
+    ]
+    lines += [f"warning: {w}" for w in rendered.warnings]
+    lines += [f"lint: {p}" for p in lint_email_html(rendered.html)]
+    return lines
+
+
 def lint_email_html(html: str) -> list[str]:
     """Problems that make an email inaccessible or break in clients; empty when clean."""
     problems: list[str] = []
@@ -947,13 +921,11 @@ def lint_email_html(html: str) -> list[str]:
     return problems
 
 
-def issue_digest(html: str) -> str:
-    """A short stable hash of a rendered issue (for Message-ID seeds and caches)."""
-    return hashlib.sha256(html.encode()).hexdigest()[:16]
+def __getattr__(name: str) -> Any:
+    """`MessageTemplate`, `personalize_all` and `render_preview` live in digest.personalize
+    (which builds on this module); they are importable from here too, without a cycle."""
+    if name in ("MessageTemplate", "personalize_all", "render_preview"):
+        from digest import personalize
 
-
-from digest.personalize import (  # noqa: E402  (re-exported: the one import the lead needs)
-    MessageTemplate,
-    personalize_all,
-    render_preview,
-)
+        return getattr(personalize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -80,8 +80,9 @@ class MailgunTransport(HttpTransport):
         if first.reply_to:
             fields.append(("h:Reply-To", first.reply_to))
         fields.extend((f"h:{k}", v) for k, v in custom_headers(first.headers).items())
-        if first.tag:
-            fields.append(("o:tag", first.tag[:128]))
+        tag = (first.tag or "").encode("ascii", "ignore").decode()[:128]
+        if tag:  # Mailgun refuses non-ASCII tags and tags over 128 characters
+            fields.append(("o:tag", tag))
         variables = {m.to_email: {"delivery_id": str(m.delivery_id)} for m in messages}
         fields.append(("recipient-variables", orjson.dumps(variables).decode()))
         fields.append(("v:delivery_id", "%recipient.delivery_id%"))

@@ -27,6 +27,7 @@ from digest.send.http import (
     custom_headers,
     describe_error,
     error_for_status,
+    json_text,
     post,
     retry_after_seconds_reset,
 )
@@ -76,8 +77,8 @@ class ResendTransport(HttpTransport):
             "from": m.from_addr,
             "to": [m.to_header],
             "subject": m.subject,
-            "html": m.html,
-            "text": m.text,
+            "html": json_text(m.html_json) if m.html_json is not None else m.html,
+            "text": json_text(m.text_json) if m.text_json is not None else m.text,
             "headers": custom_headers(m.headers),
             "tags": tags,
         }

@@ -101,7 +101,8 @@ class SesTransport(HttpTransport):
             "EmailTags": [{"Name": "delivery_id", "Value": str(m.delivery_id)}],
         }
         if m.tag:
-            body["EmailTags"].append({"Name": "digest", "Value": _TAG_UNSAFE.sub("_", m.tag)})
+            value = _TAG_UNSAFE.sub("_", m.tag)[:256]
+            body["EmailTags"].append({"Name": "digest", "Value": value})
         if self.configuration_set:
             body["ConfigurationSetName"] = self.configuration_set
         return orjson.dumps(body)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import smtplib
 import ssl
+import threading
 from collections.abc import Sequence
 from email.utils import parseaddr
 from typing import Literal
@@ -62,6 +63,7 @@ class SmtpTransport:
         self.connections_opened = 0  # how many times we (re)connected; for tests and metrics
         self._smtp: smtplib.SMTP | None = None
         self._lock = asyncio.Lock()
+        self._thread_lock = threading.Lock()
 
     async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         if len(messages) > self.max_batch:
@@ -73,19 +75,29 @@ class SmtpTransport:
 
     async def aclose(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._close, True)
+            await asyncio.to_thread(self._close_locked)
 
-    # Everything below runs in the worker thread, under the lock.
+    # Everything below runs in a worker thread. The thread lock matters when a caller is
+    # cancelled: its thread keeps going, and the next batch must wait for it.
+
+    def _close_locked(self) -> None:
+        with self._thread_lock:
+            self._close(True)
 
     def _send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
+        with self._thread_lock:
+            return self._send_batch_locked(messages)
+
+    def _send_batch_locked(self, messages: list[OutgoingMessage]) -> list[SendResult]:
         results: list[SendResult] = []
         for index, m in enumerate(messages):
             try:
                 results.append(self._send_with_reconnect(m))
             except DeliveryError as exc:
-                if not results or isinstance(exc, ProviderAuthError):
+                if not results:
                     raise
-                # Some messages went out on this batch: keep them, retry the others later.
+                # Some messages went out on this batch: keep them, retry the others later
+                # (a persisting problem, such as rejected credentials, raises on that batch).
                 retry_after = exc.retry_after if isinstance(exc, RetryableDeliveryError) else None
                 results.extend(
                     SendResult(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from digest.models import Outcome, SendResult
 from digest.schedule import next_local_hour
@@ -23,6 +23,12 @@ from digest.store.schema import deliveries, memberships, subscribers, suppressio
 
 PENDING, SENDING, SENT, RETRY = "pending", "sending", "sent", "retry"
 FAILED, SUPPRESSED, SKIPPED = "failed", "suppressed", "skipped"
+_STATUS = {
+    Outcome.SENT: SENT,
+    Outcome.FAILED: FAILED,
+    Outcome.RETRY: RETRY,
+    Outcome.SUPPRESSED: SUPPRESSED,
+}
 DONE_STATUSES = (SENT, FAILED, SUPPRESSED, SKIPPED)
 
 
@@ -140,63 +146,57 @@ class LedgerQueries:
     def record_results(
         self, results: Sequence[SendResult], *, retry_at: dict[int, datetime]
     ) -> None:
-        """Write each message's outcome; suppressed addresses also join the suppression list."""
-        now = utcnow()
-        params = []
-        for result in results:
-            status = {
-                Outcome.SENT: SENT,
-                Outcome.FAILED: FAILED,
-                Outcome.RETRY: RETRY,
-                Outcome.SUPPRESSED: SUPPRESSED,
-            }[result.outcome]
-            params.append(
-                {
-                    "b_id": result.delivery_id,
-                    "b_status": status,
-                    "b_message_id": result.provider_message_id,
-                    "b_error": result.error,
-                    "b_next": retry_at.get(result.delivery_id),
-                }
-            )
-        if not params:
+        """Write each message's outcome; suppressed addresses also join the suppression list.
+
+        This runs once per batch on the hot path, so it goes straight to the driver's
+        executemany: SQLAlchemy's per-row parameter processing would cost more than the write.
+        """
+        if not results:
             return
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"))
-                .values(
-                    status=bindparam("b_status"),
-                    provider_message_id=bindparam("b_message_id"),
-                    error=bindparam("b_error"),
-                    next_attempt_at=bindparam("b_next"),
-                    lease_until=None,
-                    updated_at=now,
-                ),
-                params,
+        now = utcnow()
+        sqlite = self.engine.dialect.name == "sqlite"
+
+        def when(value: datetime | None) -> object:
+            # SQLite keeps datetimes as text in SQLAlchemy's format; every stored time is UTC.
+            if value is None or not sqlite:
+                return value
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+        stamp = when(now)
+        rows = [
+            (
+                _STATUS[r.outcome],
+                r.provider_message_id,
+                r.error,
+                when(retry_at.get(r.delivery_id)),
+                stamp,
+                r.delivery_id,
             )
+            for r in results
+        ]
+        mark = "?" if sqlite else "%s"
+        statement = (
+            f"UPDATE deliveries SET status = {mark}, provider_message_id = {mark}, "
+            f"error = {mark}, next_attempt_at = {mark}, lease_until = NULL, "
+            f"updated_at = {mark} WHERE id = {mark}"
+        )
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(statement, rows)
             suppressed_ids = [r.delivery_id for r in results if r.outcome is Outcome.SUPPRESSED]
             if suppressed_ids:
-                emails = conn.execute(
-                    select(deliveries.c.email).where(deliveries.c.id.in_(suppressed_ids))
-                ).scalars()
-                known = set(
+                emails = set(
                     conn.execute(
-                        select(suppressions.c.email).where(
-                            suppressions.c.email.in_(
-                                select(deliveries.c.email).where(
-                                    deliveries.c.id.in_(suppressed_ids)
-                                )
-                            )
-                        )
+                        select(deliveries.c.email).where(deliveries.c.id.in_(suppressed_ids))
                     ).scalars()
                 )
-                from sqlalchemy import insert
-
+                known = set(
+                    conn.execute(
+                        select(suppressions.c.email).where(suppressions.c.email.in_(emails))
+                    ).scalars()
+                )
                 fresh = [
                     {"email": e, "reason": "inactive", "detail": "provider", "created_at": now}
-                    for e in dict.fromkeys(emails)
-                    if e not in known
+                    for e in sorted(emails - known)
                 ]
                 if fresh:
                     conn.execute(insert(suppressions), fresh)

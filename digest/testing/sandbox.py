@@ -34,8 +34,10 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import hmac
+import itertools
 import math
 import re
 import socket
@@ -53,6 +55,9 @@ from email.utils import getaddresses
 from typing import Any, Literal
 
 import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -145,6 +150,8 @@ class SandboxConfig:
     ses_bulk_entries_max: int = 50  # partly unconfirmed
     # Rate-limit headers sent on every SendGrid and Resend answer.
     rate_limit: int = 600
+    # Keep each accepted message's html and text (turn off for long benchmarks).
+    keep_bodies: bool = True
     # Deliverability lint.
     html_clip_bytes: int = 102 * 1024  # Gmail clips larger HTML parts
 
@@ -338,6 +345,8 @@ class SandboxState:
         now = time.time()
         with self._lock:
             for m in accepted:
+                if not self.config.keep_bodies:  # long benchmarks: keep who got what, not bodies
+                    m.html = m.text = None
                 self._seq += 1
                 m.seq = self._seq
                 m.received_at = now
@@ -372,16 +381,23 @@ class SandboxState:
         with self._lock:
             self._stats[key] += n
 
+    def per_recipient(self) -> Counter[str]:
+        """How many messages each address received (the crash test wants all ones)."""
+        with self._lock:
+            return Counter(m.to.lower() for m in self._messages)
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             counters = dict(self._stats)
             total = len(self._messages)
-            per_recipient = Counter(m.to.lower() for m in self._messages)
+        per_recipient = self.per_recipient()
+        twice = sorted(address for address, n in per_recipient.items() if n > 1)
         return {
             "counters": counters,
             "messages": total,
             "recipients": len(per_recipient),
-            "duplicates": sum(1 for n in per_recipient.values() if n > 1),
+            "duplicates": len(twice),
+            "duplicate_recipients": twice[:100],
         }
 
     # Resend idempotency.
@@ -441,6 +457,11 @@ def _mailbox(value: Any) -> str | None:
     """The address in `a@b` or `Name <a@b>`, or None if it is not a valid mailbox."""
     if not isinstance(value, str):
         return None
+    return _mailbox_of(value)
+
+
+@functools.lru_cache(maxsize=8192)  # From repeats in every message of a batch
+def _mailbox_of(value: str) -> str | None:
     if "<" in value:
         match = _NAME_ADDR.fullmatch(value)
         if match is None:
@@ -450,11 +471,14 @@ def _mailbox(value: Any) -> str | None:
     return value if _ADDRESS.fullmatch(value) else None
 
 
-def _mailboxes(value: str) -> list[str | None]:
+@functools.lru_cache(maxsize=8192)
+def _mailboxes(value: str) -> tuple[str | None, ...]:
     """Addresses of a comma-separated list (None for each invalid one)."""
     if '"' in value:
-        return [_mailbox(addr) for _, addr in getaddresses([value])]
-    return [_mailbox(part) for part in value.split(",") if part.strip()]
+        return tuple(_mailbox(addr) for _, addr in getaddresses([value]))
+    if "," not in value:
+        return (_mailbox_of(value),)
+    return tuple(_mailbox_of(part) for part in value.split(",") if part.strip())
 
 
 def _utf8_len_over(value: str, limit: int) -> bool:
@@ -499,8 +523,13 @@ def _ses_error(status: int, kind: str, message: str) -> Response:
     return _json({"message": message}, status, headers)
 
 
+_ID_PREFIX = str(uuid.uuid4())[:24]  # unique per process; a counter makes the rest
+_ID_COUNTER = itertools.count(1)
+
+
 def _new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID-shaped id, unique per sandbox process, without uuid4's cost per message."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 class _Refused(Exception):
@@ -680,8 +709,9 @@ class _Sandbox:
         test_only = self._postmark_test(request)
         answers: list[dict[str, Any]] = []
         accepted: list[AcceptedMessage] = []
+        submitted_at = datetime.now(UTC).isoformat()
         for item in items:
-            answer, record = self._postmark_message(item)
+            answer, record = self._postmark_message(item, submitted_at)
             answers.append(answer)
             if record is not None and not test_only:
                 accepted.extend(record)
@@ -692,7 +722,7 @@ class _Sandbox:
         item = self._parse_json(
             body, lambda m: _json({"ErrorCode": 402, "Message": f"Received invalid JSON. {m}"}, 422)
         )
-        answer, record = self._postmark_message(item)
+        answer, record = self._postmark_message(item, datetime.now(UTC).isoformat())
         if answer["ErrorCode"] != 0:
             return _json(answer, 422)
         if record is not None and not self._postmark_test(request):
@@ -703,7 +733,9 @@ class _Sandbox:
         token = request.headers.get("x-postmark-server-token", "")
         return token.lower() == self.config.postmark_test_token.lower()
 
-    def _postmark_message(self, item: Any) -> tuple[dict[str, Any], list[AcceptedMessage] | None]:
+    def _postmark_message(
+        self, item: Any, submitted_at: str
+    ) -> tuple[dict[str, Any], list[AcceptedMessage] | None]:
         cfg = self.config
 
         def invalid(message: str, code: int = 300) -> tuple[dict[str, Any], None]:
@@ -731,6 +763,8 @@ class _Sandbox:
                 return invalid(f"{name} must be a string.")
             if value and _utf8_len_over(value, cfg.postmark_body_bytes):
                 return invalid(f"{name} is larger than {cfg.postmark_body_bytes} bytes.")
+        if _utf8_len_over((html or "") + (text or ""), cfg.postmark_message_bytes):
+            return invalid(f"The message is larger than {cfg.postmark_message_bytes} bytes.")
         recipients = _mailboxes(to)
         for extra in ("Cc", "Bcc"):
             if item.get(extra):
@@ -750,17 +784,21 @@ class _Sandbox:
                 406,
             )
         raw_headers = item.get("Headers") or []
-        if not isinstance(raw_headers, list) or not all(
-            isinstance(h, dict) and isinstance(h.get("Name"), str) and "Value" in h
-            for h in raw_headers
-        ):
+        headers: dict[str, str] = {}
+        if not isinstance(raw_headers, list):
             return invalid("Headers must be a list of {Name, Value} objects.")
-        headers = {h["Name"]: str(h["Value"]) for h in raw_headers}
+        for h in raw_headers:
+            if not isinstance(h, dict) or not isinstance(h.get("Name"), str) or "Value" not in h:
+                return invalid("Headers must be a list of {Name, Value} objects.")
+            headers[h["Name"]] = str(h["Value"])
         metadata = item.get("Metadata") or {}
-        if not isinstance(metadata, dict) or any(
-            isinstance(v, dict | list) for v in metadata.values()
-        ):
+        if not isinstance(metadata, dict):
             return invalid("Metadata must be a flat object.")
+        flat: dict[str, str] = {}
+        for k, v in metadata.items():
+            if isinstance(v, dict | list):
+                return invalid("Metadata must be a flat object.")
+            flat[str(k)] = str(v)
         message_id = _new_id()
         warnings = self._lint(from_addr, html, text, headers)
         tag = item.get("Tag")
@@ -775,7 +813,7 @@ class _Sandbox:
                 text=text,
                 headers=headers,
                 message_id=message_id,
-                metadata={str(k): str(v) for k, v in metadata.items()},
+                metadata=flat,
                 tags=[tag] if tag else [],
                 warnings=warnings,
             )
@@ -783,7 +821,7 @@ class _Sandbox:
         ]
         answer = {
             "To": to,
-            "SubmittedAt": datetime.now(UTC).isoformat(),
+            "SubmittedAt": submitted_at,
             "MessageID": message_id,
             "ErrorCode": 0,
             "Message": "OK",
@@ -1152,6 +1190,11 @@ class _Sandbox:
             return "missing_required_field", "Missing `subject` field."
         if not (email.get("html") or email.get("text") or email.get("template")):
             return "missing_required_field", "Missing `html`, `text` or `template` field."
+        size = sum(len(str(email.get(k) or "")) for k in ("html", "text", "subject"))
+        if size * 4 > cfg.resend_message_bytes and len(orjson.dumps(email)) > (
+            cfg.resend_message_bytes
+        ):
+            return "validation_error", f"The email is larger than {cfg.resend_message_bytes} bytes."
         if batch and email.get("attachments"):
             return "validation_error", "Attachments are not supported in batch sending."
         tags = email.get("tags") or []
@@ -1207,10 +1250,6 @@ class _Sandbox:
 
     def ses_auth(self, request: Request, body: bytes) -> Response | None:
         """Recompute the SigV4 signature with botocore and compare (providers.md §8)."""
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
         header = request.headers.get("authorization", "")
         if not header:
             return _ses_error(
@@ -1652,8 +1691,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local email-provider sandbox")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--no-bodies",
+        action="store_true",
+        help="record who got what but not the html/text bodies (long benchmarks)",
+    )
     args = parser.parse_args(argv)
-    state = SandboxState()
+    state = SandboxState(SandboxConfig(keep_bodies=not args.no_bodies))
     cfg = state.config
     print(
         f"sandbox on http://{args.host}:{args.port}  postmark={sorted(cfg.postmark_tokens)} "

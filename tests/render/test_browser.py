@@ -82,10 +82,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="module", params=[6, 30], ids=["example", "30-articles"])
+@pytest.fixture(
+    scope="module",
+    params=[(6, 100_000), (30, 100_000), (30, 40_000)],
+    ids=["example", "30-articles", "fitted-to-40KB"],
+)
 def html(request: pytest.FixtureRequest) -> str:
-    rendered = render_issue(sample_content(request.param), sample_settings())
-    assert rendered.warnings == [] and lint_email_html(rendered.html) == []
+    count, budget = request.param
+    rendered = render_issue(sample_content(count), sample_settings(size_budget=budget))
+    assert rendered.html_size <= budget and lint_email_html(rendered.html) == []
+    assert bool(rendered.more) == (budget < 100_000)
     personalized, _ = render_preview(rendered, sample_recipient(1, name="O'Neil & Sons"))
     return personalized
 

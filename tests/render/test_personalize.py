@@ -123,6 +123,16 @@ def test_escapers_match_lxml_on_random_values(seed: int) -> None:
             assert serialize_attribute(value, uri) == expected, (tag, value)
 
 
+@pytest.mark.parametrize("value", ["a\rb", "\r lead", "\n\t lead", "x\n y", "&#13; &amp;"])
+def test_attribute_escaping_matches_lxml_on_raw_text(value: str) -> None:
+    """Raw (uncleaned) text as template literals can hold it, next to a field."""
+    for tag, attr, uri in (("p", "title", False), ("a", "href", True)):
+        el = etree.Element(tag)
+        el.set(attr, value)
+        out = etree.tostring(el, method="html", encoding="unicode")
+        assert serialize_attribute(value, uri) == out[len(f"<{tag} {attr}=") : out.index(">")]
+
+
 def test_mime_message_is_complete_and_sound(template: MessageTemplate) -> None:
     recipient = sample_recipient(9, name="Zoë O'Neil, Jr.")
     message = template.personalize(recipient)
@@ -219,19 +229,19 @@ def test_personalize_all_is_lazy(template: MessageTemplate) -> None:
         raise AssertionError("read past what was asked for")
 
     messages = personalize_all(template, recipients())
-    assert inspect.isgenerator(messages)
+    lazy = inspect.isgenerator(messages)  # a generator: nothing is made before it is asked for
+    assert lazy
     assert next(messages).delivery_id == 1
 
 
-def test_build_refuses_fields_in_style_attributes(tmp_path: Path) -> None:
+def test_render_refuses_fields_in_style_attributes(tmp_path: Path) -> None:
     (tmp_path / "issue.html").write_text(
         '{% extends "base.html" %}{% block content %}<tr><td style="color: red">'
         '<a href="x" style="font-family: {{ recipient.name }}">x</a></td></tr>{% endblock %}'
     )
     settings = sample_settings(template_dir=tmp_path)
-    with pytest.raises(RenderError):
-        rendered = render_issue(sample_content(1), settings)
-        MessageTemplate.build(rendered, settings, issue_key="k")
+    with pytest.raises(RenderError, match="style attribute"):
+        render_issue(sample_content(1), settings)
 
 
 def test_forged_tokens_in_articles_stay_text(
@@ -248,3 +258,36 @@ def test_forged_tokens_in_articles_stay_text(
         sample_recipient()
     )
     assert forged in message.html and forged in message.text
+
+
+@pytest.mark.parametrize("city", ["", "X", "a  b"])
+def test_empty_values_alone_on_lines_and_in_elements(city: str) -> None:
+    """An empty value can leave blank text nodes in HTML and trailing spaces in text."""
+    settings = sample_settings(template_dir=Path(__file__).parent / "blank_templates")
+    frozen = render_issue(sample_content(1), settings)
+    recipient = sample_recipient(attributes={"city": city})
+    message = MessageTemplate.build(frozen, settings, issue_key="k").personalize(recipient)
+    direct = render_issue(sample_content(1), settings, recipient=recipient, nonce=frozen.nonce)
+    assert (message.html, message.text) == (direct.html, direct.text)
+    plain = parse_mime(message.mime).get_body(("plain",))
+    assert plain is not None and plain.get_content().replace("\r\n", "\n") == message.text
+
+
+def test_a_huge_article_url_is_folded_or_sent_quoted_printable() -> None:
+    from dataclasses import replace
+
+    content = sample_content(2)
+    long_url = "https://news.example.org/a?" + "&".join(f"k{i}=v{i}" for i in range(200))
+    content.articles[0] = replace(content.articles[0], url=long_url)
+    settings = sample_settings()
+    rendered = render_issue(content, settings)
+    assert long_url.replace("&", "&amp;") in rendered.html
+    message = MessageTemplate.build(rendered, settings, issue_key="k").personalize(
+        sample_recipient()
+    )
+    assert max(len(line) for line in message.mime.split(b"\r\n")) <= 998
+    text_part, html_part = parse_mime(message.mime).iter_parts()
+    assert html_part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert html_part.get_content().replace("\r\n", "\n") == message.html
+    assert text_part["Content-Transfer-Encoding"] == "quoted-printable"  # "[1] <url>" is long too
+    assert text_part.get_content().replace("\r\n", "\n") == message.text

@@ -18,6 +18,7 @@ from digest.render import (
     lint_email_html,
     render_issue,
     render_preview,
+    render_report,
     shorten,
 )
 
@@ -47,6 +48,14 @@ def test_base_layout_has_what_clients_need(rendered: RenderedIssue) -> None:
     assert "Council approves the new riverside cycle path" in "".join(preheader.itertext())
     assert "Segoe UI" in root.xpath("//body/@style")[0]
     assert lint_email_html(rendered.html) == []
+
+
+def test_language_and_direction_come_from_settings() -> None:
+    out = render_issue(sample_content(1), sample_settings(language="he", direction="rtl"))
+    root = parse(out.html)
+    assert (root.get("lang"), root.get("dir")) == ("he", "rtl")
+    out = render_issue(sample_content(1), sample_settings(direction="sideways"))
+    assert parse(out.html).get("dir") == "ltr"
 
 
 def test_media_queries_keep_important_and_inline_styles_do_not(rendered: RenderedIssue) -> None:
@@ -174,6 +183,7 @@ def test_size_budget_drops_images_then_shortens_then_moves_articles() -> None:
     assert any(w.startswith("dropped images") for w in no_images.warnings)
 
     tight = render_issue(content, sample_settings(size_budget=45_000))
+    assert tight.subject == full.subject  # the first headline, even when moved to "more"
     assert tight.html_size <= 45_000
     assert len(tight.html.encode()) == tight.html_size
     assert tight.more and tight.articles + tight.more == content.articles
@@ -188,9 +198,22 @@ def test_size_budget_drops_images_then_shortens_then_moves_articles() -> None:
 
 
 def test_size_budget_reports_when_it_cannot_fit() -> None:
-    out = render_issue(sample_content(4), sample_settings(size_budget=2_000))
+    settings = sample_settings(size_budget=2_000)
+    out = render_issue(sample_content(4), settings)
     assert out.html_size > 2_000 and out.articles == []
     assert out.warnings[-1].startswith("still over budget")
+    report = render_report(out, settings)
+    assert report[0].startswith(
+        f"HTML {out.html_size:,} bytes of a 2,000-byte budget (OVER BUDGET)"
+    )
+    assert report[1:] == [f"warning: {w}" for w in out.warnings]
+
+
+def test_report_of_a_clean_issue(rendered: RenderedIssue) -> None:
+    assert render_report(rendered, sample_settings()) == [
+        f"HTML {rendered.html_size:,} bytes of a 100,000-byte budget (within budget); "
+        "6 articles in full, 0 in more stories"
+    ]
 
 
 def test_shorten_cuts_at_a_sentence_when_it_can() -> None:
@@ -228,6 +251,8 @@ def test_operator_templates_extend_the_base(tmp_path: Path) -> None:
         ("{{ (recipient.name ~ '')[:10] }}", "filter"),
         ("{{ recipient.name | replace('DgsT', '') }}", "filter"),
         ("<style>.x{color:red}</style>{{ recipient.email", "template"),
+        ("<tr><td><!-- {{ recipient.email }} --></td></tr>", "comment"),
+        ('<tr><td><a href="x" onclick="{{ recipient.name }}">x</a></td></tr>', "onclick"),
     ],
 )
 def test_template_mistakes_are_render_errors(tmp_path: Path, body: str, message: str) -> None:
@@ -240,6 +265,18 @@ def test_template_mistakes_are_render_errors(tmp_path: Path, body: str, message:
         render_issue(sample_content(1), sample_settings(template_dir=tmp_path))
 
 
+def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="does not exist"):
+        render_issue(sample_content(1), sample_settings(template_dir=tmp_path / "nope"))
+
+
+def test_articles_without_links_render_without_a_links_list() -> None:
+    articles = [replace(a, url=None) for a in sample_articles(2, images=False)]
+    out = render_issue(IssueContent(1, sample_content().issue_date, articles), sample_settings())
+    assert "LINKS" not in out.text and "[1]" not in out.text
+    assert "Read more" not in out.html and lint_email_html(out.html) == []
+
+
 def test_an_issue_needs_articles() -> None:
     with pytest.raises(RenderError, match="at least one article"):
         render_issue(IssueContent(1, sample_content().issue_date, []), sample_settings())
@@ -250,3 +287,33 @@ def test_rendered_issue_round_trips_through_json(rendered: RenderedIssue) -> Non
 
     again = RenderedIssue.from_json(json.loads(json.dumps(rendered.to_json())))
     assert again == rendered
+
+
+def test_subject_template_mistakes_are_render_errors() -> None:
+    with pytest.raises(RenderError, match="subject template"):
+        render_issue(sample_content(1), sample_settings(subject_template="{{ nope }}"))
+
+
+def test_subject_template_variables() -> None:
+    settings = sample_settings(
+        subject_template="{{ count }} stories, {{ issue_date.isoformat() }}: "
+        "{{ articles[1].title }}"
+    )
+    out = render_issue(sample_content(3), settings)
+    assert (
+        out.subject
+        == "3 stories, 2026-11-26: Why the Zürich lake warmed faster than the models said"
+    )
+
+
+def test_an_editors_preheader_and_intro() -> None:
+    content = sample_content(2)
+    content.preheader = "Bikes, lakes & bread"
+    content.intro = "A short week: two stories <only>."
+    out = render_issue(content, sample_settings())
+    root = parse(out.html)
+    assert "".join(root.xpath("//div[@class='preheader']/text()")).startswith(
+        "Bikes, lakes & bread"
+    )
+    assert "A short week: two stories &lt;only&gt;." in out.html
+    assert "A short week: two stories <only>." in out.text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
-from email.message import EmailMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.policy import SMTP
 from email.utils import formataddr, formatdate
 
@@ -56,7 +58,8 @@ def make_message(
         "Message-ID": f"<delivery-{delivery_id}@news.example.org>",
         **(extra_headers or {}),
     }
-    mime = EmailMessage()
+    # The stdlib's compat32 MIME classes: five times faster than EmailMessage for big batches.
+    mime = MIMEMultipart("alternative")
     mime["From"] = from_addr
     mime["To"] = formataddr((name, email)) if name else email
     mime["Subject"] = subject
@@ -65,8 +68,8 @@ def make_message(
         mime["Reply-To"] = reply_to
     for key, value in headers.items():
         mime[key] = value
-    mime.set_content(text)
-    mime.add_alternative(html, subtype="html")
+    mime.attach(MIMEText(text, "plain", "utf-8"))  # plainest first (RFC 2046)
+    mime.attach(MIMEText(html, "html", "utf-8"))
     return OutgoingMessage(
         delivery_id=delivery_id,
         to_email=email,
@@ -86,6 +89,55 @@ def make_messages(n: int, start: int = 1) -> list[OutgoingMessage]:
     return [make_message(i) for i in range(start, start + n)]
 
 
+def _copy(base: OutgoingMessage, **changes: object) -> OutgoingMessage:
+    """The message with some fields changed (OutgoingMessage is not a dataclass)."""
+    fields = {
+        name: getattr(base, name)
+        for name in (
+            "delivery_id",
+            "to_email",
+            "to_name",
+            "from_addr",
+            "reply_to",
+            "subject",
+            "html",
+            "text",
+            "headers",
+            "mime",
+            "tag",
+        )
+    }
+    return OutgoingMessage(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def make_bulk(n: int, start: int = 1) -> list[OutgoingMessage]:
+    """Many personalized messages for the JSON APIs, fast: the MIME form is shared (unused)."""
+    base = make_message(0)
+    out = []
+    for i in range(start, start + n):
+        email = f"reader{i}@example.com"
+        unsubscribe = f"{SITE}/u/{i}-token"
+        out.append(
+            _copy(
+                base,
+                delivery_id=i,
+                to_email=email,
+                html=base.html.replace("reader0@example.com", email).replace(
+                    f"{SITE}/u/0-token", unsubscribe
+                ),
+                text=base.text.replace("reader0@example.com", email).replace(
+                    f"{SITE}/u/0-token", unsubscribe
+                ),
+                headers={
+                    **base.headers,
+                    "List-Unsubscribe": f"<{unsubscribe}>",
+                    "Message-ID": f"<delivery-{i}@news.example.org>",
+                },
+            )
+        )
+    return out
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[RunningSandbox]:
     with run_sandbox() as running:
@@ -101,16 +153,22 @@ def sandbox(sandbox_server: RunningSandbox) -> Iterator[RunningSandbox]:
     sandbox_server.state.reset()
 
 
+@pytest.fixture(scope="session")
+def tls() -> ssl.SSLContext:
+    """One TLS context for all test clients (loading CA certificates is slow; we use http)."""
+    return ssl.create_default_context()
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as c:
+async def client(tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0), verify=tls) as c:
         yield c
 
 
 @pytest.fixture
-async def short_client() -> AsyncIterator[httpx.AsyncClient]:
-    """A client that gives up after 0.3 s, for slow-answer faults."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.3, connect=2.0)) as c:
+async def short_client(tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that gives up after 0.2 s, for slow-answer faults."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(0.2, connect=2.0), verify=tls) as c:
         yield c
 
 
@@ -168,3 +226,8 @@ def make_messages_fixture() -> Callable[..., list[OutgoingMessage]]:
 def make_transport_fixture() -> Callable[..., Transport]:
     """`make_transport(provider, base_url, client, bad_credentials=False)`."""
     return make_transport
+
+
+@pytest.fixture(name="make_bulk")
+def make_bulk_fixture() -> Callable[..., list[OutgoingMessage]]:
+    return make_bulk

@@ -103,7 +103,7 @@ async def test_server_errors_are_retryable(
 async def test_slow_answer_times_out_as_retryable(
     provider, sandbox, short_client, make_messages, make_transport
 ):
-    sandbox.state.slow_next(1, delay=0.8)
+    sandbox.state.slow_next(1, delay=0.4)
     transport = make_transport(provider, sandbox.base_url, short_client)
     with pytest.raises(RetryableDeliveryError, match="timed out"):
         await transport.send_batch(make_messages(1))

@@ -61,7 +61,8 @@ def test_postmark_delivers_once_and_records_per_message_errors(
     path = _configure(example_dir, "pm", 1200)
     _add_provider(
         path,
-        f'[providers.pm]\nkind = "postmark"\ntoken_env = "PM_TOKEN"\nbase_url = "{sandbox.base_url}"',
+        f'[providers.pm]\nkind = "postmark"\ntoken_env = "PM_TOKEN"\n'
+        f'base_url = "{sandbox.base_url}"',
     )
     monkeypatch.setenv("PM_TOKEN", POSTMARK_TOKEN)
     sandbox.state.set_inactive("reader7@example.com")
@@ -96,7 +97,8 @@ def test_authentication_failure_stops_the_issue_and_loses_nothing(
     path = _configure(example_dir, "pm", 30)
     _add_provider(
         path,
-        f'[providers.pm]\nkind = "postmark"\ntoken_env = "PM_TOKEN"\nbase_url = "{sandbox.base_url}"',
+        f'[providers.pm]\nkind = "postmark"\ntoken_env = "PM_TOKEN"\n'
+        f'base_url = "{sandbox.base_url}"',
     )
     monkeypatch.setenv("PM_TOKEN", "wrong-token")
     ws = _workspace(path, home)
@@ -130,7 +132,8 @@ def test_an_unsubscribe_after_freezing_is_honoured(
     path = _configure(example_dir, "pm", 5)
     _add_provider(
         path,
-        f'[providers.pm]\nkind = "postmark"\ntoken_env = "PM_TOKEN"\nbase_url = "{sandbox.base_url}"',
+        f'[providers.pm]\nkind = "postmark"\ntoken_env = "PM_TOKEN"\n'
+        f'base_url = "{sandbox.base_url}"',
     )
     monkeypatch.setenv("PM_TOKEN", POSTMARK_TOKEN)
     ws = _workspace(path, home)
@@ -189,7 +192,7 @@ def test_sigkill_mid_send_then_resume_delivers_each_subscriber_exactly_once(
 
     sandbox.state.clear_faults()
     resumed = _digest("resume", *args, env=env)
-    out, err = resumed.communicate(timeout=120)
+    _out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err.decode()
     received = _recipients(sandbox)
     assert len(received) == members, "somebody was left out"

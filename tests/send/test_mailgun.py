@@ -65,3 +65,9 @@ async def test_invalid_address_fails_that_message(sandbox, client, make_messages
     results = await mailgun(sandbox, client).send_batch(messages)
     assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.SENT, Outcome.SENT]
     assert "not a valid address" in (results[0].error or "")
+
+
+async def test_tag_is_made_acceptable(sandbox, client, make_message):
+    results = await mailgun(sandbox, client).send_batch([make_message(1, tag="Zürich weekly")])
+    assert results[0].outcome is Outcome.SENT
+    assert sandbox.state.messages()[0].tags == ["Zrich weekly"]

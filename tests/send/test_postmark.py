@@ -70,16 +70,21 @@ async def test_test_token_validates_without_delivering(sandbox, client, make_mes
     assert sandbox.state.messages() == []
 
 
-async def test_batch_larger_than_500_is_refused_by_the_transport(sandbox, client, make_messages):
+async def test_batch_larger_than_500_is_refused_by_the_transport(sandbox, client, make_bulk):
     with pytest.raises(RuntimeError, match="exceeds 500"):
-        await postmark(sandbox, client).send_batch(make_messages(501))
+        await postmark(sandbox, client).send_batch(make_bulk(501))
 
 
-async def test_full_batch_of_500_goes_in_one_request(sandbox, client, make_messages):
-    results = await postmark(sandbox, client).send_batch(make_messages(500))
+async def test_full_batch_of_500_goes_in_one_request(sandbox, client, make_bulk):
+    messages = make_bulk(500)
+    results = await postmark(sandbox, client).send_batch(messages)
     assert len(results) == 500 and {r.outcome for r in results} == {Outcome.SENT}
     assert sandbox.state.stats()["counters"]["requests.postmark"] == 1
     assert sandbox.state.stats()["recipients"] == 500
+    recorded = sandbox.state.messages()
+    assert [m.metadata["delivery_id"] for m in recorded] == [str(m.delivery_id) for m in messages]
+    assert recorded[499].headers["List-Unsubscribe"] == messages[499].headers["List-Unsubscribe"]
+    assert messages[499].to_email in (recorded[499].html or "")
 
 
 async def test_sandbox_refuses_an_oversized_batch_as_permanent(sandbox, client, make_messages):

@@ -57,11 +57,14 @@ async def test_same_key_with_a_different_body_is_permanent(sandbox, client, make
 
 
 async def test_concurrent_request_with_the_same_key_is_retryable(sandbox, client, make_messages):
-    sandbox.state.slow_next(1, delay=0.3)
+    sandbox.state.slow_next(1, delay=0.5)
     transport = resend(sandbox, client)
     messages = make_messages(2)
     first = asyncio.create_task(transport.send_batch(messages))
-    await asyncio.sleep(0.1)
+    for _ in range(200):  # until the sandbox holds the first request
+        if sandbox.state.stats()["counters"].get("faults_fired"):
+            break
+        await asyncio.sleep(0.005)
     with pytest.raises(RetryableDeliveryError, match="concurrent_idempotent_requests"):
         await transport.send_batch(messages)
     assert {r.outcome for r in await first} == {Outcome.SENT}

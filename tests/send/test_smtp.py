@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -29,6 +31,8 @@ class Handler:
     """Accepts mail, refusing configured recipients with a given reply."""
 
     refuse: dict[str, str] = field(default_factory=dict)
+    refuse_data: dict[str, str] = field(default_factory=dict)  # answer to DATA
+    data_delay: float = 0.0
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     peers: list[Any] = field(default_factory=list)
 
@@ -39,6 +43,11 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        for address in envelope.rcpt_tos:
+            if address in self.refuse_data:
+                return self.refuse_data[address]
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         if session.peer not in self.peers:
             self.peers.append(session.peer)
@@ -207,6 +216,60 @@ async def test_refusals_are_per_recipient(smtp_server, make_messages):
     ]
     assert results[1].error == "550 5.1.1 No such user"
     assert sender.connections_opened == 1
+
+
+async def test_refusal_after_data(smtp_server, make_messages):
+    messages = make_messages(3)
+    smtp_server.handler.refuse_data = {
+        messages[0].to_email: "554 5.7.1 Message rejected as spam",
+        messages[1].to_email: "452 4.3.1 Insufficient storage",
+    }
+    sender = transport(smtp_server)
+    try:
+        results = await sender.send_batch(messages)
+    finally:
+        await sender.aclose()
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.RETRY, Outcome.SENT]
+    assert sender.connections_opened == 1
+
+
+async def test_cancelled_batch_does_not_share_the_connection(smtp_server, make_messages):
+    smtp_server.handler.data_delay = 0.2
+    sender = transport(smtp_server)
+    inside, most = 0, 0
+    guard = threading.Lock()
+    send_one = sender._send_one
+
+    def counting(message):  # how many threads are in the middle of an SMTP exchange
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        try:
+            return send_one(message)
+        finally:
+            with guard:
+                inside -= 1
+
+    sender._send_one = counting  # type: ignore[method-assign]
+    try:
+        first = asyncio.create_task(sender.send_batch(make_messages(1)))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        # The cancelled batch's thread is still talking to the server; this one must wait.
+        results = await sender.send_batch(make_messages(2, start=2))
+    finally:
+        await sender.aclose()
+    assert {r.outcome for r in results} == {Outcome.SENT}
+    assert sorted(r[1][0] for r in smtp_server.handler.received) == [
+        "reader1@example.com",
+        "reader2@example.com",
+        "reader3@example.com",
+    ]
+    assert sender.connections_opened == 1
+    assert most == 1, "two threads used the one SMTP connection at once"
 
 
 async def test_421_stops_the_batch_as_retryable(smtp_server, make_messages):

@@ -58,7 +58,7 @@ class Processes:
             path.read_text(errors="replace") for path in sorted(self.tmp.glob("serve*.log"))
         )
 
-    def stop_all(self) -> list[int | None]:
+    def stop_all(self) -> list[int]:
         for process in self.running:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
