@@ -283,6 +283,8 @@ class Service:
         task = asyncio.create_task(self._fire(name, scheduled), name=f"fire {name}")
         self._state.firings.add(task)
         task.add_done_callback(self._state.firings.discard)
+        # the failure was logged by _fire; retrieve it so asyncio does not report it again
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def _fire(self, name: str, scheduled: datetime | None = None) -> RunReport | None:
         """One firing: the period from the scheduled time, then claim and build.

@@ -398,6 +398,25 @@ async def test_an_approved_draft_is_frozen_for_sending_once(
     assert ws.store.delivery_counts(report.issue_id or 0) == {"pending": 3}
 
 
+async def test_the_sender_loop_sends_an_approved_draft(
+    tmp_path: Path, workspaces: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path / "config", extra_digest="approval = true")
+    write_article(tmp_path / "config" / "articles", "one", "A story")
+    recorder = Recorder()
+    recorder.patch(monkeypatch)
+    ws = workspaces(config)
+    add_subscribers(ws.store, 3)
+    report = await run_period(ws, "brief", "2026-W48", send=False)
+    service = Service(ws, options=QUICK)
+    assert await service.send_due() == 0
+    assert ws.store.get_issue(report.issue_id or 0).status == "draft"
+    ws.store.set_issue_status(report.issue_id or 0, "approved")  # what the editor's page does
+    assert await service.send_due() == 1
+    assert ws.store.get_issue(report.issue_id or 0).status == "complete"
+    assert sum(recorder.attempts.values()) == 3
+
+
 async def test_local_hour_holds_each_delivery_until_that_hour_in_the_subscribers_zone(
     tmp_path: Path, workspaces: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -427,6 +446,14 @@ async def test_local_hour_holds_each_delivery_until_that_hour_in_the_subscribers
     assert sent[2][1] == {"sent": 8}
     assert ws.store.get_issue(issue_id).status == "complete"
     assert recorder.recipients["reader00001@example.org"] == 1
+
+
+def test_serve_refuses_a_port_that_is_not_one(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config")
+    args = ["serve", "--config", str(config), "--home", str(tmp_path / "var"), "--port", "70000"]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 2
+    assert "not a port number" in result.output
 
 
 # -- status -----------------------------------------------------------------------------------
