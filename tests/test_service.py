@@ -417,6 +417,40 @@ async def test_the_sender_loop_sends_an_approved_draft(
     assert sum(recorder.attempts.values()) == 3
 
 
+async def test_a_claim_whose_builder_died_is_built_again_or_skipped_when_too_old(
+    tmp_path: Path, workspaces: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from digest.store.schema import issues
+
+    config = write_config(tmp_path / "config")
+    write_article(tmp_path / "config" / "articles", "one", "A story")
+    recorder = Recorder()
+    recorder.patch(monkeypatch)
+    ws = workspaces(config)
+    add_subscribers(ws.store, 3)
+    recent = ws.store.claim_issue("brief", "2026-W48", "dead:1")
+    ancient = ws.store.claim_issue("brief", "2026-W40", "dead:1")
+    building = ws.store.claim_issue("brief", "2026-W49", "alive:2")  # claimed just now
+    assert recent and ancient and building
+    with ws.store.engine.begin() as conn:
+        for issue_id, age in ((recent, timedelta(minutes=20)), (ancient, timedelta(days=50))):
+            conn.execute(
+                update(issues).where(issues.c.id == issue_id).values(created_at=utcnow() - age)
+            )
+    options = ServiceOptions(web=False, catch_up=False, build_timeout=600)
+    other = Service(workspaces(config, "other"), options=options)
+    service = Service(ws, options=options)
+    await service.send_due()
+    await other.send_due()  # finds nothing left to take over
+    assert ws.store.get_issue(recent).status == "complete"
+    skipped = ws.store.get_issue(ancient)
+    assert skipped.status == "skipped" and "grace window" in skipped.report["reason"]
+    assert ws.store.get_issue(building).status == "building"
+    assert sum(recorder.attempts.values()) == 3
+
+
 async def test_local_hour_holds_each_delivery_until_that_hour_in_the_subscribers_zone(
     tmp_path: Path, workspaces: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
 ) -> None:
