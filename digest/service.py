@@ -164,6 +164,7 @@ class Service:
             log.info("stopping: no new firings; the batch in flight finishes")
         self.stopping.set()
         self._wake.set()
+        self._reload_requested.set()  # wakes the config watcher, which then sees the stop
         if self._server is not None:
             self._server.should_exit = True
 
