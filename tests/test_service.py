@@ -218,6 +218,43 @@ async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
     assert owners == {"one", "two"}  # both shared the sending
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_two_services_firing_at_the_same_minute_build_one_issue_and_share_the_sending(
+    tmp_path: Path,
+    workspaces: Callable[..., Workspace],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    engine: str,
+) -> None:
+    """A per-minute digest in New York as the clocks go back: both fire for 01:00 EST."""
+    url = request.getfixturevalue("postgres_url") if engine == "postgresql" else None
+    config = write_config(
+        tmp_path / "config", store_url=url, schedule="* * * * *", timezone="America/New_York"
+    )
+    turn = utc(2026, 11, 1, 6)  # 01:00 EST, an hour after 01:00 EDT
+    write_article(tmp_path / "config" / "articles", "bridge", "Bridge reopens", turn)
+    recorder = Recorder()
+    recorder.patch(monkeypatch, delay=0.01)
+    with time_machine.travel(turn - timedelta(seconds=1.5), tick=True):
+        one, two = workspaces(config, "one"), workspaces(config, "two")
+        add_subscribers(one.store, 400)
+        options = ServiceOptions(poll_interval=0.1, web=False, catch_up=False)
+        first, second = Service(one, options=options), Service(two, options=options)
+        tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+        try:
+            await until(lambda: bool(one.store.issues_of("brief", statuses=("complete",))), 30)
+        finally:
+            first.request_stop()
+            second.request_stop()
+            await asyncio.gather(*tasks)
+    every = one.store.issues_of("brief")
+    assert every[-1].period == "2026-11-01T01:00-05:00"
+    assert [i.status for i in every if i.status != "skipped"] == ["complete"]
+    assert one.store.delivery_counts(every[-1].id) == {"sent": 400}
+    assert set(recorder.attempts.values()) == {1} and len(recorder.attempts) == 400
+    assert _lease_owners(one, every[-1].id) == {"one", "two"}
+
+
 def _lease_owners(ws: Workspace, issue_id: int) -> set[str]:
     from sqlalchemy import select
 
