@@ -62,6 +62,81 @@ class StoreConfig(_Strict):
     )
 
 
+def _env_name(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+        raise ValueError(f"{value!r} is not an environment variable name")
+    return value
+
+
+class WebhooksConfig(_Strict):
+    """Where each provider's webhook secret lives (environment variables, never the file)."""
+
+    tolerance: int = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description="seconds a signed timestamp may be off (SendGrid, Mailgun, Resend/Svix)",
+    )
+    postmark_username_env: str | None = Field(
+        default=None, description="env var with the HTTP basic-auth user Postmark calls with"
+    )
+    postmark_password_env: str | None = Field(
+        default=None, description="env var with the HTTP basic-auth password Postmark calls with"
+    )
+    sendgrid_public_key_env: str | None = Field(
+        default=None,
+        description="env var with SendGrid's signed-event-webhook public key (base64 or PEM)",
+    )
+    mailgun_signing_key_env: str | None = Field(
+        default=None, description="env var with Mailgun's webhook signing key"
+    )
+    resend_secret_env: str | None = Field(
+        default=None, description="env var with Resend's webhook secret (whsec_...)"
+    )
+    sns_topic_arns: list[str] = Field(
+        default_factory=list,
+        description="SNS topics (SES feedback) accepted; the SES endpoint is off while empty",
+    )
+    sns_certificate_hosts: list[str] = Field(
+        default_factory=lambda: ["sns.*.amazonaws.com", "sns.*.amazonaws.com.cn"],
+        description="hosts SNS signing certificates may come from (https only; * is one label)",
+    )
+    sns_max_age: int = Field(
+        default=3600, ge=60, le=7 * 86_400, description="seconds an SNS message stays acceptable"
+    )
+    sns_ca_bundle: str | None = Field(
+        default=None,
+        description="CA file trusted when fetching SNS certificates (default: the system's)",
+    )
+
+    @field_validator(
+        "postmark_username_env",
+        "postmark_password_env",
+        "sendgrid_public_key_env",
+        "mailgun_signing_key_env",
+        "resend_secret_env",
+    )
+    @classmethod
+    def _env_names(cls, value: str | None) -> str | None:
+        return _env_name(value)
+
+    @field_validator("sns_topic_arns")
+    @classmethod
+    def _arns(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not re.match(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$", arn):
+                raise ValueError(f"{arn!r} is not an SNS topic ARN")
+        return value
+
+    @field_validator("sns_certificate_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not re.match(r"^[A-Za-z0-9*.-]+(:\d+)?$", host):
+                raise ValueError(f"{host!r} is not a host name pattern")
+        return [host.lower() for host in value]
+
+
 class WebConfig(_Strict):
     base_url: str = Field(
         default="http://127.0.0.1:8080",
@@ -74,6 +149,28 @@ class WebConfig(_Strict):
     )
     unsubscribe_mailto: str | None = Field(
         default=None, description="address for mailto: List-Unsubscribe, if any"
+    )
+    signup_rate: float = Field(
+        default=6.0,
+        gt=0,
+        description="sign-ups (POST /subscribe) allowed per minute from one client address",
+    )
+    signup_burst: int = Field(
+        default=5, ge=1, le=1000, description="sign-ups one client may make at once"
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="largest request body accepted (webhooks, forms); larger gets 413",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="take the client address from X-Forwarded-For (only behind a proxy you run)",
+    )
+    webhooks: WebhooksConfig = Field(
+        default_factory=lambda: WebhooksConfig(),
+        description="provider feedback endpoints; each is enabled when its secret is configured",
     )
 
     @field_validator("base_url")
@@ -132,8 +229,17 @@ class SourceConfig(_Strict):
     title: str | None = None
     max_items: int = Field(default=50, ge=1, le=10_000)
     fetch_full: bool = Field(default=True, description="fetch the article page for teaser items")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers sent with every request"
+    )
     filters: SourceFilters = Field(default_factory=SourceFilters)
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="seconds one fetch of this source may take, retries included "
+        "(default 20; a site's discovery may take twice that)",
+    )
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
@@ -149,7 +255,42 @@ class ListConfig(_Strict):
     subscribers: str | None = Field(
         default=None, description="CSV file of subscribers to import at every run (email,name,...)"
     )
-    double_opt_in: bool = False
+    double_opt_in: bool = Field(
+        default=False,
+        description="web sign-ups get a confirmation link and stay pending until it is followed",
+    )
+    signup: bool = Field(default=True, description="accept sign-ups through POST /subscribe")
+    confirm_provider: str | None = Field(
+        default=None,
+        description="provider that sends confirmation messages (default: that of the first "
+        "digest sending to this list)",
+    )
+    confirm_from: str | None = Field(
+        default=None,
+        description="From of confirmation messages (default: that of the first digest sending "
+        "to this list)",
+    )
+    confirm_subject: str = Field(
+        default="Please confirm your subscription", min_length=1, max_length=200
+    )
+    confirm_window: str = Field(
+        default="3d", description="how long a confirmation link stays valid (90m, 36h, 3d...)"
+    )
+
+    @field_validator("confirm_window")
+    @classmethod
+    def _confirm_window(cls, value: str) -> str:
+        parse_window(value)
+        return value
+
+    @field_validator("confirm_from")
+    @classmethod
+    def _confirm_from(cls, value: str | None) -> str | None:
+        from email.utils import parseaddr
+
+        if value is not None and "@" not in parseaddr(value)[1]:
+            raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
+        return value
 
 
 class DigestConfig(_Strict):
@@ -408,6 +549,31 @@ def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
                             )
                         )
     for name, mailing_list in config.lists.items():
+        if mailing_list.confirm_provider and mailing_list.confirm_provider not in config.providers:
+            problems.append(
+                ConfigProblem(
+                    file,
+                    f"lists.{name}.confirm_provider",
+                    f"no provider named {mailing_list.confirm_provider!r}",
+                )
+            )
+        elif mailing_list.double_opt_in and mailing_list.signup:
+            senders = [d for d in config.digests.values() if d.list == name]
+            if not mailing_list.confirm_provider and not senders:
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        f"lists.{name}.confirm_provider",
+                        "double opt-in needs a provider to send confirmations "
+                        "(set it, or send a digest to this list)",
+                    )
+                )
+            elif not mailing_list.confirm_from and not senders:
+                problems.append(
+                    ConfigProblem(
+                        file, f"lists.{name}.confirm_from", "double opt-in needs a From address"
+                    )
+                )
         if mailing_list.subscribers and not config.resolve(mailing_list.subscribers).is_file():
             problems.append(
                 ConfigProblem(

@@ -1,93 +1,370 @@
 """Subscribers in and out: CSV import (streamed, never aborting on a bad row) and export.
 
-Import detects a BOM, UTF-8 or Latin-1, comma or semicolon, and whether the first row is a
-header. A bad row is skipped with its line number and reason; re-importing the same file changes
-nothing; someone who left the list is never put back unless the operator says so.
+Import detects a BOM (UTF-8, UTF-16), UTF-8 or Latin-1 line by line, the delimiter (comma,
+semicolon or tab), and whether the first row is a header. A bad row is skipped with its line
+number and reason; re-importing the same file changes nothing; someone who left the list is never
+put back unless the operator says so. Rows are applied in batches of bulk statements, and
+duplicates are found through the database (see `ImportSession`), so memory stays flat whatever
+the file's size: the report keeps counts and the first `MAX_DETAILED` skipped rows, and can
+stream every skipped row to a file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-from collections.abc import Iterator
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+import itertools
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any, NamedTuple, TextIO
 
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import DOT_ATOM_TEXT
 
 from digest.store import Store
+from digest.store.subscribers import ACTIVE, INACTIVE_STATUSES, ImportRow
 
-EMAIL_HEADERS = {"email", "e-mail", "mail", "address", "email address", "email_address"}
-NAME_HEADERS = {"name", "full name", "full_name", "fullname"}
+__all__ = [
+    "ImportReport",
+    "Skipped",
+    "export_csv",
+    "import_csv",
+    "normalize_email",
+    "read_rows",
+]
+
+EMAIL_HEADERS = {
+    "email", "e-mail", "mail", "address", "email address", "e-mail address", "email_address",
+    "emailaddress", "courriel", "correo", "e-mail-adresse",
+}
+NAME_HEADERS = {"name", "full name", "full_name", "fullname", "display name"}
+FIRST_NAME_HEADERS = {"first name", "first_name", "firstname", "given name", "vorname"}
+LAST_NAME_HEADERS = {"last name", "last_name", "lastname", "surname", "family name", "nachname"}
+STATUS_HEADERS = {"status"}
+IGNORED_HEADERS = {"joined", "origin"}  # written by `export`, recomputed by the store
+BATCH_SIZE = 2000
+MAX_DETAILED = 1000  # skipped rows kept in the report; the rest are counted (and streamed)
+MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminated quote
+_CASE_INSENSITIVE_MAILBOXES = {
+    "info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
+    "hostmaster", "usenet", "news", "webmaster", "www", "uucp", "ftp",
+}
+
+
+# -- addresses --------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=100_000)
+def _plain_domain(domain: str) -> bool:
+    """Whether email-validator accepts this ASCII domain unchanged (but for case).
+
+    Cached: a list has few distinct domains, and this is where email-validator spends its time.
+    """
+    try:
+        checked = validate_email(f"a@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return checked.domain == domain.lower() and checked.ascii_domain == domain.lower()
 
 
 def normalize_email(raw: str) -> str:
-    """The address as stored: syntax checked (no DNS), domain lower-cased, IDNA-normalized."""
-    checked = validate_email(raw.strip(), check_deliverability=False)
-    local, _, domain = checked.normalized.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    """The address as stored: syntax checked by email-validator (no DNS), then lower-cased.
+
+    Lower-casing the local part too is deliberate: one person, one row, even when their address
+    was typed with capitals in one place and not in another (no mainstream mailbox provider
+    treats case as significant). Plain ASCII addresses take a fast path that gives exactly what
+    email-validator gives (tests compare both); everything else goes through email-validator.
+    """
+    text = raw.strip()
+    local, at, domain = text.rpartition("@")
+    if (
+        at
+        and text.isascii()
+        and len(text) <= 254
+        and DOT_ATOM_TEXT.match(local)
+        and _plain_domain(domain)
+    ):
+        return text.lower()
+    checked = validate_email(text, check_deliverability=False)
+    return checked.normalized.lower()
+
+
+def _full_normalize(raw: str) -> str:
+    """email-validator alone, for comparing with the fast path in tests."""
+    return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+
+
+# -- reading CSV ------------------------------------------------------------------------------
+
+
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 are read as Latin-1 (what spreadsheets export elsewhere)."""
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error("digest-latin1", _latin1_fallback)
+
+
+def _open_text(path: Path) -> TextIO:
+    """The file as text: UTF-16 by its BOM, else UTF-8 (BOM or not) with Latin-1 for the rest."""
+    with open(path, "rb") as probe:
+        head = probe.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return open(path, encoding="utf-16", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="digest-latin1", newline="")
+
+
+def _sniff_delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+class _Layout:
+    """Which column holds what, from the header (or from the first row when there is none)."""
+
+    def __init__(
+        self,
+        names: list[str],
+        email: int,
+        name: int | None = None,
+        first_name: int | None = None,
+        last_name: int | None = None,
+        status: int | None = None,
+        ignored: frozenset[int] = frozenset(),
+    ) -> None:
+        self.names = names
+        self.width = len(names)
+        self.email = email
+        self.name = name
+        self.first_name = first_name
+        self.last_name = last_name
+        self.status = status
+        fixed = {i for i in (email, name, status) if i is not None} | ignored
+        self.attributes = [(i, n) for i, n in enumerate(names) if i not in fixed]
+
+    @classmethod
+    def from_header(cls, row: list[str]) -> _Layout | None:
+        lowered = [cell.strip().lower() for cell in row]
+        email = next((i for i, c in enumerate(lowered) if c in EMAIL_HEADERS), None)
+        if email is None:
+            email = next(
+                (i for i, c in enumerate(lowered) if "mail" in c or "correo" in c), None
+            )
+        if email is None:
+            return None
+
+        def find(names: set[str]) -> int | None:
+            return next((i for i, c in enumerate(lowered) if c in names), None)
+
+        return cls(
+            names=[c or f"column{i + 1}" for i, c in enumerate(lowered)],
+            email=email,
+            name=find(NAME_HEADERS),
+            first_name=find(FIRST_NAME_HEADERS),
+            last_name=find(LAST_NAME_HEADERS),
+            status=find(STATUS_HEADERS),
+            ignored=frozenset(i for i, c in enumerate(lowered) if c in IGNORED_HEADERS),
+        )
+
+    @classmethod
+    def headless(cls, row: list[str]) -> _Layout:
+        """No header: the address is the first cell holding an @, the name the next one."""
+        email = next((i for i, c in enumerate(row) if "@" in c), 0)
+        name = next((i for i in range(len(row)) if i != email), None)
+        return cls(names=[f"field{i + 1}" for i in range(len(row))], email=email, name=name)
+
+    def row(self, line: int, row: list[str]) -> RawRow:
+        if len(row) > self.width and any(cell.strip() for cell in row[self.width :]):
+            return RawRow(line, problem=f"{len(row)} fields where the header has {self.width}")
+        cells = [cell.strip() for cell in row]
+        cells.extend([""] * (self.width - len(cells)))
+        name = cells[self.name] if self.name is not None else ""
+        if not name and (self.first_name is not None or self.last_name is not None):
+            parts = (cells[i] for i in (self.first_name, self.last_name) if i is not None)
+            name = " ".join(part for part in parts if part)
+        return RawRow(
+            line,
+            cells[self.email],
+            name,
+            {key: cells[i] for i, key in self.attributes if cells[i]},
+            cells[self.status].lower() if self.status is not None else "",
+        )
+
+
+class RawRow(NamedTuple):
+    """One row as read: line number and cells, or why it could not be read."""
+
+    line: int
+    email: str = ""
+    name: str = ""
+    attributes: dict[str, str] = {}  # noqa: RUF012 - never mutated
+    status: str = ""
+    problem: str | None = None
+
+
+class _Anomaly(Exception):
+    """The fast reader met a row it cannot recover from (runaway quote, csv error)."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def read_rows(path: Path) -> Iterator[RawRow]:
+    """Stream the rows of a CSV file; unreadable ones come with their problem, never raise.
+
+    The fast reader lets the csv module read the file directly. Should a quoted field run over
+    more than MAX_RECORD_LINES lines (an unterminated quote) or the csv module refuse a row, the
+    file is read again from that row by the careful reader, which recovers line by line.
+    """
+    state: dict[str, Any] = {}
+    try:
+        yield from _fast_rows(path, state)
+    except _Anomaly as anomaly:
+        yield from _careful_rows(path, state, anomaly.line)
+
+
+def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
+    with _open_text(path) as handle:
+        first = handle.readline()
+        delimiter = _sniff_delimiter(first)
+        state["delimiter"] = delimiter
+        reader = csv.reader(itertools.chain((first,), handle), delimiter=delimiter)
+        layout: _Layout | None = None
+        last = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                raise _Anomaly(last + 1) from None
+            line, end, last = last + 1, reader.line_num, reader.line_num
+            if end - line >= MAX_RECORD_LINES:
+                raise _Anomaly(line)
+            if layout is None:
+                if not any(cell.strip() for cell in row):
+                    continue
+                layout = _first_layout(row)
+                state["layout"] = layout
+                if layout is None:
+                    state["layout"] = layout = _Layout.headless(row)
+                else:
+                    continue
+            if not any(cell.strip() for cell in row):
+                continue
+            yield layout.row(line, row)
+
+
+def _first_layout(row: list[str]) -> _Layout | None:
+    """The layout the first row declares when it is a header (no address in it)."""
+    return _Layout.from_header(row) if "@" not in "".join(row) else None
+
+
+def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[RawRow]:
+    """Read on from line `start`, one physical line at a time, recovering from bad rows."""
+    with _open_text(path) as handle:
+        numbered = list(itertools.islice(enumerate(handle, 1), 0))  # nothing buffered yet
+        lines = enumerate(handle, 1)
+        for number, _ in lines:
+            if number == start - 1:
+                break
+        pending: list[tuple[int, str]] = numbered
+        layout: _Layout | None = state.get("layout")
+        delimiter = state.get("delimiter", ",")
+        while True:
+            record: list[tuple[int, str]] = []
+
+            def feed() -> Iterator[str]:
+                while True:
+                    if len(record) >= MAX_RECORD_LINES:
+                        raise _RecordTooLong
+                    item = pending.pop(0) if pending else next(lines, None)
+                    if item is None:
+                        return
+                    record.append(item)
+                    yield item[1]
+
+            try:
+                row = next(csv.reader(feed(), delimiter=delimiter), None)
+            except _RecordTooLong:
+                yield RawRow(record[0][0], problem="unterminated quote (the row runs on)")
+                pending = record[1:] + pending
+                continue
+            except csv.Error as exc:
+                yield RawRow(record[0][0] if record else start, problem=f"unreadable: {exc}")
+                continue
+            if row is None:
+                return
+            line = record[0][0]
+            if not any(cell.strip() for cell in row):
+                continue
+            if layout is None:
+                layout = _first_layout(row)
+                if layout is not None:
+                    continue
+                layout = _Layout.headless(row)
+            yield layout.row(line, row)
+
+
+class _RecordTooLong(Exception):
+    """An open quote swallowed more lines than any real record has."""
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Skipped:
+    line: int
+    reason: str  # "invalid address: ...", "duplicate of line 3", "suppressed (...)" ...
+
+    @property
+    def kind(self) -> str:
+        return self.reason.split(" ", 1)[0].rstrip(":")
 
 
 @dataclass
 class ImportReport:
+    """What an import did. `skipped` holds the first MAX_DETAILED skipped rows; counts are exact."""
+
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+    skipped: list[Skipped] = field(default_factory=list)
+    skipped_count: int = 0
+    skipped_by_kind: Counter[str] = field(default_factory=Counter)
+    dry_run: bool = False
 
     @property
     def rows(self) -> int:
-        return self.imported + self.updated + self.unchanged + len(self.skipped)
+        return self.imported + self.updated + self.unchanged + self.skipped_count
+
+    def skip(self, line: int, reason: str) -> Skipped:
+        item = Skipped(line, reason)
+        self.skipped_count += 1
+        self.skipped_by_kind[item.kind] += 1
+        if len(self.skipped) < MAX_DETAILED:
+            self.skipped.append(item)
+        return item
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped_count,
+            "skipped_by_kind": dict(self.skipped_by_kind),
+            "dry_run": self.dry_run,
+        }
 
 
-def _decode_lines(path: Path) -> Iterator[str]:
-    """Lines of the file as text: UTF-8 (BOM or not), else Latin-1; streamed."""
-    with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-        handle.seek(0)
-        encoding = "utf-8-sig"
-        try:
-            head.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            if exc.start < len(head) - 4:  # not just a multi-byte char cut at the buffer's end
-                encoding = "latin-1"
-        yield from io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
-    """(line number, row as {email, name, attributes...} or None, reason when None)."""
-    lines = _decode_lines(path)
-    first = next(lines, "")
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-
-    def chain() -> Iterator[str]:
-        yield first
-        yield from lines
-
-    reader = csv.reader(chain(), delimiter=delimiter)
-    header: list[str] | None = None
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if header is None and line == 1:
-            lowered = [cell.strip().lower() for cell in row]
-            if any(cell in EMAIL_HEADERS for cell in lowered):
-                header = lowered
-                continue
-            header = ["email", "name"] + [f"field{i}" for i in range(3, len(row) + 1)]
-        assert header is not None
-        if len(row) > len(header):
-            yield line, None, f"{len(row)} fields, the header has {len(header)}"
-            continue
-        record = {header[i]: cell.strip() for i, cell in enumerate(row)}
-        email_key = next((h for h in header if h in EMAIL_HEADERS), "email")
-        name_key = next((h for h in header if h in NAME_HEADERS), "name")
-        out = {"email": record.get(email_key, ""), "name": record.get(name_key, "")}
-        for key, value in record.items():
-            if key not in (email_key, name_key) and value:
-                out[key] = value
-        yield line, out, None
+_SKIP_KIND = {"duplicate": "duplicate", "suppressed": "suppressed", "left": "left"}
 
 
 def import_csv(
@@ -98,34 +375,98 @@ def import_csv(
     dry_run: bool = False,
     resubscribe: bool = False,
     origin: str | None = None,
+    on_skip: Callable[[Skipped], None] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
-    report = ImportReport()
-    seen: set[str] = set()
+    """Import a CSV file into a list; never aborts on a bad row.
+
+    A row whose status column says unsubscribed/bounced/complained is imported as such (that is
+    how leavers are carried over from another tool; it never re-activates anyone). `on_skip` is
+    called for every skipped row, in file order, for a full report of a huge file.
+    """
+    report = ImportReport(dry_run=dry_run)
     origin = origin or f"import:{path.name}"
-    for line, row, problem in read_rows(path):
-        if row is None:
-            report.skipped.append((line, problem or "unreadable row"))
-            continue
-        try:
-            email = normalize_email(row.pop("email"))
-        except EmailNotValidError as exc:
-            report.skipped.append((line, f"invalid address: {exc}"))
-            continue
-        if email in seen:
-            report.skipped.append((line, f"duplicate of an earlier row ({email})"))
-            continue
-        seen.add(email)
-        if store.is_suppressed(email):
-            report.skipped.append((line, f"suppressed ({email})"))
-            continue
-        name = row.pop("name", "")
-        if dry_run:
-            existing = store.subscriber_by_email(email)
-            report.imported += existing is None
-            report.unchanged += existing is not None
-            continue
-        outcome = store.upsert_subscriber(
-            list_id, email, name=name, attributes=row, origin=origin, resubscribe=resubscribe
-        )
-        setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def skip(line: int, reason: str) -> None:
+        item = report.skip(line, reason)
+        if on_skip is not None:
+            on_skip(item)
+
+    with store.import_session(
+        list_id, origin=origin, resubscribe=resubscribe, dry_run=dry_run
+    ) as session:
+
+        def flush(batch: list[ImportRow], invalid: list[tuple[int, str]]) -> None:
+            outcomes = session.apply(batch) if batch else []
+            # report in file order: merge the invalid rows with the batch's outcomes
+            pending = sorted(invalid)
+            position = 0
+            for row, outcome, detail in outcomes:
+                while position < len(pending) and pending[position][0] < row.line:
+                    skip(*pending[position])
+                    position += 1
+                if outcome in ("imported", "updated", "unchanged"):
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                elif outcome == "duplicate":
+                    skip(row.line, detail)
+                elif outcome == "suppressed":
+                    skip(row.line, f"suppressed: {row.email} {detail}")
+                else:
+                    skip(row.line, f"left: {row.email} is {detail}")
+            for item in pending[position:]:
+                skip(*item)
+
+        batch: list[ImportRow] = []
+        invalid: list[tuple[int, str]] = []
+        for raw in read_rows(path):
+            if raw.problem is not None:
+                invalid.append((raw.line, f"malformed: {raw.problem}"))
+            elif not raw.email:
+                invalid.append((raw.line, "invalid address: the row has no address"))
+            else:
+                try:
+                    email = normalize_email(raw.email)
+                except EmailNotValidError as exc:
+                    invalid.append((raw.line, f"invalid address: {raw.email!r}: {exc}"))
+                else:
+                    status = raw.status if raw.status in INACTIVE_STATUSES else ACTIVE
+                    batch.append(ImportRow(raw.line, email, raw.name, raw.attributes, status))
+            if len(batch) >= batch_size or len(invalid) >= batch_size:
+                flush(batch, invalid)
+                batch, invalid = [], []
+        flush(batch, invalid)
     return report
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def export_csv(store: Store, list_id: int, out: TextIO, *, status: str | None = None) -> int:
+    """Write a list's members as CSV (email, name, status, joined, origin, attributes...).
+
+    Two passes over the store, streamed: the first finds the attribute columns, the second
+    writes. The file imports back as it is (its status column carries leavers over).
+    """
+    keys: dict[str, None] = {}
+    for member in store.members(list_id, status):
+        for key in member.attributes:
+            keys.setdefault(key, None)
+    fixed = ["email", "name", "status", "joined", "origin"]
+    columns = [key for key in keys if key.lower() not in {*fixed, *EMAIL_HEADERS}]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fixed + columns)
+    count = 0
+    for member in store.members(list_id, status):
+        joined = member.created_at.isoformat(timespec="seconds") if member.created_at else ""
+        writer.writerow(
+            [member.email, member.name, member.status or "", joined, member.origin or ""]
+            + [str(member.attributes.get(key, "")) for key in columns]
+        )
+        count += 1
+    return count
+
+
+def write_skipped(items: Iterable[Skipped], out: TextIO = sys.stdout) -> None:
+    for item in items:
+        out.write(f"line {item.line}: {item.reason}\n")
+

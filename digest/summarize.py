@@ -27,13 +27,21 @@ import httpx
 
 LOGGER = logging.getLogger(__name__)
 
+
+def _words(text: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated string (easier to read and edit)."""
+    return frozenset(text.split())
+
+
 DEFAULT_WORDS = 60
 
 
 class Summarizer(Protocol):
     """Turns an article's text (its lead, usually) into a summary of at most `words` words."""
 
-    def summarize(self, text: str, *, words: int = DEFAULT_WORDS, language: str | None = None) -> str:
+    def summarize(
+        self, text: str, *, words: int = DEFAULT_WORDS, language: str | None = None
+    ) -> str:
         """Return the summary; never raises for bad input, returns "" for empty text."""
         ...
 
@@ -43,53 +51,60 @@ class Summarizer(Protocol):
 
 # Abbreviations that are followed by a period but end no sentence, by language (lower-case,
 # without the final period). Shared ones first; titles before names are the usual trap.
-_COMMON_ABBREVIATIONS = frozenset(
+_COMMON_ABBREVIATIONS = _words(
     """
-    mr mrs ms dr prof sr jr st mt ft sen rep gov gen col lt sgt capt cmdr adm maj pres supt
-    dept corp inc ltd co bros no nos vol vols pp fig figs approx est ca cf vs al ed eds rev
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-    ave blvd rd hwy ste apt bldg univ assn intl natl mfg
-    """.split()
+        mr mrs ms dr prof sr jr st mt ft sen rep gov gen col lt sgt capt cmdr adm maj pres
+        supt dept corp inc ltd co bros no nos vol vols pp fig figs approx est ca cf vs al ed
+        eds rev jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur
+        thurs fri sat sun ave blvd rd hwy ste apt bldg univ assn intl natl mfg
+        """
 )
 _ABBREVIATIONS: dict[str, frozenset[str]] = {
-    "en": frozenset("etc e.g i.e a.m p.m u.s u.k u.n e.u".split()),
-    "de": frozenset(
+    "en": frozenset(["etc", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "u.n", "e.u"]),
+    "de": _words(
         """
-        bzw ca usw vgl ggf evtl inkl exkl zzgl mrd mio tsd nr str abs art bd bzw jh jhd hrsg
-        geb gest gegr sog z.b u.a d.h z.t o.ä u.ä s.o s.u bspw insb ebd ehem allg betr mind
-        max min dipl ing dt engl frz lat hr fr prof dr
-        """.split()
+            bzw ca usw vgl ggf evtl inkl exkl zzgl mrd mio tsd nr str abs art bd bzw jh jhd
+            hrsg geb gest gegr sog z.b u.a d.h z.t o.ä u.ä s.o s.u bspw insb ebd ehem allg
+            betr mind max min dipl ing dt engl frz lat hr fr prof dr
+            """
     ),
-    "fr": frozenset(
+    "fr": _words(
         """
-        m mm mme mmes mlle mlles env cf ex p.ex janv févr fév avr juil sept oct nov déc éd
-        vol chap boul av apr j.-c etc
-        """.split()
+            m mm mme mmes mlle mlles env cf ex p.ex janv févr fév avr juil sept oct nov déc
+            éd vol chap boul av apr j.-c etc
+            """
     ),
-    "es": frozenset(
+    "es": _words(
         """
-        sr sra srta sres dr dra ud uds vd vds etc pág págs núm aprox avda av lic ing arq gral
-        dña dn d ee.uu p.ej tel ene feb mar abr may jun jul ago sept oct nov dic
-        """.split()
+            sr sra srta sres dr dra ud uds vd vds etc pág págs núm aprox avda av lic ing arq
+            gral dña dn d ee.uu p.ej tel ene feb mar abr may jun jul ago sept oct nov dic
+            """
     ),
 }
 # After these words a new sentence begins even if the previous token looked like an acronym
 # ("... in the U.S. The company ..."); after anything else capitalized it does not ("U.S. Senate").
-_SENTENCE_STARTERS = frozenset(
+_SENTENCE_STARTERS = _words(
     """
-    the a an in on at it he she they we i you but and or so yet this that these those there
-    his her their its our my after before when while if as for with from by to of last next
-    however meanwhile still now then also both some many most all no one two three
-    der die das ein eine er sie es wir ich und aber auch doch im am zum nach bei mit
-    le la les un une il elle ils elles nous je et mais en au aux du des ce cette
-    el los las uno una él ella ellos nosotros yo y pero en al del este esta
-    """.split()
+        the a an in on at it he she they we i you but and or so yet this that these those
+        there his her their its our my after before when while if as for with from by to of
+        last next however meanwhile still now then also both some many most all no one two
+        three der die das ein eine er sie es wir ich und aber auch doch im am zum nach bei
+        mit le la les un une il elle ils elles nous je et mais en au aux du des ce cette el
+        los las uno una él ella ellos nosotros yo y pero en al del este esta
+        """
 )
 
-_CANDIDATE_RE = re.compile(
-    r"""([.!?…]+|[。！？]+)((?:\s?["'”’»)\]])*)(\s+|$)(?=(["'“‘«(\[¿¡]*)(\S?))|([。！？]+)(?=\S)"""
+_MAY_END_SENTENCE = _words(
+    """
+    etc usw a.m p.m inc corp co ltd jr sr e.u u.s u.k u.n ee.uu
+    """
 )
-"""Sentence-final punctuation, closing quotes (French ones after a space), then a space."""
+"""Abbreviations that also end sentences: "... at 10 a.m. The council ..." splits, while
+"10 a.m. Eastern" or "Inc. said" do not (no sentence starter follows)."""
+
+_CANDIDATE_RE = re.compile(r"""([.!?…]+|[。！？]+)((?:\s?["'”’»)\]])*)(\s+|$)|([。！？]+)(?=\S)""")
+"""Sentence-final punctuation, closing quotes (French ones after a space), then a space; or a
+CJK full stop, which needs no space after it."""
 _TOKEN_BEFORE_RE = re.compile(r"(\S+)$")
 _INITIAL_RE = re.compile(r"^[(\[\"'“‘«]*[^\W\d_]$")
 _ACRONYM_RE = re.compile(r"^[(\[\"'“‘«]*([^\W\d_]{1,3}[.\-]){1,4}[^\W\d_]{1,3}$")
@@ -113,7 +128,7 @@ def _is_boundary(text: str, end: int, after: int, language: str | None, punct: s
     next_word = re.match(r"[\w'’]+", text[after:].lstrip("\"'“‘«([¿¡"))
     starter = next_word is not None and next_word.group(0).lower() in _SENTENCE_STARTERS
     if word in _COMMON_ABBREVIATIONS or word in _ABBREVIATIONS.get(language or "en", ()):
-        return starter and word in {"etc", "usw", "e.u", "u.s", "u.k", "u.n"}
+        return starter and word in _MAY_END_SENTENCE
     if any(word in table for table in _ABBREVIATIONS.values()) and language is None:
         return starter
     if _INITIAL_RE.match(token):
@@ -138,7 +153,7 @@ def split_sentences(text: str, language: str | None = None) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _CANDIDATE_RE.finditer(text):
-        if match.group(6):  # CJK full stop with no space after it
+        if match.group(4):  # CJK full stop with no space after it
             end = after = match.end()
             punct = "。"
         else:
@@ -161,7 +176,17 @@ def split_sentences(text: str, language: str | None = None) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Cutting to a budget
 
-_OPENERS = {"“": "”", "‘": "’", "«": "»", "„": "“", "‚": "‘", "(": ")", "[": "]", "¿": "?", "¡": "!"}
+_OPENERS = {
+    "“": "”",
+    "‘": "’",
+    "«": "»",
+    "„": "“",
+    "‚": "‘",
+    "(": ")",
+    "[": "]",
+    "¿": "?",
+    "¡": "!",
+}
 _CLOSERS = {close: open_ for open_, close in _OPENERS.items() if open_ not in "„‚¿¡"}
 _TRAILING_JUNK = re.compile(r"[\s,;:–—\-/(\[“‘«„‚\"']+$")
 
@@ -199,7 +224,9 @@ def _balance(text: str) -> str:
     if straight % 2:
         index = result.rfind('"')
         # an odd quote at the very start or end of a cut sentence: drop it; else close it
-        result = result[:index] + result[index + 1 :] if index in (0, len(result) - 1) else result + '"'
+        result = (
+            result[:index] + result[index + 1 :] if index in (0, len(result) - 1) else result + '"'
+        )
     for opener in reversed(stack):
         result = result.rstrip() + _OPENERS[opener]
     return result
@@ -223,7 +250,9 @@ class LeadSummarizer:
     a word boundary and ends with "…". Whitespace is normalized and quotes/brackets balanced.
     """
 
-    def summarize(self, text: str, *, words: int = DEFAULT_WORDS, language: str | None = None) -> str:
+    def summarize(
+        self, text: str, *, words: int = DEFAULT_WORDS, language: str | None = None
+    ) -> str:
         text = " ".join((text or "").split())
         if not text or words <= 0:
             return ""
@@ -250,7 +279,15 @@ _SYSTEM_PROMPT = (
     "plain text, one paragraph, at most {words} words, in {language}. State what happened; "
     "no preamble, no opinion, no markdown, no quotation marks around the reply."
 )
-_LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese", "it": "Italian", "nl": "Dutch"}
+_LANGUAGE_NAMES = {
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+}
 
 
 class ChatSummarizer:
@@ -292,7 +329,9 @@ class ChatSummarizer:
         key = os.environ.get(api_key_env) if api_key_env else None
         return cls(base_url, model, key, timeout=timeout, fallback=fallback)
 
-    def summarize(self, text: str, *, words: int = DEFAULT_WORDS, language: str | None = None) -> str:
+    def summarize(
+        self, text: str, *, words: int = DEFAULT_WORDS, language: str | None = None
+    ) -> str:
         text = " ".join((text or "").split())
         if not text or words <= 0:
             return ""
@@ -317,7 +356,9 @@ class ChatSummarizer:
                     "role": "system",
                     "content": _SYSTEM_PROMPT.format(
                         words=words,
-                        language=_LANGUAGE_NAMES.get((language or "")[:2], "the article's language"),
+                        language=_LANGUAGE_NAMES.get(
+                            (language or "")[:2], "the article's language"
+                        ),
                     ),
                 },
                 {"role": "user", "content": text[:12000]},
@@ -326,7 +367,9 @@ class ChatSummarizer:
             "max_tokens": max(64, words * 3),
         }
         if self._client is not None:
-            response = self._client.post(self.url, json=payload, headers=headers, timeout=self.timeout)
+            response = self._client.post(
+                self.url, json=payload, headers=headers, timeout=self.timeout
+            )
         else:
             with httpx.Client(timeout=self.timeout) as client:
                 response = client.post(self.url, json=payload, headers=headers)

@@ -7,11 +7,17 @@ A token binds a subscriber id to a list id and reveals no address.
 
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 from pathlib import Path
 
-from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 
 
 def load_secret(env_name: str, home: Path) -> str:
@@ -61,14 +67,31 @@ class LinkSigner:
             return None
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    def confirm_token(self, email: str, list_id: int) -> str:
-        return self._confirm.dumps([email, list_id])
+    def confirm_token(self, subscriber_id: int, list_id: int) -> str:
+        """A time-stamped token for the opt-in link; it names no address either."""
+        return self._confirm.dumps([subscriber_id, list_id])
 
-    def read_confirm_token(self, token: str, max_age: int) -> tuple[str, int] | None:
+    def read_confirm_token(self, token: str, max_age: int) -> tuple[int, int] | None | Expired:
+        """(subscriber id, list id); `EXPIRED` for a genuine but old token; None if forged."""
         try:
             value = self._confirm.loads(token, max_age=max_age)
+        except SignatureExpired:
+            return EXPIRED
         except BadSignature:
             return None
-        if isinstance(value, list) and len(value) == 2:
-            return str(value[0]), int(value[1])
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            return value[0], value[1]
         return None
+
+
+class Expired(enum.Enum):
+    """A genuine token past its age: the answer differs from a forged one (410, not 400)."""
+
+    EXPIRED = "expired"
+
+
+EXPIRED = Expired.EXPIRED

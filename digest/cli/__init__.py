@@ -9,6 +9,7 @@ import asyncio
 import functools
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +32,10 @@ app = typer.Typer(
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Wide enough for tables when output is not a terminal (rich would assume 80 columns).
+_WIDTH = shutil.get_terminal_size((120, 24)).columns
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
 
 ConfigOption = Annotated[
     Path | None,
@@ -98,8 +101,27 @@ def open_workspace(config: Path | None, home: Path | None) -> Any:
 @friendly
 def check(config: ConfigOption = None) -> None:
     """Validate the configuration: exit 0 with a summary, or 2 with one line per problem."""
+    from digest.errors import RenderError
+    from digest.pipeline import sample_render
+
     loaded = load_config(config)
     summarize_config(loaded)
+    failed = False
+    for name in loaded.digests:
+        try:
+            lines = sample_render(loaded, name)
+        except RenderError as exc:
+            err.print(f"[red]error:[/red] digests.{name}.template: {exc}", soft_wrap=True)
+            failed = True
+            continue
+        for line in lines:
+            style = (
+                "yellow" if ("OVER BUDGET" in line or line.startswith(("warning", "lint"))) else ""
+            )
+            text = f"{name} (sample of {loaded.digests[name].max_articles} articles): {line}"
+            out.print(f"[{style}]{text}[/{style}]" if style else text, soft_wrap=True)
+    if failed:
+        raise typer.Exit(2)
 
 
 def summarize_config(config: Config) -> None:
@@ -184,19 +206,25 @@ def preview(
     verbose: VerboseOption = False,
 ) -> None:
     """Write the next issue as issue.html, issue.txt, issue.eml and issue.json; send nothing."""
-    from digest.pipeline import write_preview
+    from digest.pipeline import render_settings, write_preview
+    from digest.render import render_report
 
     setup_logging(verbose)
     ws = open_workspace(config, home)
     try:
         ws.config.digest(digest)
         draft = asyncio.run(write_preview(ws, digest, out_dir))
+        report_lines = (
+            render_report(draft.rendered, render_settings(ws, digest)) if draft.rendered else []
+        )
     finally:
         ws.close()
     _print_report(draft.report)
     if draft.rendered is None:
         out.print(f"{digest}: nothing new to send; preview not written")
         return
+    for line in report_lines:
+        out.print(f"{digest}: {line}", soft_wrap=True)
     size_kb = draft.rendered.html_size / 1024
     out.print(
         f"{digest}: {len(draft.rendered.articles)} articles, HTML {size_kb:.1f} KB -> {out_dir}/"
@@ -257,7 +285,7 @@ def _register_commands() -> None:
 
 
 # Modules under digest/cli/ with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ("extract", "serve", "status")
+COMMAND_MODULES: tuple[str, ...] = ("extract", "sources", "lists", "serve", "status")
 
 _register_commands()
 

@@ -25,14 +25,27 @@ from digest.extract import MAX_DOCUMENT_BYTES, extract_document, extract_file
 from digest.models import ExtractedArticle
 from digest.summarize import DEFAULT_WORDS, LeadSummarizer
 
-FIELDS = ("target", "url", "title", "lead", "summary", "author", "published", "image", "language", "words")
+FIELDS = (
+    "target",
+    "url",
+    "title",
+    "lead",
+    "summary",
+    "author",
+    "published",
+    "image",
+    "language",
+    "words",
+)
 _SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".md", ".markdown", ".txt")
 _FETCH_TIMEOUT = 15.0
 _MAX_REDIRECTS = 5
 _USER_AGENT = "digest/0.1 (+newsletter digest; extraction probe)"
 
 
-def _fetch(url: str, *, transport: httpx.BaseTransport | None = None) -> tuple[bytes, str | None, str]:
+def _fetch(
+    url: str, *, transport: httpx.BaseTransport | None = None
+) -> tuple[bytes, str | None, str]:
     """GET a page: (body, content type, final URL). Streams with a size cap.
 
     Small and private on purpose: the shared fetcher (timeouts, per-host limits, conditional
@@ -80,7 +93,9 @@ def _read_target(target: str, *, transport: httpx.BaseTransport | None = None) -
     if not path.is_file():
         raise ExtractionError(f"no such file: {target}")
     if not path.name.lower().endswith(_SUFFIXES):
-        raise ExtractionError(f"unsupported file type {path.suffix or '(none)'}: use {', '.join(_SUFFIXES)}")
+        raise ExtractionError(
+            f"unsupported file type {path.suffix or '(none)'}: use {', '.join(_SUFFIXES)}"
+        )
     return extract_file(path)
 
 
@@ -121,7 +136,7 @@ def _dumps(record: dict[str, Any]) -> str:
 
 def _show(record: dict[str, Any], console: Console) -> None:
     if "error" in record:
-        console.print(f"[bold red]{record['target']}[/]: {record['error']}")
+        console.print(f"[bold red]{record['target']}[/]: {record['error']}", soft_wrap=True)
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold cyan", no_wrap=True)
@@ -135,11 +150,19 @@ def _show(record: dict[str, Any], console: Console) -> None:
 def extract_command(
     targets: Annotated[
         list[str],
-        typer.Argument(help="URL, local .html/.htm/.html.gz/.md/.txt file, or - for standard input."),
+        typer.Argument(
+            help="URL, local .html/.htm/.html.gz/.md/.txt file, or - for standard input."
+        ),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object (an array for many targets).")] = False,
-    as_jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line, streamed.")] = False,
-    words: Annotated[int, typer.Option("--words", min=1, help="Summary word budget.")] = DEFAULT_WORDS,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object (an array for many targets).")
+    ] = False,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="One JSON object per line, streamed.")
+    ] = False,
+    words: Annotated[
+        int, typer.Option("--words", min=1, help="Summary word budget.")
+    ] = DEFAULT_WORDS,
 ) -> None:
     """Show the title, lead, summary and metadata the pipeline extracts from each TARGET."""
     if as_json and as_jsonl:
@@ -150,7 +173,9 @@ def extract_command(
     if as_json:
         records = list(_records(targets, words))
         failed = any("error" in r for r in records)
-        typer.echo(_dumps(records[0]) if len(targets) == 1 else json.dumps(records, ensure_ascii=False))
+        typer.echo(
+            _dumps(records[0]) if len(targets) == 1 else json.dumps(records, ensure_ascii=False)
+        )
     elif as_jsonl or len(targets) > 1:
         for record in _records(targets, words):
             failed |= "error" in record

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -76,6 +77,11 @@ memberships = Table(
     Column("origin", String(200), nullable=False, default=""),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
+    # Why the status last changed ("one-click unsubscribe", "hard bounce (postmark)", "cli"...),
+    # and the proof of consent for double opt-in: when it was confirmed and from which address.
+    Column("status_reason", Text),
+    _ts("confirmed_at"),
+    Column("consent_ip", String(64)),
     UniqueConstraint("list_id", "subscriber_id", name="uq_memberships_list_subscriber"),
     Index("ix_memberships_list_status", "list_id", "status"),
 )
@@ -201,4 +207,33 @@ events = Table(
     Column("payload", JSON, nullable=False, default=dict),
     _ts("received_at", nullable=False),
     Index("ix_events_email", "email"),
+)
+
+# What each source yielded last time, so an unchanged source (a 304, or the same bytes again)
+# gives the same items without being parsed. `url` is what was fetched (a site's discovered
+# feed); `fingerprint` covers the settings that shape parsing, so changing them re-parses.
+# `items` is the zlib-compressed JSON of the items.
+source_cache = Table(
+    "source_cache",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("content_hash", String(64)),
+    Column("items", LargeBinary, nullable=False),
+    Column("item_count", Integer, nullable=False, default=0),
+    _ts("fetched_at", nullable=False),
+)
+
+# Webhook deliveries already seen (Mailgun tokens, Svix ids, SNS message ids, event ids): a replay
+# is recognized even across processes. Old rows are pruned; stale timestamps are refused anyway.
+webhook_receipts = Table(
+    "webhook_receipts",
+    metadata,
+    Column("provider", String(50), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    _ts("received_at", nullable=False),
+    Index("ix_webhook_receipts_received_at", "received_at"),
 )

@@ -1,18 +1,55 @@
-"""Lists, subscribers, memberships and the global suppression list."""
+"""Lists, subscribers, memberships, the global suppression list, and feedback from outside.
+
+A membership's status says whether one subscriber gets one list: `active`, `pending` (awaiting
+double opt-in), `unsubscribed`, `bounced` or `complained`. The suppression list is global: an
+address on it gets nothing, whatever its memberships say (the ledger checks it at claim time).
+Nothing here ever moves someone who left back to `active` unless the caller says so explicitly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.store.db import utcnow
-from digest.store.schema import lists, memberships, subscribers, suppressions
+from digest.store.db import as_utc, utcnow
+from digest.store.schema import (
+    deliveries,
+    events,
+    issues,
+    lists,
+    memberships,
+    subscribers,
+    suppressions,
+    webhook_receipts,
+)
 
 ACTIVE = "active"
-INACTIVE_STATUSES = ("unsubscribed", "bounced", "complained")
+PENDING = "pending"
+UNSUBSCRIBED = "unsubscribed"
+BOUNCED = "bounced"
+COMPLAINED = "complained"
+INACTIVE_STATUSES = (UNSUBSCRIBED, BOUNCED, COMPLAINED)
+STATUSES = (ACTIVE, PENDING, *INACTIVE_STATUSES)
+
+IMPORT_CACHE_KB = 32_768  # SQLite page cache while importing (memory stays under 200 MB)
+RECEIPT_TTL = timedelta(days=7)  # longer than any webhook timestamp tolerance
 
 
 @dataclass(frozen=True)
@@ -22,10 +59,400 @@ class SubscriberRow:
     name: str
     attributes: dict[str, Any]
     status: str | None = None  # on the list asked about
+    created_at: datetime | None = None
+    origin: str | None = None  # on the list asked about
+
+
+@dataclass(frozen=True)
+class ListRow:
+    id: int
+    name: str
+    title: str
+    created_at: datetime
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MembershipRow:
+    list_id: int
+    list_name: str
+    status: str
+    origin: str
+    created_at: datetime
+    updated_at: datetime
+    status_reason: str | None
+    confirmed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SuppressionRow:
+    email: str
+    reason: str
+    detail: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    provider: str
+    kind: str
+    email: str | None
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One valid CSV row, normalized, ready to be applied."""
+
+    line: int
+    email: str
+    name: str
+    attributes: dict[str, str]
+    status: str = ACTIVE  # the file may say someone left (unsubscribed, bounced, complained)
+
+
+# What happened to one row of an import: the outcome and, for a skipped row, why.
+ImportOutcome = Literal["imported", "updated", "unchanged", "duplicate", "suppressed", "left"]
+
+SubscribeOutcome = Literal["confirm", "activated", "nothing"]
+
+
+def _on_conflict_do_nothing(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows, silently keeping what another writer inserted first; rows inserted."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # rowcount is unreliable here (psycopg reports -1), so count the rows RETURNING gives back
+    statement = (
+        dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    )
+    return len(conn.execute(statement, rows).all())
+
+
+class _Bulk:
+    """Bulk statements over the raw DB-API cursor, one flavour per dialect.
+
+    SQLAlchemy's per-row parameter processing costs more than the database itself at import
+    sizes, so the hot path speaks SQL directly: `executemany` on SQLite (a C loop over one
+    prepared statement), array parameters with `unnest` on PostgreSQL (one statement a batch).
+    Values are written exactly as SQLAlchemy writes them (see `stamp` and `json_value`).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.pg = conn.dialect.name == "postgresql"
+        self.conn = conn
+
+    def cursor(self) -> Any:
+        return self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+    def stamp(self, now: datetime) -> Any:
+        return now if self.pg else now.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def json_value(self, value: Any) -> Any:
+        return json.dumps(value) if not self.pg else json.dumps(value)
+
+    def json_read(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, str):
+            value = json.loads(value)
+        return dict(value or {})
+
+    def select_in(self, sql: str, values: list[Any], *extra: Any) -> list[Any]:
+        """Run `sql` whose `{in}` marks `column IN (values)`; extra parameters come first."""
+        if not values:
+            return []
+        cur = self.cursor()
+        if self.pg:
+            cur.execute(sql.format(p="%s", in_="= ANY(%s)"), (*extra, values))
+        else:
+            marks = ",".join("?" * len(values))
+            cur.execute(sql.format(p="?", in_=f"IN ({marks})"), (*extra, *values))
+        rows = cur.fetchall()
+        cur.close()
+        return list(rows)
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
+        types: Sequence[str], conflict: str = "",
+    ) -> None:
+        """INSERT many rows; `types` are the PostgreSQL array element types."""
+        if not rows:
+            return
+        cur = self.cursor()
+        names = ", ".join(columns)
+        if self.pg:
+            arrays = [list(col) for col in zip(*rows, strict=True)]
+            selects = ", ".join(
+                f"CAST(c{i} AS json)" if kind == "json" else f"c{i}"
+                for i, kind in enumerate(types)
+            )
+            unnest = ", ".join(
+                f"CAST(%s AS {'text' if kind == 'json' else kind}[])" for kind in types
+            )
+            aliases = ", ".join(f"c{i}" for i in range(len(types)))
+            cur.execute(
+                f"INSERT INTO {table} ({names}) SELECT {selects} "
+                f"FROM unnest({unnest}) AS t({aliases}) {conflict}",
+                arrays,
+            )
+        else:
+            marks = ", ".join("?" * len(columns))
+            cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+        cur.close()
+
+    def update_rows(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
+        types: Sequence[str],
+    ) -> None:
+        """UPDATE table SET columns... WHERE id = the row's last value."""
+        if not rows:
+            return
+        cur = self.cursor()
+        if self.pg:
+            arrays = [list(col) for col in zip(*rows, strict=True)]
+            sets = ", ".join(
+                f"{col} = CAST(t.c{i} AS json)" if kind == "json" else f"{col} = t.c{i}"
+                for i, (col, kind) in enumerate(zip(columns, types, strict=False))
+            )
+            unnest = ", ".join(
+                f"CAST(%s AS {'text' if kind == 'json' else kind}[])" for kind in types
+            )
+            aliases = ", ".join(f"c{i}" for i in range(len(types)))
+            cur.execute(
+                f"UPDATE {table} SET {sets} FROM unnest({unnest}) AS t({aliases}) "
+                f"WHERE {table}.id = t.c{len(types) - 1}",
+                arrays,
+            )
+        else:
+            sets = ", ".join(f"{col} = ?" for col in columns)
+            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", rows)
+        cur.close()
+
+
+class ImportSession:
+    """One import on one connection: each batch is applied in one transaction.
+
+    Duplicates across the whole file are found through a temporary table of the addresses seen
+    so far (with their line), so memory stays flat however long the file is. Within a batch
+    they are found in Python. In a dry run the temporary table is the only thing written.
+    """
+
+    def __init__(
+        self, engine: Engine, list_id: int, *, origin: str, resubscribe: bool, dry_run: bool
+    ) -> None:
+        self.engine = engine
+        self.list_id = list_id
+        self.origin = origin
+        self.resubscribe = resubscribe
+        self.dry_run = dry_run
+        self._conn: Connection | None = None
+        self._batches = 0
+
+    def __enter__(self) -> ImportSession:
+        self._conn = self.engine.connect()
+        with self._conn.begin():
+            self._conn.exec_driver_sql("DROP TABLE IF EXISTS digest_import_seen")
+            sqlite_only = "" if self._conn.dialect.name == "postgresql" else " WITHOUT ROWID"
+            self._conn.exec_driver_sql(
+                "CREATE TEMPORARY TABLE digest_import_seen "
+                f"(email VARCHAR(320) PRIMARY KEY, line INTEGER NOT NULL){sqlite_only}"
+            )
+            if sqlite_only:  # a bigger page cache for the random-order index inserts
+                self._conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KB}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+            with self._conn.begin():
+                self._conn.exec_driver_sql("DROP TABLE IF EXISTS digest_import_seen")
+                if self._conn.dialect.name == "sqlite":
+                    self._conn.exec_driver_sql("PRAGMA cache_size = -2000")  # the default
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def apply(self, batch: Sequence[ImportRow]) -> list[tuple[ImportRow, ImportOutcome, str]]:
+        """Apply one batch; one (row, outcome, detail) per row, in order."""
+        conn = self._conn
+        assert conn is not None, "use ImportSession as a context manager"
+        results: dict[int, tuple[ImportOutcome, str]] = {}
+        first: dict[str, ImportRow] = {}
+        for index, row in enumerate(batch):
+            earlier = first.get(row.email)
+            if earlier is None:
+                first[row.email] = row
+            else:
+                results[index] = ("duplicate", f"duplicate of line {earlier.line}")
+        emails = list(first)
+        now = utcnow()
+        with conn.begin():
+            bulk = _Bulk(conn)
+            seen: dict[str, int] = dict(
+                bulk.select_in("SELECT email, line FROM digest_import_seen WHERE email {in_}",
+                               emails)
+            )
+            bulk.insert_rows(
+                "digest_import_seen",
+                ("email", "line"),
+                [(e, first[e].line) for e in emails if e not in seen],
+                types=("text", "integer"),
+            )
+            suppressed: dict[str, str] = dict(
+                bulk.select_in("SELECT email, reason FROM suppressions WHERE email {in_}", emails)
+            )
+            existing = {
+                found[1]: found
+                for found in bulk.select_in(
+                    "SELECT s.id, s.email, s.name, s.attributes, m.id, m.status "
+                    "FROM subscribers s LEFT JOIN memberships m "
+                    "ON m.subscriber_id = s.id AND m.list_id = {p} WHERE s.email {in_}",
+                    emails,
+                    self.list_id,
+                )
+            }
+            new_subscribers: list[tuple[Any, ...]] = []
+            new_memberships: list[ImportRow] = []  # subscriber id looked up after inserting
+            subscriber_updates: list[tuple[Any, ...]] = []
+            status_updates: list[tuple[Any, ...]] = []
+            stamp = bulk.stamp(now)
+            reason = f"import {self.origin}"
+            for index, row in enumerate(batch):
+                if index in results:
+                    continue
+                if row.email in seen:
+                    results[index] = ("duplicate", f"duplicate of line {seen[row.email]}")
+                    continue
+                if row.email in suppressed:
+                    results[index] = ("suppressed", f"({suppressed[row.email]})")
+                    continue
+                found = existing.get(row.email)
+                if found is None:
+                    new_subscribers.append(
+                        (row.email, row.name, bulk.json_value(row.attributes), stamp, stamp)
+                    )
+                    new_memberships.append(row)
+                    results[index] = ("imported", "")
+                    continue
+                subscriber_id, _, old_name, old_attributes, membership_id, status = found
+                old_attributes = bulk.json_read(old_attributes)
+                if membership_id is None:
+                    new_memberships.append(row)
+                    results[index] = ("imported", "")
+                    self._change(bulk, subscriber_id, old_name, old_attributes, row, stamp,
+                                 subscriber_updates)
+                    continue
+                new_status = status
+                if status in INACTIVE_STATUSES:
+                    if row.status == ACTIVE:
+                        if not self.resubscribe:
+                            results[index] = (
+                                "left",
+                                f"{status} from this list; not re-added "
+                                "(--resubscribe would add them back)",
+                            )
+                            continue
+                        new_status = ACTIVE
+                elif row.status != status:
+                    new_status = row.status
+                changed = self._change(bulk, subscriber_id, old_name, old_attributes, row, stamp,
+                                       subscriber_updates)
+                if new_status != status:
+                    status_updates.append((new_status, reason, stamp, membership_id))
+                    changed = True
+                results[index] = ("updated" if changed else "unchanged", "")
+            if not self.dry_run:
+                self._write(bulk, stamp, new_subscribers, new_memberships, subscriber_updates,
+                            status_updates)
+        self._batches += 1
+        if bulk.pg and self._batches in (1, 4, 16, 64, 256):
+            # Fresh tables have no statistics; without them PostgreSQL scans instead of using
+            # the email index, and the import turns quadratic.
+            with conn.begin():
+                conn.exec_driver_sql("ANALYZE subscribers, memberships, digest_import_seen")
+        return [(row, *results[index]) for index, row in enumerate(batch)]
+
+    @staticmethod
+    def _change(
+        bulk: _Bulk,
+        subscriber_id: int,
+        old_name: str,
+        old_attributes: dict[str, Any],
+        row: ImportRow,
+        stamp: Any,
+        updates: list[tuple[Any, ...]],
+    ) -> bool:
+        """Queue an update of the subscriber's name and attributes when the row changes them."""
+        merged = {**old_attributes, **row.attributes}
+        name = row.name or old_name
+        if name == old_name and merged == old_attributes:
+            return False
+        updates.append((name, bulk.json_value(merged), stamp, subscriber_id))
+        return True
+
+    def _write(
+        self,
+        bulk: _Bulk,
+        stamp: Any,
+        new_subscribers: list[tuple[Any, ...]],
+        new_memberships: list[ImportRow],
+        subscriber_updates: list[tuple[Any, ...]],
+        status_updates: list[tuple[Any, ...]],
+    ) -> None:
+        bulk.insert_rows(
+            "subscribers",
+            ("email", "name", "attributes", "created_at", "updated_at"),
+            new_subscribers,
+            types=("text", "text", "json", "timestamptz", "timestamptz"),
+            conflict="ON CONFLICT (email) DO NOTHING",
+        )
+        if new_memberships:
+            ids = dict(
+                bulk.select_in(
+                    "SELECT email, id FROM subscribers WHERE email {in_}",
+                    [row.email for row in new_memberships],
+                )
+            )
+            bulk.insert_rows(
+                "memberships",
+                ("list_id", "subscriber_id", "status", "origin", "status_reason", "created_at",
+                 "updated_at"),
+                [
+                    (
+                        self.list_id,
+                        ids[row.email],
+                        row.status,
+                        self.origin,
+                        None if row.status == ACTIVE else "imported as such",
+                        stamp,
+                        stamp,
+                    )
+                    for row in new_memberships
+                ],
+                types=("bigint", "bigint", "text", "text", "text", "timestamptz", "timestamptz"),
+                conflict="ON CONFLICT (list_id, subscriber_id) DO NOTHING",
+            )
+        bulk.update_rows(
+            "subscribers",
+            ("name", "attributes", "updated_at"),
+            subscriber_updates,
+            types=("text", "json", "timestamptz", "bigint"),
+        )
+        bulk.update_rows(
+            "memberships",
+            ("status", "status_reason", "updated_at"),
+            status_updates,
+            types=("text", "text", "timestamptz", "bigint"),
+        )
 
 
 class SubscriberQueries:
     engine: Engine
+
+    # -- lists -------------------------------------------------------------------------------
 
     def ensure_list(self, name: str, title: str = "") -> int:
         with self.engine.begin() as conn:
@@ -44,6 +471,32 @@ class SubscriberQueries:
         with self.engine.connect() as conn:
             found = conn.execute(select(lists.c.id).where(lists.c.name == name)).scalar()
         return None if found is None else int(found)
+
+    def list_name(self, list_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(lists.c.name).where(lists.c.id == list_id)).scalar()
+        return None if found is None else str(found)
+
+    def lists_overview(self) -> list[ListRow]:
+        """Every stored list with its member counts by status."""
+        with self.engine.connect() as conn:
+            counts: dict[int, dict[str, int]] = {}
+            for list_id, status, count in conn.execute(
+                select(memberships.c.list_id, memberships.c.status, func.count()).group_by(
+                    memberships.c.list_id, memberships.c.status
+                )
+            ):
+                counts.setdefault(int(list_id), {})[status] = int(count)
+            rows = conn.execute(select(lists).order_by(lists.c.name)).all()
+        return [
+            ListRow(
+                row.id, row.name, row.title, as_utc(row.created_at) or utcnow(),
+                counts.get(row.id, {}),
+            )
+            for row in rows
+        ]
+
+    # -- subscribers -------------------------------------------------------------------------
 
     def upsert_subscriber(
         self,
@@ -116,12 +569,22 @@ class SubscriberQueries:
                 conn.execute(
                     update(memberships)
                     .where(memberships.c.id == membership.id)
-                    .values(status=status, updated_at=now)
+                    .values(status=status, status_reason=origin or None, updated_at=now)
                 )
                 changed = True
             return "updated" if changed else "unchanged"
 
-    def set_membership_status(self, list_id: int, subscriber_id: int, status: str) -> bool:
+    def import_session(
+        self, list_id: int, *, origin: str, resubscribe: bool = False, dry_run: bool = False
+    ) -> ImportSession:
+        """A session applying import batches; see `ImportSession`."""
+        return ImportSession(
+            self.engine, list_id, origin=origin, resubscribe=resubscribe, dry_run=dry_run
+        )
+
+    def set_membership_status(
+        self, list_id: int, subscriber_id: int, status: str, reason: str | None = None
+    ) -> bool:
         """Change one membership's status; False when there is no such membership."""
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -132,7 +595,7 @@ class SubscriberQueries:
                         memberships.c.subscriber_id == subscriber_id,
                     )
                 )
-                .values(status=status, updated_at=utcnow())
+                .values(status=status, status_reason=reason, updated_at=utcnow())
             )
         return bool(result.rowcount)
 
@@ -141,7 +604,54 @@ class SubscriberQueries:
             row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
         if row is None:
             return None
-        return SubscriberRow(row.id, row.email, row.name, dict(row.attributes or {}))
+        return SubscriberRow(
+            row.id, row.email, row.name, dict(row.attributes or {}),
+            created_at=as_utc(row.created_at),
+        )
+
+    def subscriber_by_id(self, subscriber_id: int) -> SubscriberRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(subscribers).where(subscribers.c.id == subscriber_id)
+            ).first()
+        if row is None:
+            return None
+        return SubscriberRow(
+            row.id, row.email, row.name, dict(row.attributes or {}),
+            created_at=as_utc(row.created_at),
+        )
+
+    def memberships_of(self, subscriber_id: int) -> list[MembershipRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(memberships, lists.c.name.label("list_name"))
+                .join(lists, lists.c.id == memberships.c.list_id)
+                .where(memberships.c.subscriber_id == subscriber_id)
+                .order_by(lists.c.name)
+            ).all()
+        return [
+            MembershipRow(
+                row.list_id,
+                row.list_name,
+                row.status,
+                row.origin,
+                as_utc(row.created_at) or utcnow(),
+                as_utc(row.updated_at) or utcnow(),
+                row.status_reason,
+                as_utc(row.confirmed_at),
+            )
+            for row in rows
+        ]
+
+    def membership_status(self, list_id: int, subscriber_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(memberships.c.status).where(
+                    memberships.c.list_id == list_id,
+                    memberships.c.subscriber_id == subscriber_id,
+                )
+            ).scalar()
+        return None if found is None else str(found)
 
     def members(self, list_id: int, status: str | None = None) -> Iterator[SubscriberRow]:
         """Stream a list's members (never all in memory at once)."""
@@ -152,6 +662,8 @@ class SubscriberQueries:
                 subscribers.c.name,
                 subscribers.c.attributes,
                 memberships.c.status,
+                memberships.c.created_at,
+                memberships.c.origin,
             )
             .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
             .where(memberships.c.list_id == list_id)
@@ -162,7 +674,13 @@ class SubscriberQueries:
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=1000).execute(query):
                 yield SubscriberRow(
-                    row.id, row.email, row.name, dict(row.attributes or {}), row.status
+                    row.id,
+                    row.email,
+                    row.name,
+                    dict(row.attributes or {}),
+                    row.status,
+                    as_utc(row.created_at),
+                    row.origin,
                 )
 
     def count_members(self, list_id: int) -> dict[str, int]:
@@ -174,23 +692,258 @@ class SubscriberQueries:
             ).all()
         return {status: int(count) for status, count in rows}
 
-    def suppress(self, email: str, reason: str, detail: str = "") -> None:
+    # -- consent -----------------------------------------------------------------------------
+
+    def request_subscription(
+        self,
+        list_id: int,
+        email: str,
+        *,
+        name: str = "",
+        double_opt_in: bool,
+        origin: str = "web",
+        client: str | None = None,
+    ) -> tuple[SubscribeOutcome, int | None]:
+        """Someone asked to join a list; what to do next, and the subscriber id.
+
+        "confirm": send a confirmation link (double opt-in, or someone who had left and asks to
+        come back: their earlier choice is only overridden by a confirmed request).
+        "activated": a new member, active at once (no double opt-in). "nothing": already a
+        member, or the address is suppressed. The caller's answer must not tell these apart.
+        """
+        now = utcnow()
         with self.engine.begin() as conn:
-            exists = conn.execute(
+            if conn.execute(
                 select(suppressions.c.email).where(suppressions.c.email == email)
-            ).first()
-            if exists is None:
+            ).first():
+                return "nothing", None
+            found = conn.execute(
+                select(subscribers.c.id).where(subscribers.c.email == email)
+            ).scalar()
+            if found is None:
+                found = conn.execute(
+                    insert(subscribers).values(
+                        email=email, name=name, attributes={}, created_at=now, updated_at=now
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            subscriber_id = int(found)
+            status = conn.execute(
+                select(memberships.c.status).where(
+                    memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id
+                )
+            ).scalar()
+            if status is None:
+                new_status = PENDING if double_opt_in else ACTIVE
                 conn.execute(
-                    insert(suppressions).values(
-                        email=email, reason=reason, detail=detail, created_at=utcnow()
+                    insert(memberships).values(
+                        list_id=list_id,
+                        subscriber_id=subscriber_id,
+                        status=new_status,
+                        origin=origin,
+                        status_reason="signup",
+                        consent_ip=client if not double_opt_in else None,
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
+                return ("confirm" if double_opt_in else "activated"), subscriber_id
+            if status == ACTIVE:
+                return "nothing", subscriber_id
+            return "confirm", subscriber_id  # pending again, or someone who left asking back
+
+    def confirm_subscription(
+        self, list_id: int, subscriber_id: int, *, client: str | None = None
+    ) -> bool:
+        """Activate a membership from a confirmed link; False when there is nothing to confirm.
+
+        Confirming twice is harmless. A suppressed address is never activated.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(memberships.c.id, memberships.c.status, subscribers.c.email)
+                .join(subscribers, subscribers.c.id == memberships.c.subscriber_id)
+                .where(
+                    memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id
+                )
+            ).first()
+            if row is None:
+                return False
+            if conn.execute(
+                select(suppressions.c.email).where(suppressions.c.email == row.email)
+            ).first():
+                return False
+            if row.status != ACTIVE:
+                conn.execute(
+                    update(memberships)
+                    .where(memberships.c.id == row.id)
+                    .values(
+                        status=ACTIVE,
+                        status_reason="confirmed",
+                        confirmed_at=now,
+                        consent_ip=client,
+                        updated_at=now,
+                    )
+                )
+                self._event(conn, "web", "confirmed", row.email, {"list_id": list_id})
+            return True
+
+    # -- leaving -----------------------------------------------------------------------------
+
+    def unsubscribe(
+        self, list_id: int, subscriber_id: int, *, source: str, reason: str
+    ) -> Literal["unsubscribed", "already", "unknown"]:
+        """Take one subscriber off one list and record it; calling it again changes nothing.
+
+        Frozen issues still sending skip this person: the ledger checks memberships at claim.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(memberships.c.id, memberships.c.status, subscribers.c.email)
+                .join(subscribers, subscribers.c.id == memberships.c.subscriber_id)
+                .where(
+                    memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id
+                )
+            ).first()
+            if row is None:
+                return "unknown"
+            if row.status in INACTIVE_STATUSES:
+                return "already"
+            conn.execute(
+                update(memberships)
+                .where(memberships.c.id == row.id)
+                .values(status=UNSUBSCRIBED, status_reason=reason, updated_at=now)
+            )
+            self._event(
+                conn, source, "unsubscribe", row.email,
+                {"list_id": list_id, "subscriber_id": subscriber_id, "reason": reason},
+            )
+        return "unsubscribed"
+
+    def stop_address(
+        self, email: str, status: str, *, reason: str, detail: str = "",
+        list_id: int | None = None,
+    ) -> int:
+        """An address must stop getting mail: memberships it has (on one list or all) change.
+
+        `bounced` and `complained` also put the address on the global suppression list;
+        `unsubscribed` only leaves the list(s). Returns how many memberships changed.
+        """
+        assert status in INACTIVE_STATUSES
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if status in (BOUNCED, COMPLAINED):
+                _on_conflict_do_nothing(
+                    conn,
+                    suppressions,
+                    [{"email": email, "reason": reason, "detail": detail, "created_at": now}],
+                )
+            subscriber_id = conn.execute(
+                select(subscribers.c.id).where(subscribers.c.email == email)
+            ).scalar()
+            if subscriber_id is None:
+                return 0
+            query = update(memberships).where(
+                memberships.c.subscriber_id == subscriber_id,
+                memberships.c.status.in_((ACTIVE, PENDING)),
+            )
+            if list_id is not None:
+                query = query.where(memberships.c.list_id == list_id)
+            result = conn.execute(
+                query.values(status=status, status_reason=reason, updated_at=now)
+            )
+        return int(result.rowcount or 0)
+
+    def list_of_message(self, provider_message_id: str) -> int | None:
+        """The list an issue went to, found from one of its messages' provider id."""
+        bare = provider_message_id.strip().strip("<>")
+        candidates = {provider_message_id, bare, f"<{bare}>"}  # providers differ on brackets
+        with self.engine.connect() as conn:
+            content = conn.execute(
+                select(issues.c.content)
+                .join(deliveries, deliveries.c.issue_id == issues.c.id)
+                .where(deliveries.c.provider_message_id.in_(candidates))
+                .limit(1)
+            ).scalar()
+        if isinstance(content, dict) and isinstance(content.get("list_id"), int):
+            return int(content["list_id"])
+        return None
+
+    # -- suppression -------------------------------------------------------------------------
+
+    def suppress(self, email: str, reason: str, detail: str = "") -> None:
+        with self.engine.begin() as conn:
+            _on_conflict_do_nothing(
+                conn,
+                suppressions,
+                [{"email": email, "reason": reason, "detail": detail, "created_at": utcnow()}],
+            )
+
+    def unsuppress(self, email: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(suppressions).where(suppressions.c.email == email))
+        return bool(result.rowcount)
 
     def is_suppressed(self, email: str) -> bool:
+        return self.suppression(email) is not None
+
+    def suppression(self, email: str) -> SuppressionRow | None:
         with self.engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(suppressions.c.email).where(suppressions.c.email == email)
-                ).first()
-                is not None
+            row = conn.execute(select(suppressions).where(suppressions.c.email == email)).first()
+        if row is None:
+            return None
+        return SuppressionRow(row.email, row.reason, row.detail, as_utc(row.created_at) or utcnow())
+
+    # -- events and webhook receipts ---------------------------------------------------------
+
+    @staticmethod
+    def _event(
+        conn: Connection, provider: str, kind: str, email: str | None, payload: dict[str, Any]
+    ) -> int:
+        result = conn.execute(
+            insert(events).values(
+                provider=provider, kind=kind[:50], email=email[:320] if email else None,
+                payload=payload, received_at=utcnow(),
             )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def record_event(
+        self, provider: str, kind: str, email: str | None, payload: dict[str, Any]
+    ) -> int:
+        """Keep what a provider or subscriber told us; returns the event's id."""
+        with self.engine.begin() as conn:
+            return self._event(conn, provider, kind, email, payload)
+
+    def events_for(
+        self, email: str | None = None, *, provider: str | None = None, limit: int = 100
+    ) -> list[EventRow]:
+        query = select(events).order_by(events.c.id.desc()).limit(limit)
+        if email is not None:
+            query = query.where(events.c.email == email)
+        if provider is not None:
+            query = query.where(events.c.provider == provider)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            EventRow(
+                row.id, row.provider, row.kind, row.email, dict(row.payload or {}),
+                as_utc(row.received_at) or utcnow(),
+            )
+            for row in rows
+        ]
+
+    def first_receipt(self, provider: str, key: str) -> bool:
+        """Remember a webhook delivery's key; False when it was seen before (a replay)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(webhook_receipts).where(webhook_receipts.c.received_at < now - RECEIPT_TTL)
+            )
+            inserted = _on_conflict_do_nothing(
+                conn,
+                webhook_receipts,
+                [{"provider": provider, "key": key[:300], "received_at": now}],
+            )
+        return inserted == 1

@@ -124,3 +124,30 @@ def test_unknown_digest_is_a_usage_error(cfg: str, home: Path) -> None:
     code, _, err = invoke("run", "weekly", "--config", cfg, "--home", str(home))
     assert code == 2
     assert "no digest named 'weekly'" in err
+
+
+def test_check_renders_a_sample_issue_and_names_template_errors(cfg: str) -> None:
+    path = Path(cfg)
+    templates = path.parent / "my-templates"
+    templates.mkdir()
+    (templates / "issue.html").write_text(
+        '{% extends "base.html" %}{% block content %}{{ no_such_variable }}{% endblock %}'
+    )
+    path.write_text(
+        path.read_text().replace(
+            "summary_words = 60", 'summary_words = 60\ntemplate = "my-templates"'
+        )
+    )
+    code, _, err = invoke("check", "--config", cfg)
+    assert code == 2
+    assert "digests.example.template:" in err and "no_such_variable" in err
+
+
+def test_check_warns_when_a_full_issue_would_not_fit_the_budget(cfg: str) -> None:
+    path = Path(cfg)
+    text = path.read_text().replace("max_articles = 12", "max_articles = 120")
+    path.write_text(text.replace("summary_words = 60", "summary_words = 120\nsize_budget = 20000"))
+    code, out, _ = invoke("check", "--config", cfg)
+    assert code == 0
+    assert "example (sample of 120 articles): HTML" in out
+    assert "warning:" in out  # what was done to fit: images, shorter summaries, more stories

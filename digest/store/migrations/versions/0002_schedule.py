@@ -1,7 +1,7 @@
 """schedule: a per-delivery not-before time (delivery at a local hour in each subscriber's zone)
 
 Revision ID: 0002_schedule
-Revises: 0001
+Revises: 0002_lists
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_schedule"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_lists"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

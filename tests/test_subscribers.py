@@ -1,0 +1,238 @@
+"""CSV import with every defect an operator's file has, and the address normalization."""
+
+from __future__ import annotations
+
+import io
+import random
+import string
+from pathlib import Path
+
+import pytest
+from email_validator import EmailNotValidError
+
+from digest.store import Store
+from digest.subscribers import (
+    MAX_DETAILED,
+    _full_normalize,
+    export_csv,
+    import_csv,
+    normalize_email,
+    read_rows,
+)
+
+
+def _write(tmp_path: Path, data: bytes | str, name: str = "list.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def _reasons(report: object) -> list[tuple[int, str]]:
+    return [(s.line, s.reason) for s in report.skipped]  # type: ignore[attr-defined]
+
+
+# -- normalization ----------------------------------------------------------------------------
+
+
+def test_normalize_email() -> None:
+    assert normalize_email("  Ada@Example.ORG ") == "ada@example.org"
+    assert normalize_email("user+tag@sub.example.co.uk") == "user+tag@sub.example.co.uk"
+    assert normalize_email("jörg@bücher.example") == "jörg@bücher.example"
+    assert normalize_email("x@xn--bcher-kva.example") == "x@bücher.example"
+    for bad in ("", "no-at", "a@b", "a@@b.org", "a b@example.org", "a@example..org",
+                ".a@example.org", "a@localhost", "a@example.invalid", "a@-x.org"):
+        with pytest.raises(EmailNotValidError):
+            normalize_email(bad)
+
+
+def test_fast_path_agrees_with_email_validator() -> None:
+    """The cached fast path must give exactly what email-validator gives, or fail as it does."""
+    rng = random.Random(8058)
+    alphabet = string.ascii_letters + string.digits + "._+-!#$%&'*/=?^`{|}~@\"() ,;:<>[]\\é"
+    domains = ["example.org", "Example.COM", "a.b", "x.y.z", "-bad.org", "ok-.org", "1.2.3.4",
+               "xn--bcher-kva.example", "localhost", "example.test", "ex_ample.org", "e.x",
+               "a" * 64 + ".org", "example.o", "example.123"]
+    samples = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        + rng.choice(["@", "@@", ""]) + rng.choice(domains)
+        for _ in range(3000)
+    ]
+    samples += ["a" * 65 + "@example.org", "a" * 240 + "@example.org", "Info@Example.org"]
+    samples += [f"{rng.choice(['a', 'B.c', 'd+e', 'f_g'])}{n}@{rng.choice(domains)}"
+                for n in range(500)]
+    valid = 0
+    for sample in samples:
+        try:
+            expected = _full_normalize(sample)
+        except EmailNotValidError:
+            with pytest.raises(EmailNotValidError):
+                normalize_email(sample)
+            continue
+        valid += 1
+        assert normalize_email(sample) == expected, sample
+    assert valid > 300  # both branches were exercised
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def test_header_bom_semicolon_latin1_and_quotes(tmp_path: Path) -> None:
+    data = (
+        b"\xef\xbb\xbfE-Mail;Vorname;Nachname;Stadt\r\n"
+        b"anna@example.de;Anna;M\xfcller;K\xc3\xb6ln\r\n"  # one Latin-1 byte, one UTF-8 char
+        b'"bob@example.de";"Bob ""B""";;"Line\r\nbreak"\r\n'
+    )
+    rows = list(read_rows(_write(tmp_path, data)))
+    assert [(r.line, r.email, r.name) for r in rows] == [
+        (2, "anna@example.de", "Anna Müller"),
+        (3, "bob@example.de", 'Bob "B"'),
+    ]
+    assert rows[0].attributes == {"vorname": "Anna", "nachname": "Müller", "stadt": "Köln"}
+    assert rows[1].attributes["stadt"] == "Line\r\nbreak"
+
+
+def test_no_header_and_tabs(tmp_path: Path) -> None:
+    rows = list(read_rows(_write(tmp_path, "Ada Lovelace\tada@example.org\nGrace\tg@example.org\n")))
+    assert [(r.line, r.email, r.name) for r in rows] == [
+        (1, "ada@example.org", "Ada Lovelace"), (2, "g@example.org", "Grace")
+    ]
+
+
+def test_utf16_export_from_a_spreadsheet(tmp_path: Path) -> None:
+    text = "email\tname\r\nzoë@example.org\tZoë\r\n"
+    rows = list(read_rows(_write(tmp_path, text.encode("utf-16"))))
+    assert [(r.email, r.name) for r in rows] == [("zoë@example.org", "Zoë")]
+
+
+def test_runaway_quote_is_one_bad_row_and_reading_goes_on(tmp_path: Path) -> None:
+    lines = ["email,name", 'a@example.org,"Ada'] + [f"r{i}@example.org,R{i}" for i in range(80)]
+    rows = list(read_rows(_write(tmp_path, "\n".join(lines) + "\n")))
+    assert rows[0].line == 2 and rows[0].problem is not None and "quote" in rows[0].problem
+    assert [r.line for r in rows[1:]] == list(range(3, 83))
+    assert rows[-1].email == "r79@example.org"
+
+
+def test_csv_errors_do_not_abort(tmp_path: Path) -> None:
+    big = "x" * 200_000  # over the csv module's field limit
+    data = f"email,name\na@example.org,A\nb@example.org,{big}\nc@example.org,C\n"
+    rows = list(read_rows(_write(tmp_path, data)))
+    assert [r.line for r in rows] == [2, 3, 4]
+    assert rows[1].problem is not None
+    assert rows[2].email == "c@example.org"
+
+
+# -- importing --------------------------------------------------------------------------------
+
+MESSY = (
+    "\ufeffEmail;Name;Plan\n"
+    "ada@example.org;Ada;pro\n"
+    "not-an-address;Nobody;free\n"
+    "ADA@example.org;Ada Again;free\n"  # a duplicate once normalized
+    "\n"
+    "grace@example.org;Grace;free;extra\n"  # more fields than the header
+    "bounced@example.org;Bounced;free\n"
+    ";;\n"
+    "  \n"
+    "left@example.org;Left;free\n"
+    ";No address;free\n"
+    "zoe@example.org;Zoë;free\n"
+)
+
+
+def test_messy_file_gives_a_precise_report(store: Store, tmp_path: Path) -> None:
+    list_id = store.ensure_list("readers")
+    store.suppress("bounced@example.org", "hard bounce")
+    store.upsert_subscriber(list_id, "left@example.org")
+    left = store.subscriber_by_email("left@example.org")
+    assert left is not None
+    store.set_membership_status(list_id, left.id, "unsubscribed")
+    path = _write(tmp_path, MESSY)
+    report = import_csv(store, list_id, path)
+    assert (report.imported, report.updated, report.unchanged) == (2, 0, 0)
+    reasons = _reasons(report)
+    assert [line for line, _ in reasons] == [3, 4, 6, 7, 10, 11]
+    assert reasons[0][1].startswith("invalid address: 'not-an-address'")
+    assert reasons[1][1] == "duplicate of line 2"
+    assert reasons[2][1] == "malformed: 4 fields where the header has 3"
+    assert reasons[3][1].startswith("suppressed: bounced@example.org")
+    assert reasons[4][1].startswith("left: left@example.org is unsubscribed")
+    assert reasons[5][1] == "invalid address: the row has no address"
+    assert dict(report.skipped_by_kind) == {
+        "invalid": 2, "duplicate": 1, "malformed": 1, "suppressed": 1, "left": 1
+    }
+    assert store.count_members(list_id) == {"active": 2, "unsubscribed": 1}
+    ada = store.subscriber_by_email("ada@example.org")
+    assert ada is not None and ada.attributes == {"plan": "pro"} and ada.name == "Ada"
+
+    again = import_csv(store, list_id, path)  # re-importing changes nothing
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 2)
+    assert _reasons(again) == reasons
+
+    forced = import_csv(store, list_id, path, resubscribe=True)
+    assert forced.updated == 1  # the leaver, because the operator said so
+    assert store.count_members(list_id) == {"active": 3}
+    assert store.is_suppressed("bounced@example.org")  # never undone by an import
+
+
+def test_updates_and_dry_run(store: Store, tmp_path: Path) -> None:
+    list_id = store.ensure_list("readers")
+    import_csv(store, list_id, _write(tmp_path, "email,name,city\na@example.org,A,Oslo\n"))
+    changed = _write(tmp_path, "email,name,city\na@example.org,A,Bergen\nb@example.org,B,\n",
+                     "changed.csv")
+    dry = import_csv(store, list_id, changed, dry_run=True)
+    assert (dry.imported, dry.updated, dry.unchanged) == (1, 1, 0)
+    assert store.subscriber_by_email("b@example.org") is None
+    a = store.subscriber_by_email("a@example.org")
+    assert a is not None and a.attributes == {"city": "Oslo"}
+    real = import_csv(store, list_id, changed)
+    assert (real.imported, real.updated, real.unchanged) == (1, 1, 0)
+    a = store.subscriber_by_email("a@example.org")
+    assert a is not None and a.attributes == {"city": "Bergen"}
+
+
+def test_duplicates_across_batches_and_streamed_skips(store: Store, tmp_path: Path) -> None:
+    list_id = store.ensure_list("readers")
+    rows = [f"u{i}@example.org,U{i}" for i in range(50)]
+    rows += [f"u{i}@example.org,again" for i in range(0, 50, 5)]  # later batches
+    rows += ["broken"] * (MAX_DETAILED + 5)
+    path = _write(tmp_path, "email,name\n" + "\n".join(rows) + "\n")
+    streamed: list[tuple[int, str]] = []
+    report = import_csv(store, list_id, path, batch_size=7,
+                        on_skip=lambda s: streamed.append((s.line, s.reason)))
+    assert report.imported == 50
+    assert report.skipped_count == 10 + MAX_DETAILED + 5 == len(streamed)
+    assert len(report.skipped) == MAX_DETAILED  # kept in memory; the rest counted/streamed
+    assert streamed[0] == (52, "duplicate of line 2")
+    assert streamed[9] == (61, "duplicate of line 47")
+    assert [line for line, _ in streamed] == sorted(line for line, _ in streamed)
+    assert store.subscriber_by_email("u0@example.org").name == "U0"  # type: ignore[union-attr]
+
+
+def test_status_column_carries_leavers_over_and_export_round_trips(
+    store: Store, tmp_path: Path
+) -> None:
+    source = store.ensure_list("old")
+    data = ("email,name,status,country\n"
+            "a@example.org,A,active,NO\nb@example.org,B,unsubscribed,SE\nc@example.org,C,,DK\n")
+    import_csv(store, source, _write(tmp_path, data))
+    assert store.count_members(source) == {"active": 2, "unsubscribed": 1}
+    out = io.StringIO()
+    assert export_csv(store, source, out) == 3
+    exported = out.getvalue().splitlines()
+    assert exported[0] == "email,name,status,joined,origin,country"
+    target = store.ensure_list("new")
+    report = import_csv(store, target, _write(tmp_path, out.getvalue(), "export.csv"))
+    assert report.imported == 3 and report.skipped_count == 0
+    assert store.count_members(target) == {"active": 2, "unsubscribed": 1}
+    b = store.subscriber_by_email("b@example.org")
+    assert b is not None and b.attributes == {"country": "SE"}  # no status/joined/origin
+
+
+def test_pipeline_call_signature_still_works(sqlite_store: Store, tmp_path: Path) -> None:
+    """digest.pipeline.sync_lists calls import_csv(store, list_id, path)."""
+    list_id = sqlite_store.ensure_list("readers", "Readers")
+    root = Path(__file__).resolve().parents[1]
+    report = import_csv(sqlite_store, list_id, root / "config" / "example" / "subscribers.csv")
+    assert report.imported >= 3 and report.skipped_count == 0
+    assert import_csv(sqlite_store, list_id, root / "config" / "example" / "subscribers.csv"
+                      ).imported == 0
