@@ -367,6 +367,25 @@ async def test_the_web_app_runs_in_the_same_loop(
     await running(service, body)
 
 
+async def test_serve_mounts_the_projects_web_app(
+    tmp_path: Path, workspaces: Callable[..., Workspace]
+) -> None:
+    from digest.cli.serve import web_app_factory
+
+    ws = workspaces(write_config(tmp_path / "config"))
+    factory = web_app_factory()
+    assert factory is not None
+    options = ServiceOptions(port=0, web=True, catch_up=False, poll_interval=0.2)
+    service = Service(ws, app_factory=factory, options=options)
+
+    async def body() -> None:
+        async with httpx.AsyncClient() as client:
+            answer = await client.get(f"http://127.0.0.1:{service.bound_port}/healthz")
+        assert answer.status_code == 200
+
+    await running(service, body)
+
+
 async def test_a_taken_port_stops_the_service_with_an_error(
     tmp_path: Path, workspaces: Callable[..., Workspace]
 ) -> None:
