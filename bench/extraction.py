@@ -17,7 +17,11 @@ Definitions (from the corpus README):
               harmonic mean.
   time        wall time of extract_document(bytes, url=...) per page: decoding, parsing,
               metadata, trafilatura and lead rules, gzip excluded; median and p95 over pages
-              (best of --repeat runs per page).
+              (best of --repeat runs per page), also the first run's median and CPU time, and
+              the load average: other processes on this 2-core machine inflate wall time.
+
+The rules behind the title and the lead are described in digest/extract.py's docstring; none
+of them names a site or a page's text.
 """
 
 from __future__ import annotations

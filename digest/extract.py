@@ -45,10 +45,12 @@ __all__ = [
     "is_prose",
 ]
 
+import functools
 import html as html_lib
 import json
 import logging
 import re
+import threading
 import unicodedata
 import zlib
 from collections import Counter
@@ -150,20 +152,27 @@ _DATELINE_ONLY_RE = re.compile(
     r"publicado|actualizado)\b",
     re.IGNORECASE,
 )
-# Phrases that only chrome uses: banners, prompts, paywalls, feed footers. Matched (on the
-# lower-cased text) in short blocks only, so an article about newsletters keeps its paragraphs.
 _CHROME_RE = re.compile(
     r"\b(?:cookies? (?:policy|settings|preferences|consent)"
     r"|(?:use|uses|accept|allow) (?:all )?cookies"
-    r"|sign up|subscribe|newsletter|log ?in|sign in|advertisement|sponsored|javascript"
-    r"|your browser|ad ?blocker|appeared first on|continue reading|read more|click here|min read"
-    r"|all rights reserved|copyright|free articles?|subscribers? only"
+    r"|sign up (?:for|to|now|here|today)|subscribe (?:now|today|here|to (?:our|the)|for)"
+    r"|(?:our|free) (?:daily |weekly |morning |evening )?(?:e-?mail )?newsletters?"
+    r"|(?:log|sign) in to (?:continue|read|comment)|please (?:log|sign) in|already a subscriber"
+    r"|sponsored (?:content|post)|paid (?:content|post)|this (?:post|article|story) is sponsored"
+    r"|(?:enable|turn on) javascript|javascript (?:is )?(?:disabled|required)"
+    r"|(?:update|upgrade) your browser|your browser (?:is|does)|ad ?blockers?"
+    r"|appeared first on|continue reading|read more|click here|\d+ min(?:ute)?s? read"
+    r"|all rights reserved|copyright \d{4}|free articles? (?:left|remaining)|subscribers? only"
     r"|for your personal,? non-commercial use|skip to (?:main )?content"
-    r"|(?:top|bottom) of (?:the )?page|share (?:this|on)|follow us|jetzt abonnieren|abonnez-vous"
-    r"|suscríbete|image (?:credit|source)|getty images|ap photo"
+    r"|(?:top|bottom) of (?:the )?page|share this (?:article|story|post|page)"
+    r"|share on (?:facebook|twitter|x|linkedin|whatsapp)|follow us|jetzt abonnieren"
+    r"|abonnez-vous|suscríbete|image (?:credit|source)|getty images|ap photo"
     r"|affiliate (?:links?|partnerships?|commissions?)|may earn (?:a )?commission)\b"
-    r"|\b(?:photo(?:graph)?|foto|credit):|\breuters/|©"
+    r"|^\W*advertisement\b|\b(?:photo(?:graph)?|foto|credit):|\breuters/|©"
 )
+"""Phrases only chrome uses: banners, prompts, paywalls, credits, feed footers. Matched (on
+the lower-cased text) in short blocks only, so an article about a newsletter keeps its
+paragraphs; written as prompts, so news that mentions logging in or a sponsor is no chrome."""
 _CHROME_MAX_WORDS = 45
 """A block this short that uses a chrome phrase is chrome; a longer one is prose about it."""
 
@@ -327,9 +336,18 @@ def _detect_and_decode(data: bytes) -> str:
 # --------------------------------------------------------------------------------------------
 # Parsing
 
-_PARSER = lxml_html.HTMLParser(
-    collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
-)
+_LOCAL = threading.local()
+
+
+def _parser() -> lxml_html.HTMLParser:
+    """This thread's HTML parser: lxml parser objects must not be shared between threads."""
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = lxml_html.HTMLParser(
+            collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+        )
+        _LOCAL.parser = parser
+    return parser
 
 
 _BULKY_RE = re.compile(
@@ -351,7 +369,7 @@ def _parse_html(text: str) -> lxml_html.HtmlElement:
     if not text.strip():
         raise ExtractionError("empty page")
     try:
-        tree = lxml_html.document_fromstring(text, parser=_PARSER)
+        tree = lxml_html.document_fromstring(text, parser=_parser())
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"not parseable as HTML: {exc}") from exc
     if tree is None or len(tree) == 0:
@@ -618,6 +636,25 @@ def _pick_published(tree: lxml_html.HtmlElement, meta: _Meta) -> datetime | None
     return None
 
 
+def _guess_published(tree: lxml_html.HtmlElement, url: str | None) -> datetime | None:
+    """htmldate (trafilatura's date finder) for pages whose metadata names no date: dates in
+    the URL, in the visible text, in odd attributes. Only then: it copies the whole tree."""
+    from htmldate import find_date
+
+    try:
+        found = find_date(
+            tree,
+            extensive_search=False,
+            original_date=True,
+            url=url,
+            outputformat="%Y-%m-%dT%H:%M:%S",
+        )
+    except Exception as exc:  # a third-party failure costs us the date, not the page
+        LOGGER.debug("htmldate failed on %s: %s", url, exc)
+        return None
+    return _parse_date(found) if isinstance(found, str) else None
+
+
 def _ld_names(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -749,30 +786,17 @@ def guess_language(text: str) -> str | None:
 # Main text (trafilatura)
 
 
-_PRUNED_BEFORE_EXTRACTION = (
-    "head",
-    "style",
-    "noscript",
-    "svg",
-    "iframe",
-    "object",
-    "embed",
-    "canvas",
-    "link",
-    "nav",
-    "button",
-    "select",
-    "input",
-    "textarea",
-    "audio",
-    "video",
-    "map",
-    "menu",
-    "dialog",
+_PRUNED_BEFORE_EXTRACTION = _words(
+    """
+    head style noscript svg iframe object embed canvas link nav button select input textarea
+    audio video map menu dialog aside footer picture source track fieldset legend option
+    optgroup datalist applet area frame frameset noindex marquee blink menuitem param progress
+    """
 )
 """Elements trafilatura deletes, content and all, whatever the page: removing them first (in C,
-once) spares its copy and its cleaning passes. <form> is not among them: some sites wrap the
-whole page in one, and trafilatura treats forms with care."""
+once) spares its copy and its cleaning passes. Not among them: <form> (some sites wrap the
+whole page in one; trafilatura treats forms with care), <time> and <label> (inline in text,
+which our lead must keep), <figure> (may hold a table)."""
 
 
 def _prune_for_extraction(tree: lxml_html.HtmlElement) -> None:
@@ -786,6 +810,22 @@ def _prune_for_extraction(tree: lxml_html.HtmlElement) -> None:
     etree.strip_elements(tree, *_PRUNED_BEFORE_EXTRACTION, with_tail=False)
 
 
+@functools.cache
+def _trafilatura_options() -> Any:
+    """One set of trafilatura options for every page (trafilatura copies it before changing
+    anything); building it per page costs more than a millisecond."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(
+        output_format="python",
+        fast=True,
+        precision=True,
+        comments=False,
+        tables=True,
+        with_metadata=False,
+    )
+
+
 def _main_text(tree: lxml_html.HtmlElement, url: str | None) -> list[str]:
     """The article's paragraphs as trafilatura sees them, favouring precision.
 
@@ -795,15 +835,7 @@ def _main_text(tree: lxml_html.HtmlElement, url: str | None) -> list[str]:
     import trafilatura
 
     try:
-        document = trafilatura.bare_extraction(
-            tree,
-            url=url,
-            fast=True,
-            favor_precision=True,
-            include_comments=False,
-            include_tables=True,
-            with_metadata=False,
-        )
+        document = trafilatura.bare_extraction(tree, options=_trafilatura_options())
     except Exception as exc:  # a third-party bug must not cost us the page: our rules go on
         LOGGER.warning("trafilatura failed on %s: %s: %s", url, type(exc).__name__, exc)
         return []
@@ -1124,42 +1156,48 @@ def _is_inside(el: lxml_html.HtmlElement, scope: lxml_html.HtmlElement) -> bool:
     return el is scope or any(a is scope for a in el.iterancestors())
 
 
-def _find_lead(
-    tree: lxml_html.HtmlElement,
-    heading: lxml_html.HtmlElement | None,
-    title: str | None,
-    body: list[str],
-) -> tuple[str | None, list[str]]:
-    """The lead, and our own reading of the body (prose blocks of the article's container)
-    for when trafilatura has none.
+@dataclass
+class _Reading:
+    """What our rules read off a page: its blocks, where the headline is, the body container."""
 
-    The lead is the first block of real prose inside the article's body container.
+    blocks: list[_Block]
+    first_after: int  # index of the first block after the headline
+    container: lxml_html.HtmlElement | None
 
-    Deks, bylines, captions and promos between the headline and the body sit outside that
-    container; captions, ads and sign-up boxes inside it are known by their class/id hints.
-    Fallbacks, in order: the first prose block after the headline anywhere on the page, then
-    trafilatura's first prose paragraph.
-    """
+    @property
+    def body(self) -> list[str]:
+        """Our own reading of the body (prose of the container), for when trafilatura has none."""
+        return [
+            b.text
+            for b in self.blocks
+            if b.prose and (self.container is None or _is_inside(b.element, self.container))
+        ]
+
+
+def _read_blocks(tree: lxml_html.HtmlElement, heading: lxml_html.HtmlElement | None) -> _Reading:
+    """Prepare the tree (breaks marked, inline widgets and never-prose elements gone) and read
+    its blocks. trafilatura reads the same prepared tree afterwards: it deletes those elements
+    too, and a smaller tree is a faster copy for it."""
     _prepare_for_blocks(tree)
     etree.strip_elements(tree, *_NEVER_PROSE, with_tail=False)
     blocks, first_after = _collect_blocks(tree, heading)
-    container = _body_container(blocks)
-    own_body = [
-        b.text
-        for b in blocks
-        if b.prose and (container is None or _is_inside(b.element, container))
-    ]
-    return _pick_lead(blocks, first_after, container, heading, title, body), own_body
+    return _Reading(blocks, first_after, _body_container(blocks))
 
 
 def _pick_lead(
-    blocks: list[_Block],
-    first_after: int,
-    container: lxml_html.HtmlElement | None,
+    reading: _Reading,
     heading: lxml_html.HtmlElement | None,
     title: str | None,
     body: list[str],
 ) -> str | None:
+    """The lead: the first block of real prose inside the article's body container.
+
+    Deks, bylines, captions and promos between the headline and the body sit outside that
+    container; captions, ads and sign-up boxes inside it are known by their class/id hints.
+    Fallbacks, in order: the first prose block after the headline anywhere on the page, then
+    trafilatura's first prose paragraph (`body`).
+    """
+    blocks, first_after, container = reading.blocks, reading.first_after, reading.container
     verdicts: dict[lxml_html.HtmlElement, bool] = {}
     if container is not None:
         heading_inside = heading is not None and _is_inside(heading, container)
@@ -1249,13 +1287,14 @@ def extract_html(
     title, heading = _pick_title(tree, meta, canonical)
     # trafilatura's tree cleaning grows faster than linearly with the element count; pages far
     # beyond any real article's size get our own (linear) reading of the body instead.
-    author, published = _pick_author(tree, meta), _pick_published(tree, meta)
+    author = _pick_author(tree, meta)
+    published = _pick_published(tree, meta) or _guess_published(tree, canonical)
     _prune_for_extraction(tree)
+    reading = _read_blocks(tree, heading)
     elements = int(tree.xpath("count(//*)"))
     body = _main_text(tree, canonical) if elements <= _MAX_TRAFILATURA_ELEMENTS else []
-    lead, own_body = _find_lead(tree, heading, title, body)  # changes the tree: keep it last
-    body = body or own_body
-    body = _clean_body(body, title)
+    lead = _pick_lead(reading, heading, title, body)
+    body = _clean_body(body or reading.body, title)
     if not body and not lead:
         raise ExtractionError("no article text found on the page")
     main = "\n\n".join(body) if body else lead
@@ -1428,7 +1467,7 @@ def extract_feed_item(
         return None
     try:
         tree = lxml_html.document_fromstring(
-            f"<html><body><div>{content_html}</div></body></html>", parser=_PARSER
+            f"<html><body><div>{content_html}</div></body></html>", parser=_parser()
         )
     except (etree.ParserError, ValueError):
         return None

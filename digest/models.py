@@ -167,16 +167,17 @@ class OutgoingMessage:
 
     @property
     def html_json(self) -> bytes | None:
-        """The HTML body as a JSON string literal (quotes included), if prepared."""
-        if callable(self._html_json):
-            self._html_json = self._html_json()
-        return self._html_json
+        """The HTML body as a JSON string literal (quotes included), if prepared.
+
+        Not kept once made: a JSON transport reads it once into its request body, and keeping
+        60 KB per message of a batch in flight would double the memory a batch needs.
+        """
+        return self._html_json() if callable(self._html_json) else self._html_json
 
     @property
     def text_json(self) -> bytes | None:
-        if callable(self._text_json):
-            self._text_json = self._text_json()
-        return self._text_json
+        """The text body as a JSON string literal, if prepared (not kept, like `html_json`)."""
+        return self._text_json() if callable(self._text_json) else self._text_json
 
     @property
     def to_header(self) -> str:

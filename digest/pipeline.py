@@ -479,6 +479,7 @@ async def deliver_issue(
             limiter=limiter,
             lease=timedelta(seconds=ws.config.send.lease_seconds),
             concurrency=ws.config.send.concurrency,
+            batch_size=ws.config.send.batch_size,
             max_wait=max_wait,
             stop=stop,
         )
@@ -543,13 +544,29 @@ async def run_period(
     approval it waits as a draft (see `settle_drafts`); otherwise it is frozen with its delivery
     plan and, when `send`, delivered here (the service leaves sending to its sender loop).
     """
-    digest = ws.config.digest(name)
-    sync_lists(ws)
-    now = now or utcnow()
+    ws.config.digest(name)
     issue_id = ws.store.claim_issue(name, period, ws.owner)
     if issue_id is None:
         return RunReport(name, None, "claimed", f"period {period} was already claimed")
+    return await build_claimed(ws, name, issue_id, now=now, send=send, max_wait=max_wait, stop=stop)
+
+
+async def build_claimed(
+    ws: Workspace,
+    name: str,
+    issue_id: int,
+    *,
+    now: datetime | None = None,
+    send: bool = True,
+    max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
+) -> RunReport:
+    """Build an issue this process holds the claim of (see `run_period`), then apply the
+    digest's policies. A build that fails forgets the claim, so the period can be tried again."""
+    digest = ws.config.digest(name)
+    now = now or utcnow()
     try:
+        sync_lists(ws)  # only the claimant: the others have nothing to build
         draft = await compose_issue(ws, name, now=now)
     except BaseException:
         ws.store.delete_issue(issue_id)  # the claim made nothing; let the period be tried again

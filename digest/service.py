@@ -37,13 +37,14 @@ from digest.errors import ConfigError, DigestError
 from digest.pipeline import (
     RunReport,
     Workspace,
+    build_claimed,
     deliver_issue,
     run_period,
     settle_drafts,
 )
 from digest.schedule import DigestSchedule
 from digest.store.db import utcnow
-from digest.store.issues import UNFINISHED
+from digest.store.issues import SKIPPED, UNFINISHED
 
 __all__ = ["AppFactory", "FiringExecutor", "Service", "ServiceOptions"]
 
@@ -118,6 +119,7 @@ class ServiceOptions:
     poll_interval: float = 5.0  # seconds between looks for other processes' unfinished issues
     watch_interval: float = 2.0  # seconds between looks at the configuration file's mtime
     stop_timeout: float = 60.0  # seconds a stop waits for builds in progress
+    build_timeout: float = 900.0  # a claim still building after this long: its builder died
     catch_up: bool = True
     web: bool = True
 
@@ -162,6 +164,7 @@ class Service:
             log.info("stopping: no new firings; the batch in flight finishes")
         self.stopping.set()
         self._wake.set()
+        self._reload_requested.set()  # wakes the config watcher, which then sees the stop
         if self._server is not None:
             self._server.should_exit = True
 
@@ -283,6 +286,8 @@ class Service:
         task = asyncio.create_task(self._fire(name, scheduled), name=f"fire {name}")
         self._state.firings.add(task)
         task.add_done_callback(self._state.firings.discard)
+        # the failure was logged by _fire; retrieve it so asyncio does not report it again
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def _fire(self, name: str, scheduled: datetime | None = None) -> RunReport | None:
         """One firing: the period from the scheduled time, then claim and build.
@@ -353,6 +358,7 @@ class Service:
         Returns how many issues were worked. Issues still held (local hour, retries, another
         sender's live lease) are left for a later pass.
         """
+        await self.recover_stale_builds()
         for name in list(self.ws.config.digests):
             for settled in settle_drafts(self.ws, name):
                 log.info("%s: %s", name, settled.message)
@@ -372,6 +378,39 @@ class Service:
             if report.error:
                 log.error("%s: issue %s stopped: %s", issue.digest, issue.id, report.error)
         return worked
+
+    async def recover_stale_builds(self) -> None:
+        """Claims whose builder died mid-build (kill -9 between claim and freeze) are rebuilt by
+        whichever process takes them over first; one older than its digest's grace window is
+        recorded as skipped with the reason instead, as a missed period would be."""
+        now = utcnow()
+        stale_before = now - timedelta(seconds=self.options.build_timeout)
+        for issue in self.ws.store.stale_builds(stale_before):
+            digest = self.ws.config.digests.get(issue.digest)
+            if digest is None or self.stopping.is_set():
+                continue
+            if not self.ws.store.take_over_build(issue.id, self.ws.owner, stale_before):
+                continue
+            if now - issue.created_at > digest.grace_delta + timedelta(
+                seconds=self.options.build_timeout
+            ):
+                reason = "the build was interrupted and the period is past its grace window"
+                self.ws.store.set_issue_status(issue.id, SKIPPED, report={"reason": reason})
+                log.warning("%s: period %s skipped: %s", issue.digest, issue.period, reason)
+                continue
+            log.warning(
+                "%s: period %s was left building since %s; building it again",
+                issue.digest,
+                issue.period,
+                issue.created_at.isoformat(timespec="seconds"),
+            )
+            async with self._state.locks.setdefault(issue.digest, asyncio.Lock()):
+                try:
+                    report = await build_claimed(self.ws, issue.digest, issue.id, send=False)
+                except Exception:
+                    log.exception("%s: period %s failed again", issue.digest, issue.period)
+                    continue
+            log.info("%s: built issue %s: %s", issue.digest, issue.id, report.message)
 
     # -- configuration ---------------------------------------------------------------------
 

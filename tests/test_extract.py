@@ -507,3 +507,49 @@ def test_huge_text_file_is_cut_not_refused() -> None:
     assert article.title == "Council notes"
     assert article.lead == para.strip()
     assert 100_000 < article.words < 16 * 60_000
+
+
+def test_published_date_from_the_url_when_metadata_has_none() -> None:
+    page = _page(
+        "<h1>Snow closes the pass</h1><p>Heavy snow closed the mountain pass on Sunday night and "
+        "the road will stay shut until the ploughs have cleared it, the police said.</p>"
+    )
+    article = extract_html(page, "https://news.example/2023/01/15/snow-closes-the-pass")
+    assert article.published == datetime(2023, 1, 15, tzinfo=UTC)
+
+
+def test_paywall_prompt_is_not_the_lead() -> None:
+    page = _page(
+        "<h1>Rates rise again</h1><div>"
+        "<p>You have 2 free articles left this month. Subscribe now for unlimited access to "
+        "all our reporting.</p>"
+        "<p>The central bank raised its main rate by a quarter point on Wednesday, the third "
+        "increase this year, and signalled that more may follow.</p>"
+        "<p>Markets had expected the move, and shares barely changed after the announcement.</p>"
+        "</div>"
+    )
+    lead = extract_html(page).lead
+    assert lead is not None and lead.startswith("The central bank raised")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Customers could not log in to the bank's app for six hours on Tuesday, the company said.",
+        "The bill, sponsored by two senators from each party, passed the finance committee on "
+        "Monday.",
+        "The company told staff in its weekly newsletter that the office would close in May.",
+        "The band lost a copyright case over the song on Friday and will appeal, its lawyer said.",
+    ],
+)
+def test_news_that_mentions_chrome_words_is_prose(text: str) -> None:
+    assert is_prose(text)
+
+
+def test_extraction_in_threads_gives_the_same_result() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = (DATA / "noisy_article.html").read_bytes()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        leads = list(pool.map(lambda _: extract_document(data).lead, range(8)))
+    assert leads == [LEAD] * 8

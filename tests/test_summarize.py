@@ -266,11 +266,11 @@ def test_chat_summarizer_falls_back_on_500(fake_chat: FakeChat) -> None:
 
 def test_chat_summarizer_falls_back_on_timeout(fake_chat: FakeChat) -> None:
     fake_chat.reply = _answer("Too late.")
-    fake_chat.delay = 1.5
+    fake_chat.delay = 3.0
     summarizer = ChatSummarizer(fake_chat.base_url, "m", "k", timeout=0.3)
     started = time.monotonic()
     assert summarizer.summarize(LEAD, words=30) == LeadSummarizer().summarize(LEAD, words=30)
-    assert time.monotonic() - started < 1.4
+    assert time.monotonic() - started < 2.5  # gave up long before the server answered
 
 
 @pytest.mark.parametrize(

@@ -103,14 +103,14 @@ def register(app: typer.Typer) -> None:
                 out.print("  no issues yet")
                 continue
             table = Table(box=None, header_style="bold", pad_edge=False)
-            for column in ("issue", "period", "status", "created", "deliveries"):
-                table.add_column(column)
+            for column in ("issue", "period", "status", "created (UTC)"):
+                table.add_column(column, no_wrap=True)
+            table.add_column("deliveries")
             for row in entry["issues"]:
                 counts = ", ".join(f"{n} {s}" for s, n in sorted(row["deliveries"].items()))
                 detail = counts or row["reason"] or "-"
-                table.add_row(
-                    str(row["issue"]), row["period"], row["status"], row["created"], detail
-                )
+                created = datetime.fromisoformat(row["created"]).strftime("%Y-%m-%d %H:%M")
+                table.add_row(str(row["issue"]), row["period"], row["status"], created, detail)
             out.print(table)
         for source in found["failing_sources"]:
             out.print(

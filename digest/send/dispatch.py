@@ -67,6 +67,7 @@ async def dispatch_issue(
     max_wait: float = 600.0,
     stop: asyncio.Event | None = None,
     concurrency: int = 3,
+    batch_size: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> DispatchReport:
     """Send everything due for one issue; wait for retries up to `max_wait` seconds in all.
@@ -75,6 +76,7 @@ async def dispatch_issue(
     recording the last overlap with the provider's answer to the current one.
     """
     store.set_issue_status(issue_id, SENDING)
+    size = min(transport.max_batch, batch_size or transport.max_batch)
     halted: list[str] = []  # the reason, once a worker met an authentication failure
     busy = 0
     waited = 0.0
@@ -85,7 +87,7 @@ async def dispatch_issue(
     async def worker() -> None:
         nonlocal busy, waited
         while not stopping():
-            batch = store.claim_batch(issue_id, list_id, owner, transport.max_batch, lease)
+            batch = store.claim_batch(issue_id, list_id, owner, size, lease)
             if not batch:
                 if busy:  # others still have batches in flight; they will look again
                     return

@@ -31,7 +31,7 @@ from digest.errors import (
     ProviderAuthError,
     RetryableDeliveryError,
 )
-from digest.models import Outcome, SendResult
+from digest.models import Outcome, OutgoingMessage, SendResult
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -290,13 +290,17 @@ _FIELD_HEADERS = frozenset(
 )
 
 
-def json_text(prepared: bytes | None, text: str | None = None) -> Any:
-    """A body for orjson: the message's pre-encoded JSON literal when it has one, else its text.
+def json_bodies(message: OutgoingMessage) -> tuple[Any, Any]:
+    """The html and text bodies for orjson: pre-encoded JSON literals when the message has them.
 
     Personalized messages carry their bodies already escaped as JSON (`html_json`), so a batch of
-    500 messages of 60 KB is spliced together instead of escaped again, message by message.
+    messages of 60 KB each is spliced together instead of escaped again, message by message.
     """
-    return orjson.Fragment(prepared) if prepared is not None else text
+    html, text = message.html_json, message.text_json
+    return (
+        orjson.Fragment(html) if html is not None else message.html,
+        orjson.Fragment(text) if text is not None else message.text,
+    )
 
 
 def custom_headers(headers: Mapping[str, str]) -> dict[str, str]:

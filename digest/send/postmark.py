@@ -15,7 +15,7 @@ import orjson
 
 from digest.errors import PermanentDeliveryError
 from digest.models import Outcome, OutgoingMessage, SendResult
-from digest.send.http import HttpTransport, custom_headers, error_for_status, json_text, post
+from digest.send.http import HttpTransport, custom_headers, error_for_status, json_bodies, post
 
 __all__ = ["PostmarkTransport"]
 
@@ -51,12 +51,13 @@ class PostmarkTransport(HttpTransport):
         return orjson.dumps([self._message(m) for m in messages])
 
     def _message(self, m: OutgoingMessage) -> dict[str, Any]:
+        html, text = json_bodies(m)
         item: dict[str, Any] = {
             "From": m.from_addr,
             "To": m.to_header,
             "Subject": m.subject,
-            "HtmlBody": json_text(m.html_json) if m.html_json is not None else m.html,
-            "TextBody": json_text(m.text_json) if m.text_json is not None else m.text,
+            "HtmlBody": html,
+            "TextBody": text,
             "MessageStream": self.message_stream,
             "Headers": [{"Name": k, "Value": v} for k, v in custom_headers(m.headers).items()],
             "Metadata": {"delivery_id": str(m.delivery_id)},

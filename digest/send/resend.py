@@ -27,7 +27,7 @@ from digest.send.http import (
     custom_headers,
     describe_error,
     error_for_status,
-    json_text,
+    json_bodies,
     post,
     retry_after_seconds_reset,
 )
@@ -70,6 +70,7 @@ class ResendTransport(HttpTransport):
 
     @staticmethod
     def _message(m: OutgoingMessage) -> dict[str, Any]:
+        html, text = json_bodies(m)
         tags = [{"name": "delivery_id", "value": str(m.delivery_id)}]
         if m.tag:
             tags.append({"name": "digest", "value": _TAG_UNSAFE.sub("_", m.tag)[:256]})
@@ -77,8 +78,8 @@ class ResendTransport(HttpTransport):
             "from": m.from_addr,
             "to": [m.to_header],
             "subject": m.subject,
-            "html": json_text(m.html_json) if m.html_json is not None else m.html,
-            "text": json_text(m.text_json) if m.text_json is not None else m.text,
+            "html": html,
+            "text": text,
             "headers": custom_headers(m.headers),
             "tags": tags,
         }

@@ -249,6 +249,31 @@ class IssueQueries:
             )
         return bool(done.rowcount)
 
+    def stale_builds(self, before: datetime) -> list[IssueRow]:
+        """Claims still `building` that were made before `before`: their builder likely died."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(issues)
+                .where(issues.c.status == BUILDING, issues.c.created_at < before)
+                .order_by(issues.c.id)
+            )
+            return [_issue(row) for row in rows]
+
+    def take_over_build(self, issue_id: int, owner: str, before: datetime) -> bool:
+        """Take a stale claim over (still building, claimed before `before`); True for the one
+        process that gets it. The claim time is renewed so the new builder is not taken over."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(issues)
+                .where(
+                    issues.c.id == issue_id,
+                    issues.c.status == BUILDING,
+                    issues.c.created_at < before,
+                )
+                .values(claimed_by=owner, created_at=utcnow())
+            )
+        return bool(done.rowcount)
+
     def note_on_issue(self, issue_id: int, key: str, value: Any) -> None:
         """Add one entry to the issue's report, whatever its status (which is left alone)."""
         with self.engine.begin() as conn:

@@ -58,7 +58,9 @@ class LedgerQueries:
         address is now suppressed, is marked `skipped` instead of being handed out.
         """
         now = utcnow()
-        due = or_(
+        # Three narrow queries rather than one OR: each walks the (issue_id, status) index, so a
+        # claim costs the same at the ten-thousandth batch as at the first.
+        kinds = (
             and_(
                 deliveries.c.status == PENDING,
                 or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
@@ -67,15 +69,17 @@ class LedgerQueries:
             and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now),
         )
         with self.engine.begin() as conn:
-            ids = list(
-                conn.execute(
+            ids: list[int] = []
+            for due in kinds:
+                if len(ids) >= size:
+                    break
+                ids += conn.execute(
                     select(deliveries.c.id)
                     .where(deliveries.c.issue_id == issue_id, due)
                     .order_by(deliveries.c.id)
-                    .limit(size)
+                    .limit(size - len(ids))
                     .with_for_update(skip_locked=True)
                 ).scalars()
-            )
             if not ids:
                 return []
             rows = conn.execute(
@@ -98,8 +102,9 @@ class LedgerQueries:
                     ),
                 )
                 .outerjoin(suppressions, suppressions.c.email == subscribers.c.email)
-                .where(deliveries.c.id.in_(ids))
-                .order_by(deliveries.c.id)
+                .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(deliveries.c.id),
+                {"ids": ids},
             ).all()
             claimed: list[DeliveryRow] = []
             skipped: list[dict[str, Any]] = []
@@ -132,14 +137,15 @@ class LedgerQueries:
             if claimed:
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_([row.id for row in claimed]))
+                    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
                     .values(
                         status=SENDING,
                         lease_until=now + lease,
                         lease_owner=owner,
                         attempts=deliveries.c.attempts + 1,
                         updated_at=now,
-                    )
+                    ),
+                    {"ids": [row.id for row in claimed]},
                 )
         return claimed
 

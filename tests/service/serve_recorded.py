@@ -67,7 +67,7 @@ def main() -> None:
         inner = original(name, provider, home)  # type: ignore[arg-type]
         return RecordingTransport(inner, log, delay, max_batch)
 
-    pipeline.make_transport = make_transport  # type: ignore[assignment]
+    pipeline.make_transport = make_transport
     from digest.cli import main as digest_main
 
     sys.argv = ["digest", *sys.argv[1:]]
