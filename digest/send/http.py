@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -267,6 +267,45 @@ class HttpTransport:
     def _check_batch(self, messages: Sequence[object]) -> None:
         if len(messages) > self.max_batch:
             raise RuntimeError(f"{self.name}: batch of {len(messages)} exceeds {self.max_batch}")
+
+
+class GroupingHttpTransport(HttpTransport):
+    """A provider whose one request can carry several recipients of the *same* content.
+
+    Messages are grouped by `content_key` (identical messages but for the recipient), each group
+    goes out as one request, groups concurrently. A group refused with 400/413 is re-sent one
+    message a request, so only the invalid address fails (the provider names no culprit).
+    """
+
+    group_limit = 1  # recipients one request may carry
+    concurrency = 8
+
+    def content_key(self, message: OutgoingMessage) -> Hashable:
+        """What must be equal for two messages to share one request."""
+        raise NotImplementedError
+
+    async def _send_group(self, group: Sequence[OutgoingMessage]) -> list[SendResult]:
+        raise NotImplementedError
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        self._check_batch(messages)
+        if not messages:
+            return []
+        groups = group_by(messages, self.content_key, max_size=self.group_limit)
+        return await self._send_groups(messages, groups)
+
+    async def _one_by_one(self, group: Sequence[OutgoingMessage]) -> list[SendResult]:
+        return await self._send_groups(group, [[i] for i in range(len(group))])
+
+    async def _send_groups(
+        self, messages: Sequence[OutgoingMessage], groups: Sequence[Sequence[int]]
+    ) -> list[SendResult]:
+        async def call(indexes: Sequence[int]) -> list[SendResult]:
+            return await self._send_group([messages[i] for i in indexes])
+
+        return await gather_requests(
+            groups, call, [m.delivery_id for m in messages], concurrency=self.concurrency
+        )
 
 
 # Headers the JSON APIs take as fields of their own (or set themselves); everything else in

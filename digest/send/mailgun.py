@@ -14,7 +14,7 @@ fails.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import httpx
@@ -22,13 +22,11 @@ import orjson
 
 from digest.models import Outcome, OutgoingMessage, SendResult
 from digest.send.http import (
-    HttpTransport,
+    GroupingHttpTransport,
     custom_headers,
     describe_error,
     encode_multipart,
     error_for_status,
-    gather_requests,
-    group_by,
     post,
 )
 
@@ -49,12 +47,16 @@ def _content_key(m: OutgoingMessage) -> tuple[Any, ...]:
     )
 
 
-class MailgunTransport(HttpTransport):
+class MailgunTransport(GroupingHttpTransport):
     """Mailgun sending domain, HTTP Basic `api:<key>`."""
 
     name = "mailgun"
     max_batch = 100
     supports_idempotency = False
+    group_limit = MAX_RECIPIENTS
+
+    def content_key(self, message: OutgoingMessage) -> Hashable:
+        return _content_key(message)
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class MailgunTransport(HttpTransport):
 
     def form(self, messages: Sequence[OutgoingMessage]) -> tuple[bytes, str]:
         """The multipart body for messages identical but for their recipient."""
+
         first = messages[0]
         fields: list[tuple[str, str]] = [("from", first.from_addr)]
         fields.extend(("to", m.to_header) for m in messages)
@@ -87,19 +90,6 @@ class MailgunTransport(HttpTransport):
         fields.append(("recipient-variables", orjson.dumps(variables).decode()))
         fields.append(("v:delivery_id", "%recipient.delivery_id%"))
         return encode_multipart(fields)
-
-    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
-        self._check_batch(messages)
-        if not messages:
-            return []
-        groups = group_by(messages, _content_key, max_size=MAX_RECIPIENTS)
-
-        async def call(indexes: Sequence[int]) -> list[SendResult]:
-            return await self._send_group([messages[i] for i in indexes])
-
-        return await gather_requests(
-            groups, call, [m.delivery_id for m in messages], concurrency=self.concurrency
-        )
 
     async def _send_group(self, group: Sequence[OutgoingMessage]) -> list[SendResult]:
         body, content_type = self.form(group)
@@ -126,12 +116,3 @@ class MailgunTransport(HttpTransport):
             reason = f"HTTP {response.status_code}: {describe_error(response)}"
             return [SendResult(m.delivery_id, Outcome.FAILED, error=reason) for m in group]
         raise error_for_status(self.name, response)
-
-    async def _one_by_one(self, group: Sequence[OutgoingMessage]) -> list[SendResult]:
-        async def call(indexes: Sequence[int]) -> list[SendResult]:
-            return await self._send_group([group[i] for i in indexes])
-
-        singles = [[i] for i in range(len(group))]
-        return await gather_requests(
-            singles, call, [m.delivery_id for m in group], concurrency=self.concurrency
-        )

@@ -12,7 +12,7 @@ the invalid ones fail.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from email.utils import parseaddr
 from typing import Any
 
@@ -21,12 +21,10 @@ import orjson
 
 from digest.models import Outcome, OutgoingMessage, SendResult
 from digest.send.http import (
-    HttpTransport,
+    GroupingHttpTransport,
     custom_headers,
     describe_error,
     error_for_status,
-    gather_requests,
-    group_by,
     post,
     retry_after_epoch_reset,
 )
@@ -45,12 +43,16 @@ def _content_key(m: OutgoingMessage) -> tuple[str, str | None, str, str, str, st
     return (m.from_addr, m.reply_to, m.subject, m.html, m.text, m.tag)
 
 
-class SendGridTransport(HttpTransport):
+class SendGridTransport(GroupingHttpTransport):
     """SendGrid `/v3/mail/send`, grouped by identical content."""
 
     name = "sendgrid"
     max_batch = 100
     supports_idempotency = False
+    group_limit = MAX_PERSONALIZATIONS
+
+    def content_key(self, message: OutgoingMessage) -> Hashable:
+        return _content_key(message)
 
     def __init__(
         self,
@@ -70,6 +72,7 @@ class SendGridTransport(HttpTransport):
 
     def payload(self, messages: Sequence[OutgoingMessage]) -> bytes:
         """One request body for messages that share their content."""
+
         first = messages[0]
         body: dict[str, Any] = {
             "personalizations": [
@@ -97,19 +100,6 @@ class SendGridTransport(HttpTransport):
             body["categories"] = [first.tag[:255]]
         return orjson.dumps(body)
 
-    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
-        self._check_batch(messages)
-        if not messages:
-            return []
-        groups = group_by(messages, _content_key, max_size=MAX_PERSONALIZATIONS)
-
-        async def call(indexes: Sequence[int]) -> list[SendResult]:
-            return await self._send_group([messages[i] for i in indexes])
-
-        return await gather_requests(
-            groups, call, [m.delivery_id for m in messages], concurrency=self.concurrency
-        )
-
     async def _send_group(self, group: Sequence[OutgoingMessage]) -> list[SendResult]:
         response = await post(
             self._client,
@@ -127,12 +117,3 @@ class SendGridTransport(HttpTransport):
             reason = f"HTTP {response.status_code}: {describe_error(response)}"
             return [SendResult(m.delivery_id, Outcome.FAILED, error=reason) for m in group]
         raise error_for_status(self.name, response, retry_after_epoch_reset)
-
-    async def _one_by_one(self, group: Sequence[OutgoingMessage]) -> list[SendResult]:
-        async def call(indexes: Sequence[int]) -> list[SendResult]:
-            return await self._send_group([group[i] for i in indexes])
-
-        singles = [[i] for i in range(len(group))]
-        return await gather_requests(
-            singles, call, [m.delivery_id for m in group], concurrency=self.concurrency
-        )

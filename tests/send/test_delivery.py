@@ -173,8 +173,12 @@ def test_sigkill_mid_send_then_resume_delivers_each_subscriber_exactly_once(
     path = _configure(example_dir, "rs", members)
     _add_provider(
         path,
-        f'[providers.rs]\nkind = "resend"\ntoken_env = "RS_KEY"\nbase_url = "{sandbox.base_url}"'
-        "\n[send]\nlease_seconds = 2\nconcurrency = 2",
+        f'[providers.rs]\nkind = "resend"\ntoken_env = "RS_KEY"\nbase_url = "{sandbox.base_url}"',
+    )
+    path.write_text(
+        path.read_text()
+        .replace("lease_seconds = 300", "lease_seconds = 2")
+        .replace("concurrency = 3 ", "concurrency = 2 ")
     )
     sandbox.state.slow_next(1000, 0.05)  # slow the provider so the kill lands mid-send
     env = {**os.environ, "RS_KEY": RESEND_KEY, "PYTHONPATH": str(Path.cwd())}
