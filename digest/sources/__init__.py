@@ -73,10 +73,6 @@ class GatherResult:
     reports: dict[str, SourceReport] = field(default_factory=dict)
 
 
-class _Unchanged(Exception):
-    """Internal: the document is what was parsed last time."""
-
-
 def is_remote(location: str) -> bool:
     return bool(re.match(r"^https?://", location, re.IGNORECASE))
 

@@ -256,17 +256,6 @@ class ArticleQueries:
         with self.engine.begin() as conn:
             conn.execute(statement, rows)
 
-    def touch_source_cache(self, sources: Iterable[str]) -> None:
-        """Mark cached results as confirmed now (the source answered 304)."""
-        names = list(sources)
-        with self.engine.begin() as conn:
-            for chunk in _chunks(names):
-                conn.execute(
-                    update(source_cache)
-                    .where(source_cache.c.source.in_(chunk))
-                    .values(fetched_at=utcnow())
-                )
-
     # source health ---------------------------------------------------------------------------
 
     def record_source_result(
