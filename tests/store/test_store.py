@@ -36,6 +36,8 @@ def test_migrations_form_one_chain_and_are_applied(store: Store) -> None:
     heads = _heads()
     assert len(heads) == 1, f"migrations branch: {heads}"
     assert current_revision(store.engine) == heads[0]
+    assert db.HEAD_REVISION == heads[0], "update HEAD_REVISION with each new migration"
+    assert db.is_current(store.engine)
 
 
 def test_a_period_is_claimed_exactly_once(store: Store) -> None:
