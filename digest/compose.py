@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from digest.models import Article
 from digest.sources.identity import dedupe_key
 
+OLDER_THAN_WINDOW = "older than the digest's window"
+
 
 @dataclass
 class Selection:
@@ -46,7 +48,7 @@ def select_articles(
         elif key in seen:
             selection.left_out.append((article, f"same story as {seen[key].source!r}"))
         elif published < now - window:
-            selection.left_out.append((article, "older than the digest's window"))
+            selection.left_out.append((article, OLDER_THAN_WINDOW))
         elif len(selection.chosen) >= max_articles:
             selection.left_out.append((article, f"over the limit of {max_articles} articles"))
         else:

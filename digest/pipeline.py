@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from digest.compose import Selection, select_articles
+from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
 from digest.errors import DigestError, ExtractionError, StoreError
 from digest.extract import extract_document, extract_feed_item
@@ -367,10 +367,16 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     report: dict[str, Any] = {
         "failed_sources": gathered.failures,
         "extraction_errors": errors,
+        # Each article an editor could have expected, with why it was left out; articles older
+        # than the window (most of a large feed's history) are only counted.
         "left_out": [
             {"title": a.title, "source": a.source, "url": a.url, "reason": reason}
             for a, reason in selection.left_out
+            if reason != OLDER_THAN_WINDOW
         ],
+        "older_than_window": sum(
+            1 for _, reason in selection.left_out if reason == OLDER_THAN_WINDOW
+        ),
         "warnings": [],
     }
     if len(selection.chosen) < digest.min_articles:
