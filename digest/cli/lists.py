@@ -216,7 +216,8 @@ def register(app: typer.Typer) -> None:
             extra = f", {m['reason']}" if m["reason"] else ""
             confirmed = f", confirmed {m['confirmed']}" if m["confirmed"] else ""
             out.print(f"  {m['list']}: {m['status']} since {m['since']} "
-                      f"(from {m['origin'] or '?'}{extra}{confirmed})")
+                      f"(from {m['origin'] or '?'}{extra}{confirmed})", soft_wrap=True,
+                      markup=False)
         if suppression:
             out.print(f"  [red]suppressed[/red]: {suppression.reason} {suppression.detail}".rstrip(),
                       markup=True)
@@ -276,6 +277,7 @@ def register(app: typer.Typer) -> None:
             + (f" ({kinds})" if kinds else "")
             + ("; dry run, nothing written" if dry_run else ""),
             markup=False,
+            soft_wrap=True,
         )
         for item in report.skipped[:show]:
             out.print(f"  line {item.line}: {item.reason}", soft_wrap=True, markup=False)
