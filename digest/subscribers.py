@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-import itertools
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,8 +38,17 @@ __all__ = [
 ]
 
 EMAIL_HEADERS = {
-    "email", "e-mail", "mail", "address", "email address", "e-mail address", "email_address",
-    "emailaddress", "courriel", "correo", "e-mail-adresse",
+    "email",
+    "e-mail",
+    "mail",
+    "address",
+    "email address",
+    "e-mail address",
+    "email_address",
+    "emailaddress",
+    "courriel",
+    "correo",
+    "e-mail-adresse",
 }
 NAME_HEADERS = {"name", "full name", "full_name", "fullname", "display name"}
 FIRST_NAME_HEADERS = {"first name", "first_name", "firstname", "given name", "vorname"}
@@ -50,8 +59,21 @@ BATCH_SIZE = 2000
 MAX_DETAILED = 1000  # skipped rows kept in the report; the rest are counted (and streamed)
 MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminated quote
 _CASE_INSENSITIVE_MAILBOXES = {
-    "info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
-    "hostmaster", "usenet", "news", "webmaster", "www", "uucp", "ftp",
+    "info",
+    "marketing",
+    "sales",
+    "support",
+    "abuse",
+    "noc",
+    "security",
+    "postmaster",
+    "hostmaster",
+    "usenet",
+    "news",
+    "webmaster",
+    "www",
+    "uucp",
+    "ftp",
 }
 
 
@@ -153,9 +175,7 @@ class _Layout:
         lowered = [cell.strip().lower() for cell in row]
         email = next((i for i, c in enumerate(lowered) if c in EMAIL_HEADERS), None)
         if email is None:
-            email = next(
-                (i for i, c in enumerate(lowered) if "mail" in c or "correo" in c), None
-            )
+            email = next((i for i, c in enumerate(lowered) if "mail" in c or "correo" in c), None)
         if email is None:
             return None
 
@@ -266,42 +286,65 @@ def _first_layout(row: list[str]) -> _Layout | None:
     return _Layout.from_header(row) if "@" not in "".join(row) else None
 
 
+class _CarefulLines:
+    """Physical lines handed to the csv module one at a time, remembering the current record.
+
+    When a record runs past MAX_RECORD_LINES lines, its first line is given up and the others
+    are handed out again, so one stray quote costs one row, not the rest of the file.
+    """
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self.lines = lines
+        self.pending: list[tuple[int, str]] = []
+        self.record: list[tuple[int, str]] = []
+
+    def start(self) -> None:
+        self.record = []
+
+    def give_up_record(self) -> int:
+        """Drop the current record's first line (returned); re-read the lines after it."""
+        first = self.record[0][0]
+        self.pending = self.record[1:] + self.pending
+        self.record = []
+        return first
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if len(self.record) >= MAX_RECORD_LINES:
+            raise _RecordTooLong
+        item = self.pending.pop(0) if self.pending else next(self.lines)
+        self.record.append(item)
+        return item[1]
+
+
 def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[RawRow]:
     """Read on from line `start`, one physical line at a time, recovering from bad rows."""
     with _open_text(path) as handle:
-        numbered = list(itertools.islice(enumerate(handle, 1), 0))  # nothing buffered yet
-        lines = enumerate(handle, 1)
-        for number, _ in lines:
+        numbered = enumerate(handle, 1)
+        for number, _ in numbered:
             if number == start - 1:
                 break
-        pending: list[tuple[int, str]] = numbered
+        lines = _CarefulLines(numbered)
         layout: _Layout | None = state.get("layout")
-        delimiter = state.get("delimiter", ",")
+        reader = csv.reader(lines, delimiter=state.get("delimiter", ","))
         while True:
-            record: list[tuple[int, str]] = []
-
-            def feed() -> Iterator[str]:
-                while True:
-                    if len(record) >= MAX_RECORD_LINES:
-                        raise _RecordTooLong
-                    item = pending.pop(0) if pending else next(lines, None)
-                    if item is None:
-                        return
-                    record.append(item)
-                    yield item[1]
-
+            lines.start()
             try:
-                row = next(csv.reader(feed(), delimiter=delimiter), None)
+                row = next(reader, None)
             except _RecordTooLong:
-                yield RawRow(record[0][0], problem="unterminated quote (the row runs on)")
-                pending = record[1:] + pending
+                line = lines.give_up_record()
+                yield RawRow(line, problem="unterminated quote (the row runs on)")
+                reader = csv.reader(lines, delimiter=state.get("delimiter", ","))
                 continue
             except csv.Error as exc:
-                yield RawRow(record[0][0] if record else start, problem=f"unreadable: {exc}")
+                yield RawRow(
+                    lines.record[0][0] if lines.record else start, problem=f"unreadable: {exc}"
+                )
                 continue
             if row is None:
                 return
-            line = record[0][0]
             if not any(cell.strip() for cell in row):
                 continue
             if layout is None:
@@ -309,7 +352,7 @@ def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[Raw
                 if layout is not None:
                     continue
                 layout = _Layout.headless(row)
-            yield layout.row(line, row)
+            yield layout.row(lines.record[0][0], row)
 
 
 class _RecordTooLong(Exception):
@@ -469,4 +512,3 @@ def export_csv(store: Store, list_id: int, out: TextIO, *, status: str | None = 
 def write_skipped(items: Iterable[Skipped], out: TextIO = sys.stdout) -> None:
     for item in items:
         out.write(f"line {item.line}: {item.reason}\n")
-

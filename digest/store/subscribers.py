@@ -18,12 +18,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     delete,
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -125,9 +123,7 @@ def _on_conflict_do_nothing(conn: Connection, table: Any, rows: list[dict[str, A
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # rowcount is unreliable here (psycopg reports -1), so count the rows RETURNING gives back
-    statement = (
-        dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-    )
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return len(conn.execute(statement, rows).all())
 
 
@@ -150,8 +146,10 @@ class _Bulk:
     def stamp(self, now: datetime) -> Any:
         return now if self.pg else now.strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    def json_value(self, value: Any) -> Any:
-        return json.dumps(value) if not self.pg else json.dumps(value)
+    @staticmethod
+    def json_value(value: Any) -> str:
+        """JSON text; PostgreSQL casts it to json in the statement."""
+        return json.dumps(value)
 
     def json_read(self, value: Any) -> dict[str, Any]:
         if isinstance(value, str):
@@ -173,8 +171,13 @@ class _Bulk:
         return list(rows)
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
-        types: Sequence[str], conflict: str = "",
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        *,
+        types: Sequence[str],
+        conflict: str = "",
     ) -> None:
         """INSERT many rows; `types` are the PostgreSQL array element types."""
         if not rows:
@@ -184,8 +187,7 @@ class _Bulk:
         if self.pg:
             arrays = [list(col) for col in zip(*rows, strict=True)]
             selects = ", ".join(
-                f"CAST(c{i} AS json)" if kind == "json" else f"c{i}"
-                for i, kind in enumerate(types)
+                f"CAST(c{i} AS json)" if kind == "json" else f"c{i}" for i, kind in enumerate(types)
             )
             unnest = ", ".join(
                 f"CAST(%s AS {'text' if kind == 'json' else kind}[])" for kind in types
@@ -202,7 +204,11 @@ class _Bulk:
         cur.close()
 
     def update_rows(
-        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        *,
         types: Sequence[str],
     ) -> None:
         """UPDATE table SET columns... WHERE id = the row's last value."""
@@ -292,8 +298,9 @@ class ImportSession:
         with conn.begin():
             bulk = _Bulk(conn)
             seen: dict[str, int] = dict(
-                bulk.select_in("SELECT email, line FROM digest_import_seen WHERE email {in_}",
-                               emails)
+                bulk.select_in(
+                    "SELECT email, line FROM digest_import_seen WHERE email {in_}", emails
+                )
             )
             bulk.insert_rows(
                 "digest_import_seen",
@@ -342,8 +349,15 @@ class ImportSession:
                 if membership_id is None:
                     new_memberships.append(row)
                     results[index] = ("imported", "")
-                    self._change(bulk, subscriber_id, old_name, old_attributes, row, stamp,
-                                 subscriber_updates)
+                    self._change(
+                        bulk,
+                        subscriber_id,
+                        old_name,
+                        old_attributes,
+                        row,
+                        stamp,
+                        subscriber_updates,
+                    )
                     continue
                 new_status = status
                 if status in INACTIVE_STATUSES:
@@ -358,15 +372,22 @@ class ImportSession:
                         new_status = ACTIVE
                 elif row.status != status:
                     new_status = row.status
-                changed = self._change(bulk, subscriber_id, old_name, old_attributes, row, stamp,
-                                       subscriber_updates)
+                changed = self._change(
+                    bulk, subscriber_id, old_name, old_attributes, row, stamp, subscriber_updates
+                )
                 if new_status != status:
                     status_updates.append((new_status, reason, stamp, membership_id))
                     changed = True
                 results[index] = ("updated" if changed else "unchanged", "")
             if not self.dry_run:
-                self._write(bulk, stamp, new_subscribers, new_memberships, subscriber_updates,
-                            status_updates)
+                self._write(
+                    bulk,
+                    stamp,
+                    new_subscribers,
+                    new_memberships,
+                    subscriber_updates,
+                    status_updates,
+                )
         self._batches += 1
         if bulk.pg and self._batches in (1, 4, 16, 64, 256):
             # Fresh tables have no statistics; without them PostgreSQL scans instead of using
@@ -418,8 +439,15 @@ class ImportSession:
             )
             bulk.insert_rows(
                 "memberships",
-                ("list_id", "subscriber_id", "status", "origin", "status_reason", "created_at",
-                 "updated_at"),
+                (
+                    "list_id",
+                    "subscriber_id",
+                    "status",
+                    "origin",
+                    "status_reason",
+                    "created_at",
+                    "updated_at",
+                ),
                 [
                     (
                         self.list_id,
@@ -490,7 +518,10 @@ class SubscriberQueries:
             rows = conn.execute(select(lists).order_by(lists.c.name)).all()
         return [
             ListRow(
-                row.id, row.name, row.title, as_utc(row.created_at) or utcnow(),
+                row.id,
+                row.name,
+                row.title,
+                as_utc(row.created_at) or utcnow(),
                 counts.get(row.id, {}),
             )
             for row in rows
@@ -605,19 +636,23 @@ class SubscriberQueries:
         if row is None:
             return None
         return SubscriberRow(
-            row.id, row.email, row.name, dict(row.attributes or {}),
+            row.id,
+            row.email,
+            row.name,
+            dict(row.attributes or {}),
             created_at=as_utc(row.created_at),
         )
 
     def subscriber_by_id(self, subscriber_id: int) -> SubscriberRow | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(subscribers).where(subscribers.c.id == subscriber_id)
-            ).first()
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
         if row is None:
             return None
         return SubscriberRow(
-            row.id, row.email, row.name, dict(row.attributes or {}),
+            row.id,
+            row.email,
+            row.name,
+            dict(row.attributes or {}),
             created_at=as_utc(row.created_at),
         )
 
@@ -816,13 +851,21 @@ class SubscriberQueries:
                 .values(status=UNSUBSCRIBED, status_reason=reason, updated_at=now)
             )
             self._event(
-                conn, source, "unsubscribe", row.email,
+                conn,
+                source,
+                "unsubscribe",
+                row.email,
                 {"list_id": list_id, "subscriber_id": subscriber_id, "reason": reason},
             )
         return "unsubscribed"
 
     def stop_address(
-        self, email: str, status: str, *, reason: str, detail: str = "",
+        self,
+        email: str,
+        status: str,
+        *,
+        reason: str,
+        detail: str = "",
         list_id: int | None = None,
     ) -> int:
         """An address must stop getting mail: memberships it has (on one list or all) change.
@@ -850,9 +893,7 @@ class SubscriberQueries:
             )
             if list_id is not None:
                 query = query.where(memberships.c.list_id == list_id)
-            result = conn.execute(
-                query.values(status=status, status_reason=reason, updated_at=now)
-            )
+            result = conn.execute(query.values(status=status, status_reason=reason, updated_at=now))
         return int(result.rowcount or 0)
 
     def list_of_message(self, provider_message_id: str) -> int | None:
@@ -903,8 +944,11 @@ class SubscriberQueries:
     ) -> int:
         result = conn.execute(
             insert(events).values(
-                provider=provider, kind=kind[:50], email=email[:320] if email else None,
-                payload=payload, received_at=utcnow(),
+                provider=provider,
+                kind=kind[:50],
+                email=email[:320] if email else None,
+                payload=payload,
+                received_at=utcnow(),
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -928,7 +972,11 @@ class SubscriberQueries:
             rows = conn.execute(query).all()
         return [
             EventRow(
-                row.id, row.provider, row.kind, row.email, dict(row.payload or {}),
+                row.id,
+                row.provider,
+                row.kind,
+                row.email,
+                dict(row.payload or {}),
                 as_utc(row.received_at) or utcnow(),
             )
             for row in rows

@@ -288,7 +288,10 @@ class WebApp:
             if wants_json:
                 return JSONResponse({"error": f"invalid address: {exc}"}, 422)
             return self.page(
-                "subscribe.html", 422, list_name=list_name, title=configured.title,
+                "subscribe.html",
+                422,
+                list_name=list_name,
+                title=configured.title,
                 error=str(exc),
             )
         name = fields.get("name", "")[:200]
@@ -319,8 +322,13 @@ class WebApp:
         return response
 
     async def send_confirmation(
-        self, list_name: str, configured: ListConfig, list_id: int, subscriber_id: int,
-        email: str, name: str,
+        self,
+        list_name: str,
+        configured: ListConfig,
+        list_id: int,
+        subscriber_id: int,
+        email: str,
+        name: str,
     ) -> None:
         """Send the opt-in link through the list's provider; failures are recorded, not raised."""
         from digest.send import make_transport
@@ -340,8 +348,13 @@ class WebApp:
             "web", "confirmation_sent", email, {"list_id": list_id, "provider": provider_name}
         )
         message = build_message(
-            -event_id, to=email, to_name=name, from_addr=from_addr,
-            subject=configured.confirm_subject, text=text, html=html,
+            -event_id,
+            to=email,
+            to_name=name,
+            from_addr=from_addr,
+            subject=configured.confirm_subject,
+            text=text,
+            html=html,
         )
         try:
             transport = make_transport(
@@ -455,7 +468,9 @@ class WebApp:
         if self.secrets.resend is None:
             raise Rejected(404, "Resend webhook not configured")
         msg_id = webhooks.verify_svix(
-            body, request.headers, self.secrets.resend,
+            body,
+            request.headers,
+            self.secrets.resend,
             tolerance=self.config.web.webhooks.tolerance,
         )
         signature = request.headers.get("svix-signature") or request.headers.get(
@@ -497,9 +512,15 @@ def apply_feedback(store: Store, provider: str, items: list[Feedback]) -> dict[s
             except EmailNotValidError:
                 email = None
         store.record_event(
-            provider, item.kind, email or (str(item.email) if item.email else None),
-            {"event": item.event, "message_id": item.message_id, "detail": item.detail,
-             "raw": item.raw},
+            provider,
+            item.kind,
+            email or (str(item.email) if item.email else None),
+            {
+                "event": item.event,
+                "message_id": item.message_id,
+                "detail": item.detail,
+                "raw": item.raw,
+            },
         )
         if email is None:
             continue
@@ -529,7 +550,13 @@ def confirmation_sender(config: Config, list_name: str) -> tuple[str, str] | Non
 
 
 def build_message(
-    delivery_id: int, *, to: str, to_name: str, from_addr: str, subject: str, text: str,
+    delivery_id: int,
+    *,
+    to: str,
+    to_name: str,
+    from_addr: str,
+    subject: str,
+    text: str,
     html: str,
 ) -> OutgoingMessage:
     """A small transactional text + HTML message (no List-Unsubscribe: nobody is on a list)."""
@@ -545,9 +572,17 @@ def build_message(
     message.add_alternative(html, subtype="html")
     headers = {"Message-ID": str(message["Message-ID"]), "Auto-Submitted": "auto-generated"}
     return OutgoingMessage(
-        delivery_id=delivery_id, to_email=to, to_name=to_name, from_addr=from_addr,
-        reply_to=None, subject=subject, html=html, text=text, headers=headers,
-        mime=message.as_bytes(), tag="confirmation",
+        delivery_id=delivery_id,
+        to_email=to,
+        to_name=to_name,
+        from_addr=from_addr,
+        reply_to=None,
+        subject=subject,
+        html=html,
+        text=text,
+        headers=headers,
+        mime=message.as_bytes(),
+        tag="confirmation",
     )
 
 

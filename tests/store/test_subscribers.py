@@ -21,11 +21,15 @@ def test_double_opt_in_request_and_confirm(store: Store) -> None:
     assert outcome == "confirm" and subscriber_id is not None
     assert store.membership_status(list_id, subscriber_id) == "pending"
     # asking again while pending: another confirmation, still pending
-    assert store.request_subscription(list_id, "new@example.org", double_opt_in=True)[0] == "confirm"
+    assert (
+        store.request_subscription(list_id, "new@example.org", double_opt_in=True)[0] == "confirm"
+    )
     assert store.confirm_subscription(list_id, subscriber_id, client="192.0.2.9")
     [membership] = store.memberships_of(subscriber_id)
     assert membership.status == "active" and membership.confirmed_at is not None
-    assert store.request_subscription(list_id, "new@example.org", double_opt_in=True)[0] == "nothing"
+    assert (
+        store.request_subscription(list_id, "new@example.org", double_opt_in=True)[0] == "nothing"
+    )
     assert [e.kind for e in store.events_for("new@example.org")] == ["confirmed"]
 
 
@@ -36,11 +40,14 @@ def test_leavers_and_suppressed_addresses_are_not_activated_by_a_request(store: 
     assert left is not None
     store.set_membership_status(list_id, left.id, "unsubscribed")
     # even without double opt-in, coming back needs a confirmed link
-    assert store.request_subscription(list_id, "left@example.org", double_opt_in=False)[0] == "confirm"
+    assert (
+        store.request_subscription(list_id, "left@example.org", double_opt_in=False)[0] == "confirm"
+    )
     assert store.membership_status(list_id, left.id) == "unsubscribed"
     store.suppress("gone@example.org", "hard bounce")
     assert store.request_subscription(list_id, "gone@example.org", double_opt_in=False) == (
-        "nothing", None
+        "nothing",
+        None,
     )
     assert store.subscriber_by_email("gone@example.org") is None
     # a confirmation link for an address suppressed since then does nothing
@@ -76,7 +83,8 @@ def test_stop_address(store: Store) -> None:
     b = store.subscriber_by_email("b@example.org")
     assert b is not None
     assert {m.list_name: m.status for m in store.memberships_of(b.id)} == {
-        "one": "active", "two": "unsubscribed"
+        "one": "active",
+        "two": "unsubscribed",
     }
     assert store.stop_address("nobody@example.org", "complained", reason="c") == 0
     assert store.is_suppressed("nobody@example.org")  # known or not, never mailed
@@ -88,8 +96,9 @@ def test_list_of_message(store: Store) -> None:
     store.upsert_subscriber(list_id, "a@example.org")
     issue_id = store.claim_issue("weekly", "p1", "t")
     assert issue_id is not None
-    store.save_draft(issue_id, subject="S", html="h", text="t", content={"list_id": list_id},
-                     report={})
+    store.save_draft(
+        issue_id, subject="S", html="h", text="t", content={"list_id": list_id}, report={}
+    )
     store.freeze_issue(issue_id, "weekly", list_id, [])
     from datetime import timedelta
 
