@@ -162,7 +162,8 @@ class _Bulk:
             return []
         cur = self.cursor()
         if self.pg:
-            cur.execute(sql.format(p="%s", in_="= ANY(%s)"), (*extra, values))
+            # %b: binary parameters; psycopg escapes text-format arrays element by element
+            cur.execute(sql.format(p="%s", in_="= ANY(%b)"), (*extra, values))
         else:
             marks = ",".join("?" * len(values))
             cur.execute(sql.format(p="?", in_=f"IN ({marks})"), (*extra, *values))
@@ -190,7 +191,7 @@ class _Bulk:
                 f"CAST(c{i} AS json)" if kind == "json" else f"c{i}" for i, kind in enumerate(types)
             )
             unnest = ", ".join(
-                f"CAST(%s AS {'text' if kind == 'json' else kind}[])" for kind in types
+                f"CAST(%b AS {'text' if kind == 'json' else kind}[])" for kind in types
             )
             aliases = ", ".join(f"c{i}" for i in range(len(types)))
             cur.execute(
@@ -222,7 +223,7 @@ class _Bulk:
                 for i, (col, kind) in enumerate(zip(columns, types, strict=False))
             )
             unnest = ", ".join(
-                f"CAST(%s AS {'text' if kind == 'json' else kind}[])" for kind in types
+                f"CAST(%b AS {'text' if kind == 'json' else kind}[])" for kind in types
             )
             aliases = ", ".join(f"c{i}" for i in range(len(types)))
             cur.execute(
@@ -266,6 +267,10 @@ class ImportSession:
             )
             if sqlite_only:  # a bigger page cache for the random-order index inserts
                 self._conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KB}")
+            else:
+                # A batch need not wait for its WAL flush: after a crash the last batches may be
+                # missing, never half-applied, and importing the file again completes it.
+                self._conn.exec_driver_sql("SET synchronous_commit = off")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -277,6 +282,8 @@ class ImportSession:
                 self._conn.exec_driver_sql("DROP TABLE IF EXISTS digest_import_seen")
                 if self._conn.dialect.name == "sqlite":
                     self._conn.exec_driver_sql("PRAGMA cache_size = -2000")  # the default
+                else:
+                    self._conn.exec_driver_sql("RESET synchronous_commit")
         finally:
             self._conn.close()
             self._conn = None
