@@ -1002,3 +1002,12 @@ class SubscriberQueries:
                 [{"provider": provider, "key": key[:300], "received_at": now}],
             )
         return inserted == 1
+
+    def forget_receipt(self, provider: str, key: str) -> None:
+        """Undo `first_receipt` for a delivery whose handling failed, so its retry is taken."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(webhook_receipts).where(
+                    webhook_receipts.c.provider == provider, webhook_receipts.c.key == key[:300]
+                )
+            )

@@ -422,17 +422,28 @@ class WebApp:
         if handler is None:
             return JSONResponse({"error": "unknown provider"}, 404)
         body = await request.body()
+        request.state.receipts = []
         try:
             items = await handler(request, body)
+            applied = await asyncio.to_thread(apply_feedback, self.store, provider, items)
         except Rejected as exc:
+            await self._forget(request)
             log.warning("webhook %s rejected: %s", provider, exc.reason)
             return JSONResponse({"error": exc.reason}, exc.status)
-        applied = await asyncio.to_thread(apply_feedback, self.store, provider, items)
+        except Exception:
+            await self._forget(request)  # the provider's retry must not look like a replay
+            raise
         return JSONResponse({"received": len(items), **applied})
 
-    def _receipt(self, provider: str, key: str) -> None:
+    def _receipt(self, request: Request, provider: str, key: str) -> None:
+        """Refuse a request seen before; remember this one (forgotten if handling fails)."""
         if not self.store.first_receipt(provider, key):
             raise Rejected(409, "this request was already received (replay)")
+        request.state.receipts.append((provider, key))
+
+    async def _forget(self, request: Request) -> None:
+        for provider, key in request.state.receipts:
+            await asyncio.to_thread(self.store.forget_receipt, provider, key)
 
     async def _postmark(self, request: Request, body: bytes) -> list[Feedback]:
         if self.secrets.postmark is None:
@@ -451,7 +462,7 @@ class WebApp:
             self.secrets.sendgrid,
             tolerance=self.config.web.webhooks.tolerance,
         )
-        self._receipt("sendgrid", f"sig:{signature}")
+        self._receipt(request, "sendgrid", f"sig:{signature}")
         return webhooks.parse_sendgrid(body)
 
     async def _mailgun(self, request: Request, body: bytes) -> list[Feedback]:
@@ -461,7 +472,7 @@ class WebApp:
         token = webhooks.verify_mailgun(
             payload, self.secrets.mailgun, tolerance=self.config.web.webhooks.tolerance
         )
-        self._receipt("mailgun", f"token:{token}")
+        self._receipt(request, "mailgun", f"token:{token}")
         return webhooks.parse_mailgun(payload)
 
     async def _resend(self, request: Request, body: bytes) -> list[Feedback]:
@@ -476,14 +487,14 @@ class WebApp:
         signature = request.headers.get("svix-signature") or request.headers.get(
             "webhook-signature", ""
         )
-        self._receipt("resend", f"sig:{signature}")
+        self._receipt(request, "resend", f"sig:{signature}")
         return webhooks.parse_resend(body, msg_id)
 
     async def _ses(self, request: Request, body: bytes) -> list[Feedback]:
         if not self.sns.topics:
             raise Rejected(404, "SES (SNS) webhook not configured")
         message = await self.sns.verify(webhooks._json(body))
-        self._receipt("ses", f"sns:{message.get('MessageId')}")
+        self._receipt(request, "ses", f"sns:{message.get('MessageId')}")
         if message["Type"] == "SubscriptionConfirmation":
             await self.sns.confirm_subscription(message)
             self.store.record_event(

@@ -344,6 +344,7 @@ class SnsHost:
     ca_file: Path
     key: rsa.RSAPrivateKey
     confirmations: list[str]
+    failures: list[int]  # statuses to answer the next confirmations with
 
     def sign(self, message: dict[str, Any], version: str = "1") -> dict[str, Any]:
         message = {
@@ -406,11 +407,14 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
         )
     )
     confirmations: list[str] = []
+    failures: list[int] = []
 
     async def cert(request: Request) -> Response:
         return Response(_pem(signing_cert), media_type="application/x-pem-file")
 
     async def confirm(request: Request) -> Response:
+        if failures:
+            return PlainTextResponse("unavailable", failures.pop(0))
         confirmations.append(str(request.url))
         return PlainTextResponse("<ConfirmSubscriptionResponse/>")
 
@@ -426,6 +430,7 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
             tmp_path / "ca.pem",
             signing_key,
             confirmations,
+            failures,
         )
 
 
@@ -508,6 +513,28 @@ def test_ses_subscription_confirmation_and_bounce(ses_live: Running, sns_host: S
     assert ses_live.client.post("/webhooks/ses", content=json.dumps(signed)).status_code == 200
     assert _statuses(ws, "angry@example.org") == {"open": "complained"}
     assert ses_live.client.post("/webhooks/ses", content=json.dumps(signed)).status_code == 409
+
+
+def test_a_failed_confirmation_can_be_retried(ses_live: Running, sns_host: SnsHost) -> None:
+    confirmation = sns_host.sign(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "c-2",
+            "Token": "t",
+            "TopicArn": TOPIC,
+            "Message": "confirm",
+            "SubscribeURL": f"{sns_host.base}/?Action=ConfirmSubscription&Token=t",
+            "Timestamp": datetime.now(UTC).isoformat()[:23] + "Z",
+        }
+    )
+    sns_host.failures.append(503)
+    first = ses_live.client.post("/webhooks/ses", content=json.dumps(confirmation))
+    assert first.status_code == 502 and sns_host.confirmations == []
+    # SNS retries the very same message: it is not taken for a replay
+    again = ses_live.client.post("/webhooks/ses", content=json.dumps(confirmation))
+    assert again.status_code == 200 and len(sns_host.confirmations) == 1
+    replay = ses_live.client.post("/webhooks/ses", content=json.dumps(confirmation))
+    assert replay.status_code == 409 and len(sns_host.confirmations) == 1
 
 
 def test_ses_forgeries_change_nothing(ses_live: Running, sns_host: SnsHost) -> None:
