@@ -305,7 +305,9 @@ def register(app: typer.Typer) -> None:
                 "--skipped", help="write every skipped row (line and reason) to this file"
             ),
         ] = None,
-        show: Annotated[int, typer.Option(help="skipped rows to print")] = 50,
+        show: Annotated[
+            int, typer.Option(help="skipped rows to print (the first 1000 are kept)")
+        ] = 1000,
         json_output: Annotated[
             bool, typer.Option("--json", help="machine-readable summary")
         ] = False,

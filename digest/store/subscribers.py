@@ -8,12 +8,12 @@ Nothing here ever moves someone who left back to `active` unless the caller says
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+import orjson
 from sqlalchemy import (
     Connection,
     Engine,
@@ -100,9 +100,8 @@ class EventRow:
     received_at: datetime
 
 
-@dataclass(frozen=True)
-class ImportRow:
-    """One valid CSV row, normalized, ready to be applied."""
+class ImportRow(NamedTuple):
+    """One valid CSV row, normalized, ready to be applied (a tuple: a million are made)."""
 
     line: int
     email: str
@@ -148,12 +147,13 @@ class _Bulk:
 
     @staticmethod
     def json_value(value: Any) -> str:
-        """JSON text; PostgreSQL casts it to json in the statement."""
-        return json.dumps(value)
+        """JSON text (orjson: several times faster than json, same data); PostgreSQL casts it."""
+        return orjson.dumps(value).decode()
 
-    def json_read(self, value: Any) -> dict[str, Any]:
-        if isinstance(value, str):
-            value = json.loads(value)
+    @staticmethod
+    def json_read(value: Any) -> dict[str, Any]:
+        if isinstance(value, str | bytes):
+            value = orjson.loads(value)
         return dict(value or {})
 
     def select_in(self, sql: str, values: list[Any], *extra: Any) -> list[Any]:

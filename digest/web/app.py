@@ -630,6 +630,9 @@ async def _health(request: Request) -> Response:
 
 def create_app(ws: WebWorkspace) -> Starlette:
     """The Starlette app `digest web` serves; the scheduler service mounts the same one."""
+    base = ws.config.web.base_url
+    if not base.startswith("https://") and "127.0.0.1" not in base and "localhost" not in base:
+        log.warning("web.base_url %s is not https: RFC 8058 one-click needs an https URL", base)
     handlers = WebApp(ws)
     routes = [
         Route("/healthz", _health, methods=["GET"]),
