@@ -35,9 +35,7 @@ def select_articles(
     selection = Selection()
     future_limit = now + timedelta(hours=1)
     seen: dict[str, Article] = {}
-    ordered = sorted(
-        candidates, key=lambda a: (a.published or now, a.title), reverse=True
-    )
+    ordered = sorted(candidates, key=lambda a: (a.published or now, a.title), reverse=True)
     for article in ordered:
         key = dedupe_key(article.source, article.key, article.url)
         published = article.published or now

@@ -229,8 +229,17 @@ class SourceConfig(_Strict):
     title: str | None = None
     max_items: int = Field(default=50, ge=1, le=10_000)
     fetch_full: bool = Field(default=True, description="fetch the article page for teaser items")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers sent with every request"
+    )
     filters: SourceFilters = Field(default_factory=SourceFilters)
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="seconds one fetch of this source may take, retries included "
+        "(default 20; a site's discovery may take twice that)",
+    )
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
@@ -303,14 +312,49 @@ class DigestConfig(_Strict):
     language: str = "en"
     size_budget: int = Field(default=100_000, ge=10_000)
     approval: bool = False
+    grace: str = Field(
+        default="1h",
+        description="how late a missed firing may still be sent when the service starts "
+        "(90m, 6h, 2d); older missed periods are logged and skipped",
+    )
+    approval_deadline: str | None = Field(
+        default=None,
+        description="with approval: how long a draft waits for an editor after it was built "
+        "(e.g. 4h); then on_deadline decides",
+    )
+    on_deadline: Literal["send", "drop"] = Field(
+        default="send",
+        description="what happens to a draft nobody approved by approval_deadline: "
+        "send it as it is, or drop it",
+    )
+    local_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=23,
+        description="deliver at this hour in each subscriber's own time zone (their `timezone` "
+        "attribute, else the digest's); unset: deliver as soon as the issue is frozen",
+    )
+
+    @field_validator("grace", "approval_deadline")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_window(value)
+        return value
+
+    @model_validator(mode="after")
+    def _deadline_needs_approval(self) -> DigestConfig:
+        if self.approval_deadline is not None and not self.approval:
+            raise ValueError("approval_deadline is set but approval is false")
+        return self
 
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from digest.schedule import crontab_trigger
 
         try:
-            CronTrigger.from_crontab(value)
+            crontab_trigger(value, ZoneInfo("UTC"))  # read as the scheduler will read it
         except ValueError as exc:
             raise ValueError(f"bad cron expression {value!r}: {exc}") from None
         return value
@@ -344,8 +388,26 @@ class DigestConfig(_Strict):
         return parse_window(self.window)
 
     @property
+    def grace_delta(self) -> timedelta:
+        return parse_window(self.grace)
+
+    @property
+    def approval_deadline_delta(self) -> timedelta | None:
+        return None if self.approval_deadline is None else parse_window(self.approval_deadline)
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+class SendConfig(_Strict):
+    lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a claimed batch is a sender's; after that another sender takes it "
+        "over (a sender that died leaves its batch to be taken over when the lease ends)",
+    )
+    concurrency: int = Field(default=3, ge=1, le=32, description="batches in flight at once")
 
 
 Name = Annotated[str, Field(pattern=_NAME)]
@@ -354,6 +416,7 @@ Name = Annotated[str, Field(pattern=_NAME)]
 class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    send: SendConfig = Field(default_factory=SendConfig)
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
     sources: dict[Name, SourceConfig] = Field(default_factory=dict)
     lists: dict[Name, ListConfig] = Field(default_factory=dict)
@@ -378,7 +441,7 @@ class Config(_Strict):
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config to read: --config, else $DIGEST_CONFIG, else config/digest.toml, else the example."""
+    """The config to read: --config, $DIGEST_CONFIG, config/digest.toml, else the example."""
     if explicit:
         return Path(explicit)
     if env := os.environ.get("DIGEST_CONFIG"):
@@ -432,11 +495,13 @@ def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
     """What a single key cannot know: references between tables, files and folders."""
     problems: list[ConfigProblem] = []
     for name, digest in config.digests.items():
-        for index, source in enumerate(digest.sources):
-            if source not in config.sources:
+        for index, source_name in enumerate(digest.sources):
+            if source_name not in config.sources:
                 problems.append(
                     ConfigProblem(
-                        file, f"digests.{name}.sources[{index}]", f"no source named {source!r}"
+                        file,
+                        f"digests.{name}.sources[{index}]",
+                        f"no source named {source_name!r}",
                     )
                 )
         if digest.list not in config.lists:

@@ -96,7 +96,7 @@ class DeliveryError(DigestError):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """A transient failure of a whole request; `retry_after` is in seconds when the provider said."""
+    """A transient failure of a whole request; `retry_after` in seconds, if the provider said."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after

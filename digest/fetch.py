@@ -1,32 +1,83 @@
 """The one place that builds HTTP clients for gathering, and fetches with them.
 
 Every fetch goes through `Fetcher`: one shared `httpx.AsyncClient` (connections reused), a global
-and a per-host concurrency limit, timeouts, a streamed size cap, a redirect limit, an honest
-User-Agent and conditional GET (ETag / Last-Modified kept in the store, so a 304 costs nothing).
+and a per-origin concurrency limit, connect/read/total timeouts, a size cap counted on the
+*decompressed* body and enforced while streaming (so neither a 50 MB body nor a gzip bomb ever
+sits in memory), a redirect limit, an honest User-Agent, retries with backoff for transient
+failures only (connection errors, 429, 5xx; never another 4xx) with `Retry-After` honoured, and
+conditional GET (ETag / Last-Modified) so an unchanged document costs one round trip and no parsing.
+
+    async with Fetcher() as fetcher:
+        fetched = await fetcher.get(url, etag=..., last_modified=...)
+        if fetched.not_modified: ...          # 304: use what was parsed last time
+        text, charset = fetched.text()         # header charset, then declaration, then detection
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import email.utils
 import hashlib
+import logging
+import random
+import re
+import zlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
 
 from digest import __version__
 
-USER_AGENT = f"Digest/{__version__} (newsletter digest builder; +https://github.com/digest-newsletter)"
+__all__ = [
+    "DEFAULT_SIZE_CAP",
+    "USER_AGENT",
+    "FetchError",
+    "Fetched",
+    "Fetcher",
+    "ValidatorStore",
+    "decode_text",
+]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = (
+    f"Digest/{__version__} (newsletter digest builder; +https://github.com/digest-newsletter)"
+)
 DEFAULT_SIZE_CAP = 10 * 1024 * 1024
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_CHUNK = 64 * 1024  # most bytes one decompression step may produce
 
 
 class ValidatorStore(Protocol):
+    """Where conditional-GET validators are kept between runs (the store implements it)."""
+
     def fetch_validators(self, url: str) -> tuple[str | None, str | None]: ...
 
     def save_fetch_validators(
         self, url: str, etag: str | None, last_modified: str | None, content_hash: str | None
     ) -> None: ...
+
+
+class FetchError(Exception):
+    """A fetch failed; the message says why in words an operator understands."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Transient(Exception):
+    """One attempt failed in a way that may pass: worth another try after `retry_after`."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -38,38 +89,73 @@ class Fetched:
     content: bytes
     content_type: str | None
     not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
 
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha1(self.content, usedforsecurity=False).hexdigest()
 
-class FetchError(Exception):
-    """A fetch failed; the message says why in words an operator understands."""
+    def text(self) -> tuple[str, str]:
+        """The body as text and the charset used (see `decode_text`)."""
+        return decode_text(self.content, self.content_type)
 
 
 class Fetcher:
+    """Fetches URLs politely within limits. One per run; close it (or use `async with`)."""
+
     def __init__(
         self,
         *,
         validators: ValidatorStore | None = None,
-        timeout: float = 15.0,
+        timeout: float = 20.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
         size_cap: int = DEFAULT_SIZE_CAP,
         max_connections: int = 32,
         per_host: int = 4,
         max_redirects: int = 5,
+        retries: int = 2,
+        backoff: float = 0.1,
+        max_retry_after: float = 30.0,
+        user_agent: str = USER_AGENT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`timeout` bounds one `get` as a whole: every attempt, every wait and the body.
+
+        `per_host` limits concurrent requests to one origin (scheme, host, port);
+        `max_connections` limits them overall.
+        """
+        if timeout <= 0 or size_cap <= 0 or per_host < 1 or max_connections < 1 or retries < 0:
+            raise ValueError("timeouts, size cap and limits must be positive")
         self.validators = validators
-        self.size_cap = size_cap
         self.timeout = timeout
+        self.size_cap = size_cap
+        self.max_redirects = max_redirects
+        self.retries = retries
+        self.backoff = backoff
+        self.max_retry_after = max_retry_after
         self._global = asyncio.Semaphore(max_connections)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host)
         )
         self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=httpx.Timeout(
+                connect=min(connect_timeout, timeout),
+                read=min(read_timeout, timeout),
+                write=min(read_timeout, timeout),
+                pool=timeout,
+            ),
             follow_redirects=True,
             max_redirects=max_redirects,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=16),
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate, br"},
-            transport=transport,
+            headers={
+                "User-Agent": user_agent,
+                "Accept-Encoding": "gzip, deflate, br",
+                "Accept": "application/atom+xml, application/rss+xml, application/feed+json, "
+                "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, "
+                "text/html;q=0.7, */*;q=0.5",
+            },
+            transport=transport or _SchemeTransports(max_connections),
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -82,54 +168,369 @@ class Fetcher:
         await self.client.aclose()
 
     async def get(
-        self, url: str, *, headers: dict[str, str] | None = None, conditional: bool = False
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        conditional: bool = False,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
     ) -> Fetched:
-        """GET a URL within the limits; raise FetchError with a clear reason on failure."""
-        request_headers = dict(headers or {})
-        if conditional and self.validators is not None:
-            etag, last_modified = self.validators.fetch_validators(url)
-            if etag:
-                request_headers["If-None-Match"] = etag
-            if last_modified:
-                request_headers["If-Modified-Since"] = last_modified
-        host = httpx.URL(url).host
-        async with self._global, self._per_host[host]:
-            try:
-                return await asyncio.wait_for(
-                    self._get(url, request_headers, conditional), self.timeout * 2
-                )
-            except TimeoutError:
-                raise FetchError(f"{url}: timed out after {self.timeout * 2:.0f} s") from None
-            except httpx.TooManyRedirects:
-                raise FetchError(f"{url}: too many redirects") from None
-            except httpx.TimeoutException:
-                raise FetchError(f"{url}: timed out") from None
-            except httpx.HTTPError as exc:
-                raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+        """GET a URL within the limits; raise FetchError with a clear reason on failure.
 
-    async def _get(self, url: str, headers: dict[str, str], conditional: bool) -> Fetched:
-        async with self.client.stream("GET", url, headers=headers) as response:
-            if response.status_code == 304:
-                return Fetched(str(response.url), 304, b"", None, not_modified=True)
-            if response.status_code >= 400:
-                raise FetchError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():  # decompressed: the cap counts real bytes
+        Validators come from `etag`/`last_modified`, or from the validator store when
+        `conditional` is set (and the new ones are then saved there). `retries` overrides the
+        fetcher's for this URL (0 for a source that already failed last time: it is retried
+        at the next run rather than making this one wait).
+        """
+        retries = self.retries if retries is None else retries
+        total = timeout or self.timeout
+        request_headers = dict(headers or {})
+        if conditional and self.validators is not None and not (etag or last_modified):
+            etag, last_modified = self.validators.fetch_validators(url)
+        if etag:
+            request_headers["If-None-Match"] = etag
+        if last_modified:
+            request_headers["If-Modified-Since"] = last_modified
+        try:
+            origin = _origin(url)
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"{url}: not a valid URL ({exc})") from None
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        attempt = 0
+        while True:
+            async with self._per_host[origin], self._global:
+                # The clock starts once a slot is ours: waiting behind a slow sibling on the
+                # same host is politeness, not this URL's fault.
+                if deadline is None:
+                    deadline = loop.time() + total
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        fetched = await self._attempt(url, request_headers)
+                except TimeoutError:
+                    raise FetchError(f"{url}: timed out after {total:g} s") from None
+                except _Transient as exc:
+                    problem = exc
+                else:
+                    break
+            attempt += 1
+            if attempt > retries:
+                tries = f" (after {attempt} tries)" if attempt > 1 else ""
+                raise FetchError(f"{url}: {problem.reason}{tries}", status=_status(problem.reason))
+            wait = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
+            if problem.retry_after is not None:
+                if problem.retry_after > self.max_retry_after:
+                    raise FetchError(
+                        f"{url}: {problem.reason}; the server asks to retry after "
+                        f"{problem.retry_after:g} s, which is more than this run waits",
+                        status=_status(problem.reason),
+                    )
+                wait = max(wait, problem.retry_after)
+            if loop.time() + wait >= deadline:
+                raise FetchError(
+                    f"{url}: {problem.reason}; no time left to retry within {total:g} s",
+                    status=_status(problem.reason),
+                )
+            log.info("%s: %s; retrying in %.2f s", url, problem.reason, wait)
+            await asyncio.sleep(wait)
+        if conditional and self.validators is not None and not fetched.not_modified:
+            self.validators.save_fetch_validators(
+                url, fetched.etag, fetched.last_modified, fetched.content_hash
+            )
+        return fetched
+
+    async def _attempt(self, url: str, headers: dict[str, str]) -> Fetched:
+        """One request; transient failures raise `_Transient`, permanent ones `FetchError`."""
+        try:
+            async with self.client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                if status == 304:
+                    return Fetched(
+                        str(response.url),
+                        304,
+                        b"",
+                        None,
+                        not_modified=True,
+                        etag=response.headers.get("ETag") or headers.get("If-None-Match"),
+                        last_modified=response.headers.get("Last-Modified")
+                        or headers.get("If-Modified-Since"),
+                    )
+                reason = f"HTTP {status} {response.reason_phrase}".rstrip()
+                if status in TRANSIENT_STATUSES:
+                    raise _Transient(reason, _retry_after(response.headers.get("Retry-After")))
+                if status >= 400:
+                    if status == 410:
+                        reason += " (the server says it is gone for good)"
+                    raise FetchError(f"{url}: {reason}", status=status)
+                content = await self._read_capped(url, response)
+                return Fetched(
+                    str(response.url),
+                    status,
+                    content,
+                    response.headers.get("Content-Type"),
+                    etag=response.headers.get("ETag"),
+                    last_modified=response.headers.get("Last-Modified"),
+                )
+        except httpx.TooManyRedirects:
+            raise FetchError(
+                f"{url}: too many redirects (more than {self.max_redirects}; a redirect loop?)"
+            ) from None
+        except httpx.ConnectTimeout:
+            raise _Transient("could not connect in time") from None
+        except httpx.TimeoutException:
+            raise _Transient("the server stopped answering (read timed out)") from None
+        except httpx.ConnectError as exc:
+            raise _Transient(f"cannot connect: {exc}") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise _Transient(f"connection broken: {exc or type(exc).__name__}") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise FetchError(f"{url}: not a fetchable URL ({exc})") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+
+    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+        """The decoded body, cut off (with an error) as soon as it passes the size cap."""
+        declared = response.headers.get("Content-Length", "")
+        encoding = response.headers.get("Content-Encoding", "")
+        if declared.isdigit() and not encoding and int(declared) > self.size_cap:
+            raise FetchError(f"{url}: response of {_mb(int(declared))} exceeds the cap of "
+                             f"{_mb(self.size_cap)}; not downloaded")  # fmt: skip
+        decoder = _Decoder(encoding, url)
+        if response.is_stream_consumed:  # a response built in memory (a mock transport)
+            return _capped(url, response.content, self.size_cap)
+        chunks: list[bytes] = []
+        size = 0
+        async for raw in response.aiter_raw():
+            for chunk in decoder.feed(raw):
                 size += len(chunk)
                 if size > self.size_cap:
-                    raise FetchError(
-                        f"{url}: response larger than {self.size_cap // (1024 * 1024)} MB, cut off"
-                    )
+                    what = "decompressed response" if encoding else "response"
+                    raise FetchError(f"{url}: {what} larger than {_mb(self.size_cap)}, cut off")
                 chunks.append(chunk)
-            content = b"".join(chunks)
-            if conditional and self.validators is not None:
-                self.validators.save_fetch_validators(
-                    url,
-                    response.headers.get("ETag"),
-                    response.headers.get("Last-Modified"),
-                    hashlib.sha256(content).hexdigest(),
-                )
-            return Fetched(
-                str(response.url), response.status_code, content, response.headers.get("Content-Type")
-            )
+        tail = decoder.flush()
+        size += len(tail)
+        if size > self.size_cap:
+            raise FetchError(f"{url}: decompressed response larger than {_mb(self.size_cap)}")
+        chunks.append(tail)
+        return b"".join(chunks)
+
+
+class _SchemeTransports(httpx.AsyncBaseTransport):
+    """httpx's own transport, one for http and one for https, each made when first needed.
+
+    Loading the CA bundle for TLS costs tens of milliseconds of start-up; a run that fetches
+    only plain http (or nothing, or local files) does not pay it.
+    """
+
+    def __init__(self, max_connections: int) -> None:
+        self.limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self.transports: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        secure = request.url.scheme == "https"
+        transport = self.transports.get(request.url.scheme)
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(limits=self.limits, verify=secure)
+            self.transports[request.url.scheme] = transport
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self.transports.values():
+            await transport.aclose()
+
+
+class _Decoder:
+    """Content-Encoding decoding in bounded steps (a gzip or brotli bomb never expands at once)."""
+
+    def __init__(self, header: str, url: str) -> None:
+        self.url = url
+        names = [name.strip().lower() for name in header.split(",") if name.strip()]
+        names = [name for name in names if name != "identity"]
+        for name in names:
+            if name not in ("gzip", "x-gzip", "deflate", "br"):
+                raise FetchError(f"{url}: unsupported Content-Encoding {name!r}")
+        # Encodings are listed in the order they were applied: undo them last to first.
+        self.steps = [_step(name) for name in reversed(names)]
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        pieces = [data]
+        for step in self.steps:
+            pieces = [out for piece in pieces for out in step.feed(piece, self.url)]
+        yield from (piece for piece in pieces if piece)
+
+    def flush(self) -> bytes:
+        data = b""
+        for step in self.steps:
+            data = b"".join(step.feed(data, self.url)) + step.flush()
+        return data
+
+
+class _Zlib:
+    def __init__(self, gzip: bool) -> None:
+        self.gzip = gzip
+        self.raw_deflate = False
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
+        self.started = False
+
+    def feed(self, data: bytes, url: str) -> Iterator[bytes]:
+        try:
+            out = self.inflater.decompress(data, _CHUNK)
+        except zlib.error:
+            if self.gzip or self.started:
+                raise FetchError(f"{url}: corrupt compressed response") from None
+            # "deflate" is sometimes sent without its zlib header
+            self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            self.raw_deflate = True
+            out = self._safe(data, url)
+        self.started = True
+        yield out
+        while self.inflater.unconsumed_tail:
+            yield self._safe(self.inflater.unconsumed_tail, url)
+
+    def _safe(self, data: bytes, url: str) -> bytes:
+        try:
+            return self.inflater.decompress(data, _CHUNK)
+        except zlib.error:
+            raise FetchError(f"{url}: corrupt compressed response") from None
+
+    def flush(self) -> bytes:
+        try:
+            return self.inflater.flush()
+        except zlib.error:
+            return b""
+
+
+class _Brotli:
+    def __init__(self) -> None:
+        import brotli  # type: ignore[import-untyped]
+
+        self.decompressor = brotli.Decompressor()
+        self.error = brotli.error
+
+    def feed(self, data: bytes, url: str) -> Iterator[bytes]:
+        try:
+            yield self.decompressor.process(data, output_buffer_limit=_CHUNK)
+            while not self.decompressor.can_accept_more_data():
+                yield self.decompressor.process(b"", output_buffer_limit=_CHUNK)
+        except self.error:
+            raise FetchError(f"{url}: corrupt compressed response") from None
+
+    def flush(self) -> bytes:
+        return b""
+
+
+def _step(name: str) -> _Zlib | _Brotli:
+    if name == "br":
+        return _Brotli()
+    return _Zlib(gzip=name in ("gzip", "x-gzip"))
+
+
+def _origin(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+
+
+def _capped(url: str, content: bytes, cap: int) -> bytes:
+    if len(content) > cap:
+        raise FetchError(f"{url}: response larger than {_mb(cap)}, cut off")
+    return content
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.3g} MB"
+
+
+def _status(reason: str) -> int | None:
+    match = re.match(r"HTTP (\d{3})", reason)
+    return int(match.group(1)) if match else None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# -- charsets ----------------------------------------------------------------------------------
+
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']")
+_META_CHARSET = re.compile(
+    rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE
+)  # <meta charset=..> and <meta http-equiv=Content-Type content="..; charset=..">
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def declared_charset(content: bytes, content_type: str | None) -> str | None:
+    """The charset a document claims: byte-order mark, HTTP header, then its own declaration."""
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return name
+    if content_type and (header := _HEADER_CHARSET.search(content_type)):
+        return header.group(1)
+    head = content[:2048]
+    declared = _XML_DECLARATION.match(head) or _META_CHARSET.search(head)
+    return declared.group(1).decode("ascii") if declared else None
+
+
+def decode_text(content: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Bytes to text: the declared charset if it decodes, else UTF-8, else detection.
+
+    Returns the text and the charset used. Invalid bytes are replaced, never fatal: the
+    charset is then reported with a "+replaced" suffix so the caller can log it.
+    """
+    declared = declared_charset(content, content_type)
+    tried: list[str] = []
+    for candidate in (declared, "utf-8"):
+        if not candidate or candidate in tried:
+            continue
+        tried.append(candidate)
+        try:
+            codec = codecs.lookup(candidate).name
+        except LookupError:
+            continue
+        if codec in ("ascii", "iso8859-1"):
+            codec = "cp1252"  # WHATWG: these labels mean windows-1252 on the web
+        try:
+            return content.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(content[:200_000]).best()
+    if best is not None and best.encoding:
+        try:
+            return content.decode(best.encoding), best.encoding
+        except (UnicodeDecodeError, LookupError):
+            pass
+    fallback = declared if declared and _known(declared) else "utf-8"
+    return content.decode(fallback, errors="replace"), f"{fallback}+replaced"
+
+
+def _known(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True

@@ -6,6 +6,7 @@ They carry data only; the stages that make and consume them live in their own mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -88,31 +89,103 @@ class Recipient:
     web_url: str = ""
 
 
-@dataclass
 class OutgoingMessage:
     """One personalized message for one recipient, in the forms the transports need.
 
     HTTP providers take `subject`, `html`, `text` and `headers` as fields; SMTP, SES raw and
-    the outbox take `mime`, the complete RFC 5322 message.
+    the outbox take `mime`, the complete RFC 5322 message. `html_json` and `text_json`, when
+    given, are the bodies already encoded as JSON string literals, for JSON APIs to splice in.
+
+    The large forms may be given as zero-argument callables: each is built the first time a
+    transport asks for it, so a JSON API never pays for the MIME form, nor SMTP for the JSON.
     """
 
-    delivery_id: int
-    to_email: str
-    to_name: str
-    from_addr: str
-    reply_to: str | None
-    subject: str
-    html: str
-    text: str
-    headers: dict[str, str]  # List-Unsubscribe, List-Unsubscribe-Post, List-Id, Message-ID...
-    mime: bytes
-    tag: str | None = None  # the digest name, for providers that tag messages
+    __slots__ = (
+        "_html",
+        "_html_json",
+        "_mime",
+        "_text",
+        "_text_json",
+        "delivery_id",
+        "from_addr",
+        "headers",
+        "reply_to",
+        "subject",
+        "tag",
+        "to_email",
+        "to_name",
+    )
+
+    def __init__(
+        self,
+        *,
+        delivery_id: int,
+        to_email: str,
+        to_name: str,
+        from_addr: str,
+        reply_to: str | None,
+        subject: str,
+        html: str | Callable[[], str],
+        text: str | Callable[[], str],
+        headers: dict[str, str],
+        mime: bytes | Callable[[], bytes],
+        tag: str | None = None,
+        html_json: bytes | Callable[[], bytes] | None = None,
+        text_json: bytes | Callable[[], bytes] | None = None,
+    ) -> None:
+        self.delivery_id = delivery_id
+        self.to_email = to_email
+        self.to_name = to_name
+        self.from_addr = from_addr
+        self.reply_to = reply_to
+        self.subject = subject
+        self.headers = headers  # List-Unsubscribe, List-Unsubscribe-Post, List-Id, Message-ID...
+        self.tag = tag  # the digest name, for providers that tag messages
+        self._html = html
+        self._text = text
+        self._mime = mime
+        self._html_json = html_json
+        self._text_json = text_json
+
+    @property
+    def html(self) -> str:
+        if callable(self._html):
+            self._html = self._html()
+        return self._html
+
+    @property
+    def text(self) -> str:
+        if callable(self._text):
+            self._text = self._text()
+        return self._text
+
+    @property
+    def mime(self) -> bytes:
+        if callable(self._mime):
+            self._mime = self._mime()
+        return self._mime
+
+    @property
+    def html_json(self) -> bytes | None:
+        """The HTML body as a JSON string literal (quotes included), if prepared."""
+        if callable(self._html_json):
+            self._html_json = self._html_json()
+        return self._html_json
+
+    @property
+    def text_json(self) -> bytes | None:
+        if callable(self._text_json):
+            self._text_json = self._text_json()
+        return self._text_json
 
     @property
     def to_header(self) -> str:
         from email.utils import formataddr
 
         return formataddr((self.to_name, self.to_email)) if self.to_name else self.to_email
+
+    def __repr__(self) -> str:
+        return f"OutgoingMessage(delivery_id={self.delivery_id!r}, to={self.to_email!r})"
 
 
 class Outcome(StrEnum):

@@ -9,34 +9,42 @@ result is stored, so `resume_unfinished` can carry on after a crash without send
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from digest.compose import Selection, select_articles
 from digest.config import Config, DigestConfig
-from digest.errors import DigestError, ExtractionError
+from digest.errors import DigestError, ExtractionError, StoreError
 from digest.extract import extract_document, extract_feed_item
 from digest.fetch import Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
-from digest.render import (
-    IssueContent,
-    MessageTemplate,
-    RenderedIssue,
-    RenderSettings,
-    render_issue,
-)
+from digest.personalize import MessageTemplate, render_preview
+from digest.render import IssueContent, RenderedIssue, RenderSettings, render_issue
 from digest.send import make_transport
 from digest.send.dispatch import DispatchReport, dispatch_issue
-from digest.sources import gather, is_remote
-from digest.sources.identity import url_key
+from digest.sources import GatherResult, content_hash, gather, is_remote
+from digest.sources.identity import dedupe_key, url_key
 from digest.store import DeliveryRow, Store, open_store
+from digest.store.articles import SourceResult, StoredArticle
 from digest.store.db import utcnow
-from digest.store.issues import APPROVED, DRAFT, SKIPPED, UNFINISHED, IssueRow
+from digest.store.issues import (
+    APPROVED,
+    DRAFT,
+    DROPPED,
+    FROZEN,
+    SKIPPED,
+    UNFINISHED,
+    IssueRow,
+)
 from digest.summarize import LeadSummarizer, Summarizer
 from digest.tokens import LinkSigner, load_secret
 
@@ -105,9 +113,11 @@ async def _extract_item(item: SourceItem, fetcher: Fetcher) -> ExtractedArticle:
             content_type=item.content_type,
             filename=item.filename,
         )
-    found = await asyncio.to_thread(
-        extract_feed_item, item.content_html, url=item.url, title=item.title
-    )
+    found = None
+    if item.content_html:
+        found = await asyncio.to_thread(
+            extract_feed_item, item.content_html, url=item.url, title=item.title
+        )
     if found is None and item.fetch_full and item.url and is_remote(item.url):
         page = await fetcher.get(item.url)
         found = await asyncio.to_thread(
@@ -116,13 +126,76 @@ async def _extract_item(item: SourceItem, fetcher: Fetcher) -> ExtractedArticle:
     return found or ExtractedArticle(url=item.url, title=item.title, lead="")
 
 
+@dataclass(frozen=True)
+class ExtractionPlan:
+    """What the issue can use, so only articles that selection could choose are extracted.
+
+    Extraction is the costly step (about half a millisecond for a feed item, a page fetch for
+    a teaser); a digest of 200 feeds has 4,000 items and shows a dozen. Items are extracted in
+    the order selection will consider them, until `limit` have succeeded; the others go on as
+    articles without a lead, which selection leaves out (sent before, outside the window, over
+    the limit) and the store remembers, so their first-seen dates stay true.
+    """
+
+    now: datetime
+    window: timedelta
+    limit: int
+    already_sent: frozenset[str]
+
+
+def _stub(item: SourceItem) -> Article | None:
+    if not item.title:
+        return None
+    return Article(
+        source=item.source,
+        key=item.key,
+        url=item.url,
+        title=item.title,
+        lead="",
+        published=item.published,
+        author=item.author,
+    )
+
+
+def _reused(item: SourceItem, stored: StoredArticle) -> Article:
+    return Article(
+        source=item.source,
+        key=item.key,
+        url=item.url or stored.url,
+        title=item.title or stored.title,
+        lead=stored.lead,
+        published=item.published or stored.published,
+        author=item.author or stored.author,
+        image=stored.image,
+        language=stored.language,
+        words=stored.words,
+    )
+
+
 async def extract_items(
-    items: list[SourceItem], fetcher: Fetcher
+    items: list[SourceItem],
+    fetcher: Fetcher,
+    *,
+    store: Store | None = None,
+    known: dict[tuple[str, str], StoredArticle] | None = None,
+    plan: ExtractionPlan | None = None,
 ) -> tuple[list[Article], list[dict[str, str]]]:
-    """Articles from source items; each failure is a reason in the list, never a crash."""
+    """Articles from source items; each failure is a reason in the list, never a crash.
+
+    With a `store`, an item whose content is unchanged since it was last extracted reuses the
+    stored article, and fresh extractions are saved; with a `plan`, only what selection could
+    choose is extracted (see ExtractionPlan). Without either, every item is extracted.
+    """
     errors: list[dict[str, str]] = []
+    if known is None:
+        known = store.stored_articles((i.source, i.key) for i in items) if store else {}
+    hashes = {(item.source, item.key): content_hash(item) for item in items}
+    fresh: list[tuple[Article, str | None, str]] = []
 
     async def one(item: SourceItem) -> Article | None:
+        stored = known.get((item.source, item.key))
+        if stored is not None and stored.content_hash == hashes[(item.source, item.key)]:
+            return _reused(item, stored)
         where = item.url or item.filename or item.key
         try:
             found = await asyncio.wait_for(_extract_item(item, fetcher), EXTRACTION_TIMEOUT)
@@ -137,10 +210,12 @@ async def extract_items(
             errors.append({"source": item.source, "item": where, "error": "no title found"})
             return None
         from_feed = item.raw is None
-        published = (item.published or found.published) if from_feed else (
-            found.published or item.published
+        published = (
+            (item.published or found.published)
+            if from_feed
+            else (found.published or item.published)
         )
-        return Article(
+        article = Article(
             source=item.source,
             key=item.key,
             url=item.url or found.url,
@@ -152,9 +227,87 @@ async def extract_items(
             language=found.language,
             words=found.words,
         )
+        fresh.append((article, url_key(article.url), hashes[(item.source, item.key)]))
+        return article
 
-    found = await asyncio.gather(*(one(item) for item in items))
-    return [article for article in found if article is not None], errors
+    if plan is None:
+        found = await asyncio.gather(*(one(item) for item in items))
+        articles = [article for article in found if article is not None]
+    else:
+        articles = await _extract_planned(items, known, plan, one)
+    if store is not None and fresh:
+        store.save_articles(fresh)
+    return articles, errors
+
+
+async def _extract_planned(
+    items: list[SourceItem],
+    known: dict[tuple[str, str], StoredArticle],
+    plan: ExtractionPlan,
+    one: Callable[[SourceItem], Awaitable[Article | None]],
+) -> list[Article]:
+    """Extract in selection's order, in waves, until `plan.limit` stories have a lead."""
+
+    def when(item: SourceItem) -> datetime:
+        if item.published is not None:
+            return item.published
+        stored = known.get((item.source, item.key))
+        return stored.first_seen if stored else plan.now
+
+    def order(item: SourceItem) -> tuple[datetime, str]:
+        return (when(item), item.title or "")
+
+    eligible: list[SourceItem] = []
+    articles: list[Article] = []
+    for item in sorted(items, key=order, reverse=True):
+        key = dedupe_key(item.source, item.key, item.url)
+        if key in plan.already_sent or when(item) < plan.now - plan.window:
+            if (stub := _stub(item)) is not None:
+                articles.append(stub)
+        else:
+            eligible.append(item)
+    stories: set[str] = set()
+    start = 0
+    while start < len(eligible) and len(stories) < plan.limit:
+        need = plan.limit - len(stories)
+        end = min(len(eligible), start + need + need // 2 + 2)
+        while end < len(eligible) and order(eligible[end]) == order(eligible[end - 1]):
+            end += 1  # ties: selection may take any of them, so all get a lead
+        wave = eligible[start:end]
+        start = end
+        for item, article in zip(wave, await asyncio.gather(*(one(i) for i in wave)), strict=True):
+            if article is not None:
+                articles.append(article)
+                if article.lead:
+                    stories.add(dedupe_key(item.source, item.key, article.url))
+    articles.extend(stub for item in eligible[start:] if (stub := _stub(item)) is not None)
+    return articles
+
+
+def sent_before(store: Store, digest: str, items: list[SourceItem]) -> frozenset[str]:
+    """The stories among `items` that this digest has already sent."""
+    return frozenset(
+        store.sent_article_keys(digest, (dedupe_key(i.source, i.key, i.url) for i in items))
+    )
+
+
+def source_results(
+    names: list[str], gathered: GatherResult, known: dict[tuple[str, str], StoredArticle]
+) -> list[SourceResult]:
+    """Each source's health outcome: its error, or how many items it had and how many are new."""
+    new: dict[str, int] = {}
+    for item in gathered.items:
+        if (item.source, item.key) not in known:
+            new[item.source] = new.get(item.source, 0) + 1
+    return [
+        SourceResult(
+            name,
+            gathered.failures.get(name),
+            items=gathered.counts.get(name, 0),
+            new_items=new.get(name, 0),
+        )
+        for name in names
+    ]
 
 
 def summarizer_for(digest: DigestConfig) -> Summarizer:
@@ -165,13 +318,36 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     """Gather, extract, select, summarize and render the digest's next issue."""
     digest = ws.config.digest(name)
     now = now or utcnow()
+    started = time.perf_counter()
     async with ws.fetcher() as fetcher:
-        gathered = await gather(ws.config, digest.sources, fetcher)
-        for source in digest.sources:
-            ws.store.record_source_result(
-                source, error=gathered.failures.get(source), items=gathered.counts.get(source, 0)
-            )
-        candidates, errors = await extract_items(gathered.items, fetcher)
+        failing = [
+            source
+            for source, health in ws.store.source_health(digest.sources).items()
+            if health["consecutive_failures"]
+        ]
+        gathered = await gather(
+            ws.config, digest.sources, fetcher, cache=ws.store, now=now, failing=failing
+        )
+        statuses = Counter(report.status for report in gathered.reports.values())
+        log.info(
+            "gathered %d items from %d sources in %.2f s (%s)",
+            len(gathered.items),
+            len(digest.sources),
+            time.perf_counter() - started,
+            ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())),
+        )
+        known = ws.store.stored_articles((i.source, i.key) for i in gathered.items)
+        ws.store.record_source_results(source_results(digest.sources, gathered, known))
+        plan = ExtractionPlan(
+            now=now,
+            window=digest.window_delta,
+            limit=digest.max_articles,
+            already_sent=sent_before(ws.store, name, gathered.items),
+        )
+        candidates, errors = await extract_items(
+            gathered.items, fetcher, store=ws.store, known=known, plan=plan
+        )
+    log.info("%d candidate articles after %.2f s", len(candidates), time.perf_counter() - started)
     first_seen = ws.store.remember_articles((a, url_key(a.url)) for a in candidates)
     for article in candidates:
         if article.published is None:
@@ -205,7 +381,14 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             article.lead, words=digest.summary_words, language=article.language
         )
     rendered = render_issue(
-        IssueContent(issue_id=None, issue_date=now.astimezone(digest.zone).date(), articles=selection.chosen),
+        IssueContent(
+            issue_id=None,
+            issue_date=now.astimezone(digest.zone).date(),
+            articles=selection.chosen,
+            source_titles={
+                source: ws.config.sources[source].title or source for source in digest.sources
+            },
+        ),
         render_settings(ws, name),
     )
     report["warnings"] = list(rendered.warnings)
@@ -214,7 +397,11 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
 
 
 def render_settings(ws: Workspace, name: str) -> RenderSettings:
-    digest = ws.config.digest(name)
+    return _render_settings(ws.config, name)
+
+
+def _render_settings(config: Config, name: str) -> RenderSettings:
+    digest = config.digest(name)
     from email.utils import parseaddr
 
     domain = parseaddr(digest.from_)[1].rpartition("@")[2] or "digest.local"
@@ -226,9 +413,9 @@ def render_settings(ws: Workspace, name: str) -> RenderSettings:
         subject_template=digest.subject,
         postal_address=digest.postal_address,
         language=digest.language,
-        template_dir=ws.config.resolve(digest.template) if digest.template else None,
+        template_dir=config.resolve(digest.template) if digest.template else None,
         size_budget=digest.size_budget,
-        unsubscribe_mailto=ws.config.web.unsubscribe_mailto,
+        unsubscribe_mailto=config.web.unsubscribe_mailto,
         list_id_domain=domain,
         message_id_domain=domain,
     )
@@ -258,14 +445,9 @@ def recipient_factory(ws: Workspace, issue_id: int, list_id: int) -> Any:
 
 def stored_rendering(issue: IssueRow) -> RenderedIssue:
     """The frozen issue as the renderer made it, rebuilt from the store (for resuming)."""
-    return RenderedIssue(
-        subject=issue.subject,
-        html=issue.html,
-        text=issue.text,
-        html_size=len(issue.html.encode()),
-        warnings=[],
-        articles=[],
-        more=[],
+    stored = issue.content["rendered"]
+    return RenderedIssue.from_json(
+        {**stored, "subject": issue.subject, "html": issue.html, "text": issue.text}
     )
 
 
@@ -295,6 +477,8 @@ async def deliver_issue(
             recipient_factory(ws, issue.id, list_id),
             owner=ws.owner,
             limiter=limiter,
+            lease=timedelta(seconds=ws.config.send.lease_seconds),
+            concurrency=ws.config.send.concurrency,
             max_wait=max_wait,
             stop=stop,
         )
@@ -309,7 +493,9 @@ async def resume_unfinished(
     reports = []
     for issue in reversed(ws.store.issues_of(name, statuses=UNFINISHED, limit=1000)):
         if issue.digest not in ws.config.digests:
-            log.warning("issue %s belongs to digest %r, no longer configured", issue.id, issue.digest)
+            log.warning(
+                "issue %s belongs to digest %r, no longer configured", issue.id, issue.digest
+            )
             continue
         reports.append(await deliver_issue(ws, issue, max_wait=max_wait))
     return reports
@@ -329,14 +515,40 @@ async def run_digest(
     ws: Workspace, name: str, *, period: str | None = None, max_wait: float = 600.0
 ) -> RunReport:
     """Resume what is unfinished, then build and send the digest's current issue."""
-    digest = ws.config.digest(name)
+    ws.config.digest(name)
     resumed = await resume_unfinished(ws, name, max_wait=max_wait)
-    sync_lists(ws)
     now = utcnow()
-    period = period or f"run-{now:%Y%m%dT%H%M%S%f}"
+    report = await run_period(
+        ws, name, period or f"run-{now:%Y%m%dT%H%M%S%f}", now=now, max_wait=max_wait
+    )
+    report.resumed = resumed
+    return report
+
+
+async def run_period(
+    ws: Workspace,
+    name: str,
+    period: str,
+    *,
+    now: datetime | None = None,
+    send: bool = True,
+    max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
+) -> RunReport:
+    """Claim the digest's issue for `period` and build it; only the claimant goes on.
+
+    The scheduler calls this once per firing with the firing's period key, so two processes (or
+    a restart) firing for the same period build one issue. The digest's policies decide what
+    follows the build: too few new articles records the issue as skipped with the reason; with
+    approval it waits as a draft (see `settle_drafts`); otherwise it is frozen with its delivery
+    plan and, when `send`, delivered here (the service leaves sending to its sender loop).
+    """
+    digest = ws.config.digest(name)
+    sync_lists(ws)
+    now = now or utcnow()
     issue_id = ws.store.claim_issue(name, period, ws.owner)
     if issue_id is None:
-        return RunReport(name, None, "claimed", f"period {period} was already claimed", resumed)
+        return RunReport(name, None, "claimed", f"period {period} was already claimed")
     try:
         draft = await compose_issue(ws, name, now=now)
     except BaseException:
@@ -349,12 +561,70 @@ async def run_digest(
             else f"only {len(draft.selection.chosen)} new articles (minimum {digest.min_articles})"
         )
         ws.store.set_issue_status(issue_id, SKIPPED, report={**draft.report, "reason": reason})
-        return RunReport(name, issue_id, SKIPPED, reason, resumed, report=draft.report)
+        return RunReport(name, issue_id, SKIPPED, reason, report=draft.report)
     store_draft(ws, issue_id, draft)
     if digest.approval:
-        return RunReport(name, issue_id, DRAFT, "waiting for an editor's approval", resumed,
-                         report=draft.report)
-    return await freeze_and_send(ws, issue_id, resumed=resumed, max_wait=max_wait)
+        waiting = "waiting for an editor's approval"
+        if digest.approval_deadline:
+            waiting += f" (then {digest.on_deadline} after {digest.approval_deadline})"
+        return RunReport(name, issue_id, DRAFT, waiting, report=draft.report)
+    if not send:
+        planned = freeze(ws, issue_id)
+        return RunReport(
+            name, issue_id, FROZEN, f"issue {issue_id}: {planned} planned", report=draft.report
+        )
+    return await freeze_and_send(ws, issue_id, max_wait=max_wait, stop=stop)
+
+
+def freeze(ws: Workspace, issue_id: int) -> int:
+    """Freeze a draft or approved issue and plan its deliveries; returns how many.
+
+    With the digest's `local_hour`, each delivery is held until that hour in its subscriber's
+    time zone. Raises StoreError when the issue is no longer a draft (someone froze it first).
+    """
+    issue = ws.store.get_issue(issue_id)
+    digest = ws.config.digests.get(issue.digest)
+    return ws.store.freeze_issue(
+        issue_id,
+        issue.digest,
+        int(issue.content["list_id"]),
+        list(issue.content["article_keys"]),
+        local_hour=digest.local_hour if digest else None,
+        default_zone=digest.timezone if digest else "UTC",
+    )
+
+
+def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> list[RunReport]:
+    """Move the digest's drafts on: approved ones are frozen for sending, and drafts past their
+    approval deadline are frozen (`on_deadline = "send"`) or dropped (`"drop"`).
+
+    Each step is a conditional update in the store, so when several processes settle at once
+    each issue is frozen or dropped exactly once; the others see it already moved and go on.
+    """
+    digest = ws.config.digest(name)
+    now = now or utcnow()
+    reports: list[RunReport] = []
+    for issue in ws.store.issues_of(name, statuses=(APPROVED,), limit=100):
+        with contextlib.suppress(StoreError):
+            planned = freeze(ws, issue.id)
+            reports.append(
+                RunReport(name, issue.id, FROZEN, f"approved issue {issue.id}: {planned} planned")
+            )
+    deadline = digest.approval_deadline_delta
+    if not digest.approval or deadline is None:
+        return reports
+    for issue_id in ws.store.drafts_built_before(name, now - deadline):
+        if digest.on_deadline == "drop":
+            reason = f"not approved within {digest.approval_deadline}; dropped"
+            if ws.store.drop_draft(issue_id, reason):
+                reports.append(RunReport(name, issue_id, DROPPED, reason))
+            continue
+        note = f"not approved within {digest.approval_deadline}; sent as built"
+        with contextlib.suppress(StoreError):
+            planned = freeze(ws, issue_id)
+            ws.store.note_on_issue(issue_id, "approval", note)
+            reports.append(RunReport(name, issue_id, FROZEN, f"{note}: {planned} planned"))
+    return reports
 
 
 def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
@@ -374,22 +644,28 @@ def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
             "articles": [a.as_json() for a in rendered.articles],
             "more": [a.as_json() for a in rendered.more],
             "html_size": rendered.html_size,
+            # the rest of the rendering (subject, html, text have their own columns)
+            "rendered": {
+                k: v for k, v in rendered.to_json().items() if k not in ("subject", "html", "text")
+            },
         },
         report=draft.report,
     )
 
 
 async def freeze_and_send(
-    ws: Workspace, issue_id: int, *, resumed: list[DispatchReport] | None = None,
+    ws: Workspace,
+    issue_id: int,
+    *,
+    resumed: list[DispatchReport] | None = None,
     max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
 ) -> RunReport:
     issue = ws.store.get_issue(issue_id)
     if issue.status not in (DRAFT, APPROVED):
         raise DigestError(f"issue {issue_id} is {issue.status}, not a draft to send")
-    planned = ws.store.freeze_issue(
-        issue_id, issue.digest, int(issue.content["list_id"]), list(issue.content["article_keys"])
-    )
-    dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait)
+    planned = freeze(ws, issue_id)
+    dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait, stop=stop)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(dispatch.counts.items())) or "no deliveries"
     message = f"issue {issue_id}: {planned} planned, {counts}"
     if dispatch.error:
@@ -424,8 +700,6 @@ async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
     """Compose the next issue and write it as a sample subscriber would get it; send nothing."""
     import json
 
-    from digest.render import render_preview
-
     sync_lists(ws)
     draft = await compose_issue(ws, name)
     if draft.rendered is None:
@@ -451,3 +725,33 @@ async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return draft
+
+
+def sample_render(config: Config, name: str) -> list[str]:
+    """Render a full-size sample issue of the digest: template errors and size against budget.
+
+    `digest check` runs this so that a template naming an unknown variable, or a design that
+    would not fit the size budget with `max_articles` full summaries, shows before a real run.
+    """
+    from datetime import date
+
+    from digest.render import render_report
+
+    digest = config.digest(name)
+    filler = ("The council met on Tuesday and agreed the budget for next year " * 20).split()
+    articles = [
+        Article(
+            source=digest.sources[0],
+            key=f"sample-{n}",
+            url=f"https://example.org/sample/{n}",
+            title=f"Sample headline number {n} that runs to a realistic length",
+            lead="",
+            summary=" ".join(filler[: digest.summary_words]) + ".",
+        )
+        for n in range(1, digest.max_articles + 1)
+    ]
+    settings = _render_settings(config, name)
+    rendered = render_issue(
+        IssueContent(issue_id=None, issue_date=date.today(), articles=articles), settings
+    )
+    return render_report(rendered, settings)

@@ -41,7 +41,9 @@ def test_every_problem_is_reported_at_once(example_dir: Path) -> None:
     text = path.read_text()
     text = text.replace('schedule = "0 8 * * MON"', 'schedule = "0 25 * * MON"')
     text = text.replace('timezone = "Europe/Berlin"', 'timezone = "Europe/Atlantis"')
-    text = text.replace('sources = ["harbour-gazette", "newsroom"]', 'sources = ["harbour", "newsroom"]')
+    text = text.replace(
+        'sources = ["harbour-gazette", "newsroom"]', 'sources = ["harbour", "newsroom"]'
+    )
     text = text.replace('list = "readers"', 'list = "nobody"')
     text = text.replace('path = "example/articles"', 'path = "example/missing"')
     path.write_text(text)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,15 +32,18 @@ app = typer.Typer(
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Wide enough for tables when output is not a terminal (rich would assume 80 columns).
+_WIDTH = shutil.get_terminal_size((120, 24)).columns
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
 
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
         "-c",
-        help="configuration file (default: $DIGEST_CONFIG, config/digest.toml, config/example.toml)",
+        help="configuration file (default: $DIGEST_CONFIG, config/digest.toml, "
+        "config/example.toml)",
         show_default=False,
     ),
 ]
@@ -98,8 +101,27 @@ def open_workspace(config: Path | None, home: Path | None) -> Any:
 @friendly
 def check(config: ConfigOption = None) -> None:
     """Validate the configuration: exit 0 with a summary, or 2 with one line per problem."""
+    from digest.errors import RenderError
+    from digest.pipeline import sample_render
+
     loaded = load_config(config)
     summarize_config(loaded)
+    failed = False
+    for name in loaded.digests:
+        try:
+            lines = sample_render(loaded, name)
+        except RenderError as exc:
+            err.print(f"[red]error:[/red] digests.{name}.template: {exc}", soft_wrap=True)
+            failed = True
+            continue
+        for line in lines:
+            style = (
+                "yellow" if ("OVER BUDGET" in line or line.startswith(("warning", "lint"))) else ""
+            )
+            text = f"{name} (sample of {loaded.digests[name].max_articles} articles): {line}"
+            out.print(f"[{style}]{text}[/{style}]" if style else text, soft_wrap=True)
+    if failed:
+        raise typer.Exit(2)
 
 
 def summarize_config(config: Config) -> None:
@@ -120,7 +142,8 @@ def summarize_config(config: Config) -> None:
     out.print(table)
     out.print(
         f"{len(config.sources)} sources, {len(config.lists)} lists, "
-        f"{len(config.providers)} providers, store: {config.store.url or 'SQLite in the data directory'}"
+        f"{len(config.providers)} providers, "
+        f"store: {config.store.url or 'SQLite in the data directory'}"
     )
 
 
@@ -163,7 +186,8 @@ def _print_report(report: dict[str, Any]) -> None:
         err.print(f"[yellow]source failed:[/yellow] {source}: {reason}", soft_wrap=True)
     for error in report.get("extraction_errors") or []:
         err.print(
-            f"[yellow]skipped article:[/yellow] {error['source']}: {error['item']}: {error['error']}",
+            "[yellow]skipped article:[/yellow] "
+            f"{error['source']}: {error['item']}: {error['error']}",
             soft_wrap=True,
         )
     for warning in report.get("warnings") or []:
@@ -182,19 +206,25 @@ def preview(
     verbose: VerboseOption = False,
 ) -> None:
     """Write the next issue as issue.html, issue.txt, issue.eml and issue.json; send nothing."""
-    from digest.pipeline import write_preview
+    from digest.pipeline import render_settings, write_preview
+    from digest.render import render_report
 
     setup_logging(verbose)
     ws = open_workspace(config, home)
     try:
         ws.config.digest(digest)
         draft = asyncio.run(write_preview(ws, digest, out_dir))
+        report_lines = (
+            render_report(draft.rendered, render_settings(ws, digest)) if draft.rendered else []
+        )
     finally:
         ws.close()
     _print_report(draft.report)
     if draft.rendered is None:
         out.print(f"{digest}: nothing new to send; preview not written")
         return
+    for line in report_lines:
+        out.print(f"{digest}: {line}", soft_wrap=True)
     size_kb = draft.rendered.html_size / 1024
     out.print(
         f"{digest}: {len(draft.rendered.articles)} articles, HTML {size_kb:.1f} KB -> {out_dir}/"
@@ -229,42 +259,6 @@ def resume(
         raise typer.Exit(1)
 
 
-@app.command()
-@friendly
-def status(
-    config: ConfigOption = None,
-    home: HomeOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-) -> None:
-    """Each digest's recent issues with their delivery counts by status."""
-    ws = open_workspace(config, home)
-    try:
-        rows = []
-        for issue in ws.store.issues_of(limit=50):
-            rows.append(
-                {
-                    "issue": issue.id,
-                    "digest": issue.digest,
-                    "status": issue.status,
-                    "created": issue.created_at.isoformat(timespec="seconds"),
-                    "subject": issue.subject,
-                    "deliveries": ws.store.delivery_counts(issue.id),
-                }
-            )
-    finally:
-        ws.close()
-    if json_output:
-        out.print_json(json.dumps(rows))
-        return
-    table = Table(box=None, header_style="bold")
-    for column in ("issue", "digest", "status", "created", "deliveries"):
-        table.add_column(column)
-    for row in rows:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(row["deliveries"].items())) or "-"
-        table.add_row(str(row["issue"]), row["digest"], row["status"], row["created"], counts)
-    out.print(table if rows else "no issues yet")
-
-
 @db_app.command("upgrade")
 @friendly
 def db_upgrade(config: ConfigOption = None, home: HomeOption = None) -> None:
@@ -291,7 +285,7 @@ def _register_commands() -> None:
 
 
 # Modules under digest/cli/ with a `register(app)` function.
-COMMAND_MODULES: tuple[str, ...] = ("lists",)
+COMMAND_MODULES: tuple[str, ...] = ("extract", "sources", "lists", "serve", "status")
 
 _register_commands()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from digest.config import ProviderConfig
 from digest.errors import ConfigError, ConfigProblem
@@ -25,6 +26,7 @@ def _secret(name: str, env: str | None, key: str) -> str:
 
 def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport:
     """Build the transport a provider entry describes; secrets are read from the environment."""
+    kwargs: dict[str, Any] = {"base_url": provider.base_url} if provider.base_url else {}
     if provider.kind == "outbox":
         from digest.send.outbox import OutboxTransport
 
@@ -33,7 +35,6 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
     if provider.kind == "postmark":
         from digest.send.postmark import PostmarkTransport
 
-        kwargs = {"base_url": provider.base_url} if provider.base_url else {}
         return PostmarkTransport(
             _secret(name, provider.token_env, "token_env"),
             message_stream=provider.message_stream,
@@ -42,12 +43,10 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
     if provider.kind == "sendgrid":
         from digest.send.sendgrid import SendGridTransport
 
-        kwargs = {"base_url": provider.base_url} if provider.base_url else {}
         return SendGridTransport(_secret(name, provider.token_env, "token_env"), **kwargs)
     if provider.kind == "mailgun":
         from digest.send.mailgun import MailgunTransport
 
-        kwargs = {"base_url": provider.base_url} if provider.base_url else {}
         assert provider.domain is not None
         return MailgunTransport(
             _secret(name, provider.token_env, "token_env"), provider.domain, **kwargs
@@ -55,7 +54,6 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
     if provider.kind == "resend":
         from digest.send.resend import ResendTransport
 
-        kwargs = {"base_url": provider.base_url} if provider.base_url else {}
         return ResendTransport(_secret(name, provider.token_env, "token_env"), **kwargs)
     if provider.kind == "ses":
         from digest.send.ses import SesTransport
@@ -71,8 +69,12 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
         from digest.send.smtp import SmtpTransport
 
         assert provider.host is not None
-        username = _secret(name, provider.username_env, "username_env") if provider.username_env else None
-        password = _secret(name, provider.password_env, "password_env") if provider.password_env else None
+        username = (
+            _secret(name, provider.username_env, "username_env") if provider.username_env else None
+        )
+        password = (
+            _secret(name, provider.password_env, "password_env") if provider.password_env else None
+        )
         default_port = {"tls": 465, "starttls": 587, "none": 25}[provider.security]
         return SmtpTransport(
             provider.host,

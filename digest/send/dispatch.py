@@ -11,14 +11,16 @@ batch back untouched and stops the issue at once; per-message errors are recorde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
-from digest.models import OutgoingMessage, Outcome, Recipient, SendResult
+from digest.models import Outcome, OutgoingMessage, Recipient, SendResult
 from digest.send.base import Transport
 from digest.store import DeliveryRow, Store
 from digest.store.db import utcnow
@@ -47,8 +49,8 @@ class DispatchReport:
     error: str | None = None
 
 
-class RateLimiterLike:
-    async def acquire(self, n: int = 1) -> None: ...
+class RateLimiterLike(Protocol):
+    async def acquire(self, n: int = 1) -> object: ...
 
 
 async def dispatch_issue(
@@ -64,24 +66,46 @@ async def dispatch_issue(
     lease: timedelta = timedelta(minutes=5),
     max_wait: float = 600.0,
     stop: asyncio.Event | None = None,
+    concurrency: int = 3,
     on_batch: Callable[[int], None] | None = None,
 ) -> DispatchReport:
-    """Send everything due for one issue; wait for retries up to `max_wait` seconds in all."""
+    """Send everything due for one issue; wait for retries up to `max_wait` seconds in all.
+
+    Up to `concurrency` batches are in flight at once, so personalizing the next batch and
+    recording the last overlap with the provider's answer to the current one.
+    """
     store.set_issue_status(issue_id, SENDING)
+    halted: list[str] = []  # the reason, once a worker met an authentication failure
+    busy = 0
     waited = 0.0
-    while stop is None or not stop.is_set():
-        batch = store.claim_batch(issue_id, list_id, owner, transport.max_batch, lease)
-        if not batch:
-            due = store.next_due(issue_id)
-            if due is None:
-                break
-            pause = max(0.05, (due - utcnow()).total_seconds())
-            if waited + pause > max_wait:
-                log.info("issue %s: deliveries left for later (next due %s)", issue_id, due)
-                break
-            await _sleep(min(pause, 5.0), stop)
-            waited += min(pause, 5.0)
-            continue
+
+    def stopping() -> bool:
+        return bool(halted) or (stop is not None and stop.is_set())
+
+    async def worker() -> None:
+        nonlocal busy, waited
+        while not stopping():
+            batch = store.claim_batch(issue_id, list_id, owner, transport.max_batch, lease)
+            if not batch:
+                if busy:  # others still have batches in flight; they will look again
+                    return
+                due = store.next_due(issue_id)
+                if due is None:
+                    return
+                pause = min(5.0, max(0.05, (due - utcnow()).total_seconds()))
+                if waited + pause > max_wait:
+                    log.info("issue %s: deliveries left for later (next due %s)", issue_id, due)
+                    return
+                waited += pause
+                await _sleep(pause, stop)
+                continue
+            busy += 1
+            try:
+                await _send_one(batch)
+            finally:
+                busy -= 1
+
+    async def _send_one(batch: list[DeliveryRow]) -> None:
         messages = [personalize(recipient_for(row)) for row in batch]
         if limiter is not None:
             await limiter.acquire(len(messages))
@@ -89,9 +113,9 @@ async def dispatch_issue(
             results = await transport.send_batch(messages)
         except ProviderAuthError as exc:
             store.release([row.id for row in batch], status=PENDING)
-            store.set_issue_status(issue_id, SENDING, report=None)
+            halted.append(str(exc))
             log.error("issue %s stopped: %s", issue_id, exc)
-            return DispatchReport(issue_id, FAILED, store.delivery_counts(issue_id), str(exc))
+            return
         except RetryableDeliveryError as exc:
             log.warning("issue %s: batch of %d will be retried: %s", issue_id, len(batch), exc)
             results = [
@@ -101,9 +125,16 @@ async def dispatch_issue(
         except PermanentDeliveryError as exc:
             log.error("issue %s: batch of %d refused: %s", issue_id, len(batch), exc)
             results = [SendResult(row.id, Outcome.FAILED, error=str(exc)) for row in batch]
-        store.record_results(*_schedule_retries(batch, results))
+        final, retry_at = _schedule_retries(batch, results)
+        store.record_results(final, retry_at=retry_at)
         if on_batch is not None:
             on_batch(len(batch))
+
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    if halted:
+        issue = store.get_issue(issue_id)
+        store.set_issue_status(issue_id, SENDING, report={**issue.report, "stopped": halted[0]})
+        return DispatchReport(issue_id, FAILED, store.delivery_counts(issue_id), halted[0])
     return finish_issue(store, issue_id)
 
 
@@ -146,7 +177,5 @@ async def _sleep(seconds: float, stop: asyncio.Event | None) -> None:
     if stop is None:
         await asyncio.sleep(seconds)
         return
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

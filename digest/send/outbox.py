@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from digest.models import OutgoingMessage, Outcome, SendResult
+from digest.models import Outcome, OutgoingMessage, SendResult
 
 
 class OutboxTransport:

@@ -1,26 +1,68 @@
 """The sources stage: gather every source of a digest concurrently; a failing one never stops it.
 
-    gather(config, digest)  ->  GatherResult(items, failures)
+    gather(config, names, fetcher, cache=store)  ->  GatherResult(items, failures, reports)
 
-Each source kind has its module (feed, folder, page). Errors are values here: a source that
-fails is named in `failures` with its reason, recorded in its health, and the issue goes on.
+    for each source, concurrently, within its own time budget:
+        feed    GET with the cached ETag/Last-Modified -> 304 or same bytes: last items, no parsing
+                                                       -> else parse (lxml / orjson / feedparser)
+        site    the feed found last time, else discover it (<link rel=alternate>, common paths),
+                else the article links the page lists
+        page    the page itself, for extraction
+        folder  local .html/.md/.txt files
+    filters and max_items are applied while parsing; what was parsed is cached for next time
+
+Errors are values here: a source that fails is named in `failures` with its reason (and logged),
+and the issue goes on with the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
+from typing import Protocol
 
 from digest.config import Config, SourceConfig
-from digest.fetch import Fetcher, FetchError
+from digest.fetch import Fetched, Fetcher, FetchError
 from digest.models import SourceItem
-from digest.sources.feed import parse_feed
+from digest.sources.cache import decode_items, encode_items, fingerprint
+from digest.sources.feed import FeedError, keep_by_filters, parse_document
 from digest.sources.folder import read_folder
+from digest.sources.normalize import build_items
+from digest.store.articles import CachedSource
+
+__all__ = ["GatherResult", "SourceCache", "SourceReport", "gather", "is_remote", "passes_filters"]
 
 log = logging.getLogger(__name__)
+
+BIG_DOCUMENT = 512 * 1024  # parse larger bodies in a thread so the event loop keeps fetching
+
+
+class SourceCache(Protocol):
+    """Where the last result of each source is kept (the store implements it)."""
+
+    def load_source_cache(self, sources: Iterable[str]) -> dict[str, CachedSource]: ...
+
+    def save_source_cache(self, entries: Iterable[CachedSource]) -> None: ...
+
+
+@dataclass
+class SourceReport:
+    """How one source went: `status` is fetched, not-modified, unchanged, local or failed."""
+
+    name: str
+    kind: str
+    status: str
+    items: int = 0
+    error: str | None = None
+    url: str | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -28,91 +70,300 @@ class GatherResult:
     items: list[SourceItem] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # source name -> reason
     counts: dict[str, int] = field(default_factory=dict)  # source name -> items
+    reports: dict[str, SourceReport] = field(default_factory=dict)
+
+
+class _Unchanged(Exception):
+    """Internal: the document is what was parsed last time."""
 
 
 def is_remote(location: str) -> bool:
-    return bool(re.match(r"^https?://", location))
-
-
-async def read_location(
-    config: Config, location: str, fetcher: Fetcher, headers: dict[str, str] | None = None
-) -> tuple[bytes, str, str | None]:
-    """Bytes of a URL or a local path (relative to the config file), its URL and content type."""
-    if is_remote(location):
-        fetched = await fetcher.get(location, headers=headers)
-        return fetched.content, fetched.url, fetched.content_type
-    path = config.resolve(location.removeprefix("file://"))
-    try:
-        return await asyncio.to_thread(path.read_bytes), path.resolve().as_uri(), None
-    except OSError as exc:
-        raise FetchError(f"{path}: {exc.strerror or exc}") from None
-
-
-async def gather_source(
-    config: Config, name: str, source: SourceConfig, fetcher: Fetcher
-) -> list[SourceItem]:
-    if source.kind == "folder":
-        assert source.path is not None
-        return await asyncio.to_thread(
-            read_folder, name, config.resolve(source.path), source.max_items
-        )
-    assert source.url is not None
-    content, url, content_type = await read_location(config, source.url, fetcher, source.headers)
-    if source.kind == "feed":
-        try:
-            return parse_feed(name, source, content, url)
-        except ValueError as exc:
-            raise FetchError(f"{source.url}: {exc}") from None
-    if source.kind in ("page", "site"):
-        return [
-            SourceItem(
-                source=name,
-                key=url,
-                url=url,
-                title=None,
-                published=None,
-                raw=content,
-                content_type=content_type or "text/html",
-                filename=Path(url).name if not is_remote(url) else None,
-            )
-        ]
-    raise FetchError(f"unknown source kind {source.kind}")
-
-
-def _matches(pattern: str, values: list[str]) -> bool:
-    if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
-        regex = re.compile(pattern[1:-1], re.IGNORECASE)
-        return any(regex.search(value) for value in values)
-    return any(pattern.lower() in value.lower() for value in values)
+    return bool(re.match(r"^https?://", location, re.IGNORECASE))
 
 
 def passes_filters(source: SourceConfig, item: SourceItem) -> bool:
-    """Include/exclude filters on title, URL and categories."""
-    values = [item.title or "", item.url or "", *item.categories]
-    if source.filters.include and not any(_matches(p, values) for p in source.filters.include):
-        return False
-    return not any(_matches(p, values) for p in source.filters.exclude)
+    """Include/exclude filters (keywords or /regex/) on title, URL and categories."""
+    return keep_by_filters(source, item.title or "", item.url, item.categories)
 
 
-async def gather(config: Config, source_names: list[str], fetcher: Fetcher) -> GatherResult:
-    """Gather the named sources concurrently; each failure is recorded, never raised."""
-    result = GatherResult()
+class _Gatherer:
+    """One gathering run: shared fetcher, cached results in, cache updates out."""
 
-    async def one(name: str) -> None:
-        source = config.sources[name]
+    def __init__(
+        self,
+        config: Config,
+        fetcher: Fetcher,
+        cached: dict[str, CachedSource],
+        now: datetime,
+        failing: frozenset[str],
+    ) -> None:
+        self.failing = failing
+        self.config = config
+        self.fetcher = fetcher
+        self.cached = cached
+        self.now = now
+        self.updates: list[CachedSource] = []
+
+    async def read(
+        self, name: str, source: SourceConfig, location: str, validators: CachedSource | None
+    ) -> Fetched:
+        """A URL (conditional when there is a cached result) or a local file, as `Fetched`.
+
+        A source that failed last time gets no retries: the next run is its retry.
+        """
+        if is_remote(location):
+            return await self.fetcher.get(
+                location,
+                headers=source.headers,
+                etag=validators.etag if validators else None,
+                last_modified=validators.last_modified if validators else None,
+                timeout=source.timeout,
+                retries=0 if name in self.failing else None,
+            )
+        path = self.config.resolve(location.removeprefix("file://"))
         try:
-            items = await gather_source(config, name, source, fetcher)
+            content = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            raise FetchError(f"{path}: {exc.strerror or exc}") from None
+        return Fetched(path.resolve().as_uri(), 200, content, None)
+
+    def usable(
+        self, name: str, source: SourceConfig, url: str | None = None
+    ) -> CachedSource | None:
+        cached = self.cached.get(name)
+        if cached is None or cached.fingerprint != fingerprint(source):
+            return None
+        if url is not None and cached.url != url:
+            return None
+        return cached
+
+    async def feed(
+        self, name: str, source: SourceConfig, url: str, report: SourceReport
+    ) -> list[SourceItem]:
+        """A feed's items: the cached ones if unchanged, else freshly parsed (and cached)."""
+        cached = self.usable(name, source, url)
+        fetched = await self.read(name, source, url, cached)
+        report.url = fetched.url
+        if cached is not None and (
+            fetched.not_modified or fetched.content_hash == cached.content_hash
+        ):
+            report.status = "not-modified" if fetched.not_modified else "unchanged"
+            if not fetched.not_modified and (fetched.etag, fetched.last_modified) != (
+                cached.etag,
+                cached.last_modified,
+            ):
+                self.remember(name, source, url, fetched, cached.items, cached.item_count)
+            return decode_items(cached.items)
+        if fetched.not_modified:
+            raise FetchError(f"{url}: answered 304 Not Modified to a request without validators")
+        items = await self.parse(name, source, fetched)
+        payload = encode_items(items)
+        self.remember(name, source, url, fetched, payload, len(items))
+        return items
+
+    async def parse(self, name: str, source: SourceConfig, fetched: Fetched) -> list[SourceItem]:
+        def work() -> list[SourceItem]:
+            document = parse_document(fetched.content, fetched.url, fetched.content_type)
+            for problem in document.problems:
+                log.warning("source %s: %s", name, problem)
+            return build_items(
+                name,
+                document.entries,
+                max_items=source.max_items,
+                fetch_full=source.fetch_full,
+                base_url=fetched.url,
+                now=self.now,
+                keep=lambda title, link, categories: keep_by_filters(
+                    source, title, link, categories
+                ),
+            )
+
+        try:
+            if len(fetched.content) > BIG_DOCUMENT:
+                return await asyncio.to_thread(work)
+            return work()
+        except FeedError as exc:
+            raise FetchError(f"{fetched.url}: {exc}") from None
+
+    def remember(
+        self,
+        name: str,
+        source: SourceConfig,
+        url: str,
+        fetched: Fetched,
+        payload: bytes,
+        count: int,
+    ) -> None:
+        if not is_remote(url):
+            return  # local files are cheap to read again; caching them would only grow the store
+        self.updates.append(
+            CachedSource(
+                source=name,
+                url=url,
+                fingerprint=fingerprint(source),
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                content_hash=fetched.content_hash,
+                items=payload,
+                item_count=count,
+            )
+        )
+
+    async def page(self, name: str, source: SourceConfig, report: SourceReport) -> list[SourceItem]:
+        from digest.sources.page import page_item
+
+        assert source.url is not None
+        cached = self.usable(name, source, source.url)
+        fetched = await self.read(name, source, source.url, cached)
+        report.url = fetched.url
+        if cached is not None and (
+            fetched.not_modified or fetched.content_hash == cached.content_hash
+        ):
+            report.status = "not-modified" if fetched.not_modified else "unchanged"
+            return decode_items(cached.items)
+        if fetched.not_modified:
+            raise FetchError(f"{source.url}: answered 304 Not Modified without validators")
+        if not fetched.content.strip():
+            raise FetchError(f"{fetched.url}: empty page")
+        item = page_item(name, fetched, key_url=source.url)
+        self.remember(name, source, source.url, fetched, encode_items([item]), 1)
+        return [item]
+
+    async def site(self, name: str, source: SourceConfig, report: SourceReport) -> list[SourceItem]:
+        """The site's known feed, else discovery, else the articles its page links to."""
+        from digest.sources import site as discovery
+
+        assert source.url is not None
+        cached = self.usable(name, source)
+        if cached is not None and cached.url != source.url:
+            try:
+                items = await self.feed(name, source, cached.url, report)
+                report.notes.append(f"feed {cached.url}")
+                return items
+            except FetchError as exc:
+                log.info("source %s: known feed failed (%s); discovering again", name, exc)
+        page = await self.read(name, source, source.url, None)
+        report.url = page.url
+        try:  # the URL may itself be a feed
+            items = await self.parse(name, source, page)
+            self.remember(name, source, source.url, page, encode_items(items), len(items))
+            return items
+        except FetchError:
+            pass
+        html, _ = page.text()
+        announced = discovery.feed_links(html, page.url)
+        for candidates in (announced, discovery.common_feed_urls(page.url)):
+            found = await self._first_feed(name, source, candidates, report)
+            if found is not None:
+                return found
+        items = discovery.listing_items(name, html, page.url, source.max_items)
+        items = [item for item in items if passes_filters(source, item)]
+        if not items:
+            raise FetchError(f"{page.url}: no feed found and no article links on the page")
+        report.notes.append("no feed: article links from the page")
+        return items
+
+    async def _first_feed(
+        self, name: str, source: SourceConfig, candidates: list[str], report: SourceReport
+    ) -> list[SourceItem] | None:
+        """The items of the first candidate URL that is a working feed (tried concurrently)."""
+        if not candidates:
+            return None
+
+        async def attempt(url: str) -> list[SourceItem] | None:
+            try:
+                return await self.feed(name, source, url, SourceReport(name, "feed", "fetched"))
+            except FetchError:
+                return None
+
+        results = await asyncio.gather(*(attempt(url) for url in candidates))
+        for url, items in zip(candidates, results, strict=True):
+            if items is not None:
+                report.notes.append(f"feed {url}")
+                report.url = url
+                # keep only the chosen feed's cache entry
+                self.updates = [u for u in self.updates if u.source != name or u.url == url]
+                return items
+        self.updates = [u for u in self.updates if u.source != name]
+        return None
+
+    async def source(
+        self, name: str, source: SourceConfig
+    ) -> tuple[list[SourceItem], SourceReport]:
+        report = SourceReport(name, source.kind, "fetched", url=source.url)
+        started = time.perf_counter()
+        try:
+            # Every fetch is bounded by the source's timeout (the clock starts once a
+            # connection slot is free), so no overall timer here: waiting politely behind
+            # other feeds of the same host must not count against this one.
+            if source.kind == "folder":
+                assert source.path is not None
+                report.status = "local"
+                found = await asyncio.to_thread(
+                    read_folder, name, self.config.resolve(source.path), source.max_items
+                )
+                items = [item for item in found if passes_filters(source, item)]
+            elif source.kind == "feed":
+                assert source.url is not None
+                items = await self.feed(name, source, source.url, report)
+            elif source.kind == "page":
+                items = await self.page(name, source, report)
+            else:
+                items = await self.site(name, source, report)
         except FetchError as exc:
-            log.warning("source %s failed: %s", name, exc)
-            result.failures[name] = str(exc)
-            return
+            report.status, report.error = "failed", str(exc)
+            items = []
         except Exception as exc:  # a parser bug must not take the issue down; say what it was
             log.exception("source %s failed unexpectedly", name)
-            result.failures[name] = f"{type(exc).__name__}: {exc}"
-            return
-        kept = [item for item in items if passes_filters(source, item)]
-        result.counts[name] = len(kept)
-        result.items.extend(kept)
+            report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            items = []
+        report.seconds = time.perf_counter() - started
+        report.items = len(items)
+        return items, report
 
-    await asyncio.gather(*(one(name) for name in source_names))
+
+async def gather(
+    config: Config,
+    source_names: list[str],
+    fetcher: Fetcher,
+    *,
+    cache: SourceCache | None = None,
+    now: datetime | None = None,
+    failing: Iterable[str] = (),
+) -> GatherResult:
+    """Gather the named sources concurrently; each failure is recorded, never raised.
+
+    `failing` names sources that failed last time: they are tried once, without retries.
+    """
+    names = list(dict.fromkeys(source_names))
+    cached = cache.load_source_cache(names) if cache is not None else {}
+    run = _Gatherer(config, fetcher, cached, now or datetime.now(UTC), frozenset(failing))
+    outcomes = await asyncio.gather(*(run.source(name, config.sources[name]) for name in names))
+    result = GatherResult()
+    seen: set[tuple[str, str]] = set()
+    for name, (items, report) in zip(names, outcomes, strict=True):
+        result.reports[name] = report
+        if report.error is not None:
+            log.warning("source %s failed: %s", name, report.error)
+            result.failures[name] = report.error
+            continue
+        result.counts[name] = len(items)
+        for item in items:
+            if (item.source, item.key) not in seen:
+                seen.add((item.source, item.key))
+                result.items.append(item)
+    if cache is not None and run.updates:
+        cache.save_source_cache(run.updates)
     return result
+
+
+def content_hash(item: SourceItem) -> str:
+    """What an item's extraction depends on: unchanged hash, unchanged article."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for part in (item.url, item.title, item.content_html, item.content_type, item.filename):
+        digest.update((part or "").encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    digest.update(item.published.isoformat().encode() if item.published else b"-")
+    if item.raw is not None:
+        digest.update(item.raw)
+    return digest.hexdigest()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref", "ref_src"}
 
 
+@lru_cache(maxsize=65536)
 def url_key(url: str | None) -> str | None:
     """The link as compared across feeds: scheme-less, lower-case host, no tracking, no fragment."""
     if not url:

@@ -7,12 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.errors import StoreError
 from digest.store.db import as_utc, utcnow
-from digest.store.schema import deliveries, issues, memberships, sent_articles, subscribers, suppressions
+from digest.store.ledger import plan_local_hour
+from digest.store.schema import (
+    deliveries,
+    issues,
+    memberships,
+    sent_articles,
+    subscribers,
+    suppressions,
+)
 
 # The statuses an issue moves through; see digest/store/schema.py.
 BUILDING, DRAFT, APPROVED, FROZEN, SENDING = "building", "draft", "approved", "frozen", "sending"
@@ -150,11 +158,22 @@ class IssueQueries:
         with self.engine.begin() as conn:
             conn.execute(delete(issues).where(issues.c.id == issue_id))
 
-    def freeze_issue(self, issue_id: int, digest: str, list_id: int, article_keys: list[str]) -> int:
+    def freeze_issue(
+        self,
+        issue_id: int,
+        digest: str,
+        list_id: int,
+        article_keys: list[str],
+        *,
+        local_hour: int | None = None,
+        default_zone: str = "UTC",
+    ) -> int:
         """Freeze the issue and plan its deliveries in one transaction; returns how many.
 
         One delivery per active member of the list who is not suppressed. The articles are
         recorded as sent in this digest at the same moment, so no later issue repeats them.
+        With `local_hour`, each delivery waits for that hour in its subscriber's time zone
+        (decided in the same transaction, so no sender can pick one up early).
         """
         now = utcnow()
         with self.engine.begin() as conn:
@@ -192,10 +211,62 @@ class IssueQueries:
                 )
                 .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
             )
+            if local_hour is not None:
+                plan_local_hour(conn, issue_id, local_hour, default_zone, now)
             planned = conn.execute(
                 select(func.count()).where(deliveries.c.issue_id == issue_id)
             ).scalar_one()
         return int(planned)
+
+    def drafts_built_before(self, digest: str, before: datetime) -> list[int]:
+        """Drafts of the digest built before `before`: those whose approval deadline has passed."""
+        with self.engine.connect() as conn:
+            return [
+                int(found)
+                for found in conn.execute(
+                    select(issues.c.id)
+                    .where(
+                        issues.c.digest == digest,
+                        issues.c.status == DRAFT,
+                        issues.c.built_at < before,
+                    )
+                    .order_by(issues.c.id)
+                ).scalars()
+            ]
+
+    def drop_draft(self, issue_id: int, reason: str) -> bool:
+        """Drop a draft that was never approved; False if it is no longer a draft (someone
+        approved, froze or dropped it first), so only one process ever decides its fate."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues.c.report).where(issues.c.id == issue_id)).first()
+            if row is None:
+                return False
+            report = {**dict(row.report or {}), "reason": reason}
+            done = conn.execute(
+                update(issues)
+                .where(issues.c.id == issue_id, issues.c.status == DRAFT)
+                .values(status=DROPPED, report=report, completed_at=utcnow())
+            )
+        return bool(done.rowcount)
+
+    def note_on_issue(self, issue_id: int, key: str, value: Any) -> None:
+        """Add one entry to the issue's report, whatever its status (which is left alone)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues.c.report).where(issues.c.id == issue_id)).first()
+            if row is not None:
+                conn.execute(
+                    update(issues)
+                    .where(issues.c.id == issue_id)
+                    .values(report={**dict(row.report or {}), key: value})
+                )
+
+    def last_claimed_at(self, digest: str) -> datetime | None:
+        """When the digest's latest issue was claimed (any period); None if it never was."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(func.max(issues.c.created_at)).where(issues.c.digest == digest)
+            ).scalar()
+        return as_utc(found)
 
     def delivery_counts(self, issue_id: int) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -7,19 +7,28 @@ SQLite: every transaction is BEGIN IMMEDIATE, so one writer claims at a time.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from digest.models import Outcome, SendResult
+from digest.schedule import next_local_hour
 from digest.store.db import as_utc, utcnow
 from digest.store.schema import deliveries, memberships, subscribers, suppressions
 
 PENDING, SENDING, SENT, RETRY = "pending", "sending", "sent", "retry"
 FAILED, SUPPRESSED, SKIPPED = "failed", "suppressed", "skipped"
+_STATUS = {
+    Outcome.SENT: SENT,
+    Outcome.FAILED: FAILED,
+    Outcome.RETRY: RETRY,
+    Outcome.SUPPRESSED: SUPPRESSED,
+}
 DONE_STATUSES = (SENT, FAILED, SUPPRESSED, SKIPPED)
 
 
@@ -43,13 +52,17 @@ class LedgerQueries:
     ) -> list[DeliveryRow]:
         """Lease up to `size` deliveries that are due; skip those no longer allowed to receive.
 
-        Due: pending; retry whose time has come; sending whose lease expired (its sender died).
+        Due: pending (once its not-before time, if any, has come); retry whose time has come;
+        sending whose lease expired (its sender died).
         A member who unsubscribed, bounced or complained since the issue was frozen, or whose
         address is now suppressed, is marked `skipped` instead of being handed out.
         """
         now = utcnow()
         due = or_(
-            deliveries.c.status == PENDING,
+            and_(
+                deliveries.c.status == PENDING,
+                or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+            ),
             and_(deliveries.c.status == RETRY, deliveries.c.next_attempt_at <= now),
             and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now),
         )
@@ -130,67 +143,72 @@ class LedgerQueries:
                 )
         return claimed
 
-    def record_results(self, results: Sequence[SendResult], *, retry_at: dict[int, datetime]) -> None:
-        """Write each message's outcome; suppressed addresses also join the suppression list."""
-        now = utcnow()
-        params = []
-        for result in results:
-            status = {
-                Outcome.SENT: SENT,
-                Outcome.FAILED: FAILED,
-                Outcome.RETRY: RETRY,
-                Outcome.SUPPRESSED: SUPPRESSED,
-            }[result.outcome]
-            params.append(
-                {
-                    "b_id": result.delivery_id,
-                    "b_status": status,
-                    "b_message_id": result.provider_message_id,
-                    "b_error": result.error,
-                    "b_next": retry_at.get(result.delivery_id),
-                }
-            )
-        if not params:
+    def record_results(
+        self, results: Sequence[SendResult], *, retry_at: dict[int, datetime]
+    ) -> None:
+        """Write each message's outcome; suppressed addresses also join the suppression list.
+
+        This runs once per batch on the hot path, so it goes straight to the driver's
+        executemany: SQLAlchemy's per-row parameter processing would cost more than the write.
+        """
+        if not results:
             return
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"))
-                .values(
-                    status=bindparam("b_status"),
-                    provider_message_id=bindparam("b_message_id"),
-                    error=bindparam("b_error"),
-                    next_attempt_at=bindparam("b_next"),
-                    lease_until=None,
-                    updated_at=now,
-                ),
-                params,
+        now = utcnow()
+        sqlite = self.engine.dialect.name == "sqlite"
+
+        def when(value: datetime | None) -> object:
+            # SQLite keeps datetimes as text in SQLAlchemy's format; every stored time is UTC.
+            if value is None or not sqlite:
+                return value
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+        stamp = when(now)
+        rows = [
+            (
+                _STATUS[r.outcome],
+                r.provider_message_id,
+                r.error,
+                when(retry_at.get(r.delivery_id)),
+                stamp,
+                r.delivery_id,
             )
+            for r in results
+        ]
+        mark = "?" if sqlite else "%s"
+        statement = (
+            f"UPDATE deliveries SET status = {mark}, provider_message_id = {mark}, "
+            f"error = {mark}, next_attempt_at = {mark}, lease_until = NULL, "
+            f"updated_at = {mark} WHERE id = {mark}"
+        )
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(statement, rows)
             suppressed_ids = [r.delivery_id for r in results if r.outcome is Outcome.SUPPRESSED]
             if suppressed_ids:
-                emails = conn.execute(
-                    select(deliveries.c.email).where(deliveries.c.id.in_(suppressed_ids))
-                ).scalars()
-                known = set(
+                emails = set(
                     conn.execute(
-                        select(suppressions.c.email).where(
-                            suppressions.c.email.in_(select(deliveries.c.email).where(
-                                deliveries.c.id.in_(suppressed_ids)))
-                        )
+                        select(deliveries.c.email).where(deliveries.c.id.in_(suppressed_ids))
                     ).scalars()
                 )
-                from sqlalchemy import insert
-
+                known = set(
+                    conn.execute(
+                        select(suppressions.c.email).where(suppressions.c.email.in_(emails))
+                    ).scalars()
+                )
                 fresh = [
                     {"email": e, "reason": "inactive", "detail": "provider", "created_at": now}
-                    for e in dict.fromkeys(emails)
-                    if e not in known
+                    for e in sorted(emails - known)
                 ]
                 if fresh:
                     conn.execute(insert(suppressions), fresh)
 
-    def release(self, delivery_ids: Sequence[int], *, status: str = PENDING, error: str | None = None,
-                next_attempt_at: datetime | None = None) -> None:
+    def release(
+        self,
+        delivery_ids: Sequence[int],
+        *,
+        status: str = PENDING,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
         """Hand leased deliveries back (nothing was sent), or mark them failed/retry wholesale."""
         if not delivery_ids:
             return
@@ -209,15 +227,61 @@ class LedgerQueries:
 
     def next_due(self, issue_id: int) -> datetime | None:
         """When the next delivery of this issue becomes claimable; None when nothing is left."""
+        now = utcnow()
+        pending = deliveries.c.status == PENDING
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
                     func.min(deliveries.c.next_attempt_at).filter(deliveries.c.status == RETRY),
                     func.min(deliveries.c.lease_until).filter(deliveries.c.status == SENDING),
-                    func.count().filter(deliveries.c.status == PENDING),
+                    func.min(deliveries.c.not_before).filter(pending),
+                    func.count().filter(
+                        pending,
+                        or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+                    ),
                 ).where(deliveries.c.issue_id == issue_id)
             ).one()
-        if row[2]:
-            return utcnow()
-        times = [as_utc(value) for value in row[:2] if value is not None]
+        if row[3]:
+            return now
+        times = [as_utc(value) for value in row[:3] if value is not None]
         return min(t for t in times if t is not None) if times else None
+
+
+def plan_local_hour(
+    conn: Connection, issue_id: int, hour: int, default_zone: str, after: datetime
+) -> dict[str, datetime]:
+    """Hold each pending delivery of the issue until `hour`:00 in its subscriber's time zone.
+
+    The zone is the subscriber's `timezone` column, else their `timezone` attribute (as a CSV
+    import stores it), else `default_zone` (the digest's); an unknown zone name counts as unset.
+    Returns the not-before time chosen per zone.
+    """
+    rows = conn.execute(
+        select(deliveries.c.id, subscribers.c.timezone, subscribers.c.attributes)
+        .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        .where(deliveries.c.issue_id == issue_id, deliveries.c.status == PENDING)
+    )
+    by_zone: dict[str, list[int]] = {}
+    for row in rows:
+        named = row.timezone or (row.attributes or {}).get("timezone") or default_zone
+        zone = named if _known_zone(str(named)) else default_zone
+        by_zone.setdefault(str(zone), []).append(row.id)
+    chosen: dict[str, datetime] = {}
+    for zone, ids in by_zone.items():
+        chosen[zone] = next_local_hour(after, ZoneInfo(zone), hour)
+        for start in range(0, len(ids), 1000):
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids[start : start + 1000]))
+                .values(not_before=chosen[zone])
+            )
+    return chosen
+
+
+@functools.lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

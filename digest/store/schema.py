@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -161,6 +162,7 @@ deliveries = Table(
     Column("status", String(20), nullable=False),  # pending sending sent retry failed suppressed
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_attempt_at"),
+    _ts("not_before"),  # pending until then: delivery at a local hour in the subscriber's zone
     _ts("lease_until"),
     Column("lease_owner", String(200)),
     Column("provider_message_id", String(500)),
@@ -205,6 +207,24 @@ events = Table(
     Column("payload", JSON, nullable=False, default=dict),
     _ts("received_at", nullable=False),
     Index("ix_events_email", "email"),
+)
+
+# What each source yielded last time, so an unchanged source (a 304, or the same bytes again)
+# gives the same items without being parsed. `url` is what was fetched (a site's discovered
+# feed); `fingerprint` covers the settings that shape parsing, so changing them re-parses.
+# `items` is the zlib-compressed JSON of the items.
+source_cache = Table(
+    "source_cache",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("content_hash", String(64)),
+    Column("items", LargeBinary, nullable=False),
+    Column("item_count", Integer, nullable=False, default=0),
+    _ts("fetched_at", nullable=False),
 )
 
 # Webhook deliveries already seen (Mailgun tokens, Svix ids, SNS message ids, event ids): a replay

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from digest.models import Outcome, SendResult
 from digest.store import Store
+from digest.store import db
 from digest.store.db import current_revision
 
 
@@ -20,8 +21,21 @@ def _frozen_issue(store: Store, members: int = 5) -> tuple[int, int]:
     return issue_id, list_id
 
 
-def test_migrations_are_applied(store: Store) -> None:
-    assert current_revision(store.engine) == "0001"
+def _heads() -> list[str]:
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    return list(ScriptDirectory.from_config(config).get_heads())
+
+
+def test_migrations_form_one_chain_and_are_applied(store: Store) -> None:
+    heads = _heads()
+    assert len(heads) == 1, f"migrations branch: {heads}"
+    assert current_revision(store.engine) == heads[0]
 
 
 def test_a_period_is_claimed_exactly_once(store: Store) -> None:
@@ -60,10 +74,12 @@ def test_ledger_claims_disjoint_batches_and_records_outcomes(store: Store) -> No
     assert len(first) == 4 and len(second) == 3
     assert not {r.id for r in first} & {r.id for r in second}
     assert store.claim_batch(issue_id, list_id, "c", 4, timedelta(minutes=5)) == []
-    results = [SendResult(first[0].id, Outcome.SENT, "m-1"),
-               SendResult(first[1].id, Outcome.FAILED, error="invalid"),
-               SendResult(first[2].id, Outcome.SUPPRESSED, error="inactive"),
-               SendResult(first[3].id, Outcome.RETRY, error="busy")]
+    results = [
+        SendResult(first[0].id, Outcome.SENT, "m-1"),
+        SendResult(first[1].id, Outcome.FAILED, error="invalid"),
+        SendResult(first[2].id, Outcome.SUPPRESSED, error="inactive"),
+        SendResult(first[3].id, Outcome.RETRY, error="busy"),
+    ]
     store.record_results(results, retry_at={})
     counts = store.delivery_counts(issue_id)
     assert counts == {"sent": 1, "failed": 1, "suppressed": 1, "retry": 1, "sending": 3}

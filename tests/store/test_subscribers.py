@@ -5,12 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digest.store import Store
-from digest.store.db import current_revision
 from digest.subscribers import import_csv
-
-
-def test_lists_migration_is_applied(store: Store) -> None:
-    assert current_revision(store.engine) == "0002_lists"
 
 
 def test_double_opt_in_request_and_confirm(store: Store) -> None:

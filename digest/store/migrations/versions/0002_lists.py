@@ -1,7 +1,7 @@
 """lists: membership consent and status reason, webhook replay receipts
 
 Revision ID: 0002_lists
-Revises: 0001
+Revises: 0002_gather
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_lists"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_gather"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,342 @@
+"""What every HTTP transport shares: one client, status -> exception mapping, Retry-After.
+
+The transports differ in payloads; they agree on what a failure of the whole request means:
+
+* 401/403 -> `ProviderAuthError` (never retried: the issue stops),
+* 429, 5xx, timeouts, dropped or refused connections -> `RetryableDeliveryError` with
+  `retry_after` taken from `Retry-After` or the provider's own rate-limit headers,
+* any other 4xx, or a request that could not even be formed (say, a credential that is not a
+  valid header value) -> `PermanentDeliveryError`.
+
+Transports that split one batch into several requests (SendGrid, Mailgun, SES) use
+`gather_requests`, which keeps what succeeded when only some requests fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from digest.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    ProviderAuthError,
+    RetryableDeliveryError,
+)
+from digest.models import Outcome, SendResult
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "HttpTransport",
+    "custom_headers",
+    "describe_error",
+    "encode_multipart",
+    "error_for_status",
+    "gather_requests",
+    "group_by",
+    "make_client",
+    "parse_retry_after",
+    "post",
+    "retry_after_epoch_reset",
+    "retry_after_seconds_reset",
+]
+
+# Connect fast or fail; give a 500-message batch time to be accepted.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+USER_AGENT = "digest-sender/0.1"
+
+RetryAfterFn = Callable[[httpx.Headers], float | None]
+
+
+def make_client(timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+    """One pooled client per transport: connections are reused across batches."""
+    return httpx.AsyncClient(
+        timeout=timeout, limits=DEFAULT_LIMITS, headers={"User-Agent": USER_AGENT}
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        now_dt = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+        return max(0.0, (when - now_dt).total_seconds())
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, inf
+        return None
+    return max(0.0, seconds)
+
+
+def retry_after_seconds_reset(headers: httpx.Headers) -> float | None:
+    """Retry-After, else a `ratelimit-reset` given in seconds (Resend, IETF draft headers)."""
+    found = parse_retry_after(headers.get("retry-after"))
+    if found is not None:
+        return found
+    return parse_retry_after(headers.get("ratelimit-reset"))
+
+
+def retry_after_epoch_reset(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """Retry-After, else `X-RateLimit-Reset` given as a Unix epoch (SendGrid)."""
+    found = parse_retry_after(headers.get("retry-after"), now=now)
+    if found is not None:
+        return found
+    raw = headers.get("x-ratelimit-reset")
+    if raw is None:
+        return None
+    try:
+        reset = float(raw.strip())
+    except ValueError:
+        return None
+    return max(0.0, reset - (time.time() if now is None else now))
+
+
+def _retry_after_plain(headers: httpx.Headers) -> float | None:
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def describe_error(response: httpx.Response) -> str:
+    """A one-line reason from any provider's error body (JSON shapes differ), else the text."""
+    text = response.text
+    try:
+        body: Any = orjson.loads(response.content) if response.content else None
+    except orjson.JSONDecodeError:
+        body = None
+    parts: list[str] = []
+    kind = response.headers.get("x-amzn-errortype")
+    if kind:
+        parts.append(kind.split(":", 1)[0])
+    if isinstance(body, dict):
+        if body.get("name"):
+            parts.append(str(body["name"]))
+        if "ErrorCode" in body:
+            parts.append(f"ErrorCode {body['ErrorCode']}")
+        message = body.get("Message") or body.get("message")
+        if message:
+            parts.append(str(message))
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            for item in errors[:5]:
+                if isinstance(item, dict) and item.get("message"):
+                    field = item.get("field")
+                    parts.append(f"{field}: {item['message']}" if field else str(item["message"]))
+    if not parts:
+        parts.append(text.strip()[:200] or response.reason_phrase)
+    return "; ".join(parts)
+
+
+def error_for_status(
+    provider: str, response: httpx.Response, retry_after: RetryAfterFn = _retry_after_plain
+) -> DeliveryError:
+    """The exception a non-2xx answer means for the whole request."""
+    status = response.status_code
+    reason = describe_error(response)
+    if status in (401, 403):
+        return ProviderAuthError(
+            f"{provider}: credentials rejected (HTTP {status}: {reason}); "
+            "check the API key or token in the configuration"
+        )
+    if status == 429 or status >= 500 or status == 408:
+        return RetryableDeliveryError(
+            f"{provider}: HTTP {status}: {reason}", retry_after=retry_after(response.headers)
+        )
+    return PermanentDeliveryError(f"{provider}: HTTP {status}: {reason}")
+
+
+async def post(
+    client: httpx.AsyncClient,
+    provider: str,
+    url: str,
+    *,
+    content: bytes,
+    headers: Mapping[str, str],
+) -> httpx.Response:
+    """POST bytes; transport-level failures become `RetryableDeliveryError`.
+
+    A timeout or a dropped connection leaves it unknown whether the provider accepted the
+    request; retrying is still right, and providers with idempotency keys make it safe.
+    """
+    try:
+        return await client.post(url, content=content, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise RetryableDeliveryError(f"{provider}: timed out ({type(exc).__name__})") from exc
+    except httpx.LocalProtocolError as exc:  # we could not even form the request
+        raise PermanentDeliveryError(f"{provider}: invalid request: {exc}") from exc
+    except (httpx.TransportError, OSError) as exc:
+        raise RetryableDeliveryError(f"{provider}: connection failed: {exc!r}") from exc
+
+
+async def gather_requests(
+    groups: Sequence[Sequence[int]],
+    call: Callable[[Sequence[int]], Awaitable[list[SendResult]]],
+    delivery_ids: Sequence[int],
+    *,
+    concurrency: int,
+) -> list[SendResult]:
+    """Run one request per group of message indexes, bounded, and merge the results in order.
+
+    If every request failed as a whole, the most serious failure is raised (auth, then
+    permanent, then retryable with the longest `retry_after`), as for a one-request batch. If
+    some succeeded, raising would make the caller resend those, so the failed groups become
+    per-message results instead: RETRY for transient and request-level problems (the next batch
+    will raise them again if they persist), FAILED only for a permanent refusal of that request.
+    """
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(indexes: Sequence[int]) -> list[SendResult]:
+        async with semaphore:
+            return await call(indexes)
+
+    outcomes = await asyncio.gather(*(one(g) for g in groups), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, DeliveryError):
+            raise outcome
+    failures = [o for o in outcomes if isinstance(o, DeliveryError)]
+    if failures and len(failures) == len(outcomes):
+        raise _most_serious(failures)
+
+    results: list[SendResult | None] = [None] * len(delivery_ids)
+    for group, outcome in zip(groups, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            for index in group:
+                results[index] = _result_for_failure(delivery_ids[index], outcome)
+        else:
+            for index, result in zip(group, outcome, strict=True):
+                results[index] = result
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        raise RuntimeError(f"no result for message indexes {missing}")
+    return [r for r in results if r is not None]
+
+
+def _most_serious(failures: Sequence[DeliveryError]) -> DeliveryError:
+    for kind in (ProviderAuthError, PermanentDeliveryError):
+        for failure in failures:
+            if isinstance(failure, kind):
+                return failure
+    retryable = [f for f in failures if isinstance(f, RetryableDeliveryError)]
+    if retryable:
+        return max(retryable, key=lambda f: f.retry_after or 0.0)
+    return failures[0]
+
+
+def _result_for_failure(delivery_id: int, failure: BaseException) -> SendResult:
+    if isinstance(failure, PermanentDeliveryError) and not isinstance(failure, ProviderAuthError):
+        return SendResult(delivery_id, Outcome.FAILED, error=str(failure))
+    retry_after = failure.retry_after if isinstance(failure, RetryableDeliveryError) else None
+    return SendResult(delivery_id, Outcome.RETRY, error=str(failure), retry_after=retry_after)
+
+
+class HttpTransport:
+    """Owns (or borrows) the httpx client; subclasses build requests and read answers."""
+
+    name = "http"
+    max_batch = 1
+    supports_idempotency = False
+
+    def __init__(self, base_url: str, client: httpx.AsyncClient | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._owns_client = client is None
+        self._client = client if client is not None else make_client()
+
+    async def aclose(self) -> None:
+        """Close the client only if this transport created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    def _check_batch(self, messages: Sequence[object]) -> None:
+        if len(messages) > self.max_batch:
+            raise RuntimeError(f"{self.name}: batch of {len(messages)} exceeds {self.max_batch}")
+
+
+# Headers the JSON APIs take as fields of their own (or set themselves); everything else in
+# OutgoingMessage.headers (List-Unsubscribe, List-Unsubscribe-Post, List-Id, Message-ID...)
+# travels as a custom header. Date is the provider's to stamp when it accepts the message; leaving
+# it out also keeps a batch's body byte-identical when it is sent again after a crash, which is
+# what an idempotency key needs.
+_FIELD_HEADERS = frozenset(
+    {
+        "date",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "reply-to",
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+    }
+)
+
+
+def json_text(prepared: bytes | None, text: str | None = None) -> Any:
+    """A body for orjson: the message's pre-encoded JSON literal when it has one, else its text.
+
+    Personalized messages carry their bodies already escaped as JSON (`html_json`), so a batch of
+    500 messages of 60 KB is spliced together instead of escaped again, message by message.
+    """
+    return orjson.Fragment(prepared) if prepared is not None else text
+
+
+def custom_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The message's headers that must be passed to a JSON API as custom headers."""
+    return {k: v for k, v in headers.items() if k.lower() not in _FIELD_HEADERS}
+
+
+def encode_multipart(fields: Sequence[tuple[str, str]]) -> tuple[bytes, str]:
+    """`multipart/form-data` bytes for repeated text fields (Mailgun's `to`, `h:*`, `v:*`)."""
+    boundary = uuid.uuid4().hex
+    chunks: list[bytes] = []
+    for name, value in fields:
+        safe = name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{safe}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+def group_by(
+    messages: Sequence[Any], key: Callable[[Any], Any], *, max_size: int
+) -> list[list[int]]:
+    """Indexes of messages whose `key` is equal, in first-seen order.
+
+    A group never holds the same recipient address twice (providers refuse duplicates or key
+    per-recipient data by address) and never exceeds `max_size`.
+    """
+    open_groups: dict[Any, tuple[list[int], set[str]]] = {}
+    groups: list[list[int]] = []
+    for index, m in enumerate(messages):
+        k = key(m)
+        address = m.to_email.lower()
+        current = open_groups.get(k)
+        if current is None or address in current[1] or len(current[0]) >= max_size:
+            current = ([], set())
+            open_groups[k] = current
+            groups.append(current[0])
+        current[0].append(index)
+        current[1].add(address)
+    return groups

@@ -1,0 +1,41 @@
+"""`digest sources`: the health table, its JSON form and its exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.store import open_store
+from digest.store.articles import SourceResult
+
+
+def test_sources_table_names_failing_sources_and_why(example_dir: Path, home: Path) -> None:
+    config = str(example_dir / "example.toml")
+    runner = CliRunner(env={"COLUMNS": "160"})
+    fresh = runner.invoke(app, ["sources", "--config", config, "--home", str(home)])
+    assert fresh.exit_code == 0, fresh.output
+    assert "harbour-gazette" in fresh.output and "not run yet" in fresh.output
+
+    store = open_store(None, home)
+    store.record_source_results(
+        [
+            SourceResult("harbour-gazette", "HTTP 503 Service Unavailable (after 3 tries)"),
+            SourceResult("newsroom", None, items=3, new_items=3),
+        ]
+    )
+    store.close()
+    table = runner.invoke(app, ["sources", "--config", config, "--home", str(home)])
+    assert table.exit_code == 1
+    line = next(x for x in table.output.splitlines() if x.startswith("harbour-gazette"))
+    assert "failing" in line and "HTTP 503" in table.output
+    assert "1 of 2 sources failing" in table.output
+    newsroom = next(x for x in table.output.splitlines() if x.startswith("newsroom"))
+    assert " ok " in newsroom and "ago" in newsroom
+
+    as_json = runner.invoke(app, ["sources", "--json", "--config", config, "--home", str(home)])
+    rows = {row["source"]: row for row in json.loads(as_json.stdout)}
+    assert rows["harbour-gazette"]["consecutive_failures"] == 1
+    assert rows["newsroom"]["items_seen"] == 3 and rows["newsroom"]["last_error"] is None

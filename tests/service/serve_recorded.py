@@ -1,0 +1,78 @@
+"""`digest serve` with every send attempt recorded: the test's view of what reached a provider.
+
+The outbox names each message after its delivery id, so a message sent twice would overwrite
+itself and never show. This wrapper appends one line per attempt (delivery id, address) to a log
+of its own per process, flushed to disk before the batch goes out, then sends it through the
+outbox after an optional delay (so a test can kill the process with a batch in flight).
+
+    python tests/service/serve_recorded.py serve --config ... --home ...
+
+Environment: DIGEST_TEST_ATTEMPTS (folder of the logs), DIGEST_TEST_BATCH_DELAY (seconds),
+DIGEST_TEST_MAX_BATCH (messages per batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from digest.models import OutgoingMessage, SendResult
+from digest.send.base import Transport
+
+
+class RecordingTransport:
+    """Logs each attempt, waits, then hands the batch to the real transport."""
+
+    name = "recording"
+    supports_idempotency = True
+
+    def __init__(self, inner: Transport, log: Path, delay: float, max_batch: int) -> None:
+        self.inner = inner
+        self.log = log
+        self.delay = delay
+        self.max_batch = min(max_batch, inner.max_batch)
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        lines = "".join(f"{m.delivery_id} {m.to_email}\n" for m in messages).encode()
+        descriptor = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, lines)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return await self.inner.send_batch(messages)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def main() -> None:
+    import digest.pipeline as pipeline
+
+    folder = Path(os.environ["DIGEST_TEST_ATTEMPTS"])
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"{os.getpid()}.log"
+    delay = float(os.environ.get("DIGEST_TEST_BATCH_DELAY", "0"))
+    max_batch = int(os.environ.get("DIGEST_TEST_MAX_BATCH", "100"))
+    original = pipeline.make_transport
+
+    def make_transport(name: str, provider: object, home: Path) -> RecordingTransport:
+        inner = original(name, provider, home)  # type: ignore[arg-type]
+        return RecordingTransport(inner, log, delay, max_batch)
+
+    pipeline.make_transport = make_transport  # type: ignore[assignment]
+    from digest.cli import main as digest_main
+
+    sys.argv = ["digest", *sys.argv[1:]]
+    digest_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""The fetcher against a real server on 127.0.0.1: limits, retries, decoding, conditional GET."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import brotli  # type: ignore[import-untyped]
+import httpx
+import pytest
+
+from digest.fetch import USER_AGENT, Fetcher, FetchError, decode_text
+from tests.sources.hostile import (
+    Handler,
+    HostileServer,
+    brotli_bomb,
+    dripping,
+    endless,
+    gzip_bomb,
+    gzipped,
+    rss,
+    slow_headers,
+    story_items,
+)
+
+
+@pytest.fixture
+def server() -> Iterator[HostileServer]:
+    running = HostileServer().start()
+    yield running
+    running.stop()
+
+
+def fast_fetcher(**settings: object) -> Fetcher:
+    options: dict[str, object] = {"timeout": 3.0, "backoff": 0.01}
+    options.update(settings)
+    return Fetcher(**options)  # type: ignore[arg-type]
+
+
+async def test_plain_fetch_sends_an_honest_user_agent(server: HostileServer) -> None:
+    url = server.static("/feed.xml", rss(story_items(2)), "application/rss+xml", etag='"v1"')
+    async with fast_fetcher() as fetcher:
+        fetched = await fetcher.get(url)
+    assert fetched.status == 200 and b"Story s1" in fetched.content
+    assert fetched.etag == '"v1"' and fetched.content_type == "application/rss+xml"
+    assert server.headers_seen["/feed.xml"]["User-Agent"] == USER_AGENT
+    assert "Digest/" in USER_AGENT and "+https://" in USER_AGENT
+
+
+async def test_conditional_get_gives_304_with_explicit_and_stored_validators(
+    server: HostileServer,
+) -> None:
+    url = server.static("/feed.xml", rss(story_items(2)), etag='"v7"')
+
+    class Validators:
+        def __init__(self) -> None:
+            self.saved: dict[str, tuple[str | None, str | None]] = {}
+
+        def fetch_validators(self, url: str) -> tuple[str | None, str | None]:
+            return self.saved.get(url, (None, None))
+
+        def save_fetch_validators(
+            self, url: str, etag: str | None, last_modified: str | None, content_hash: str | None
+        ) -> None:
+            self.saved[url] = (etag, last_modified)
+
+    store = Validators()
+    async with fast_fetcher(validators=store) as fetcher:
+        first = await fetcher.get(url, conditional=True)
+        second = await fetcher.get(url, conditional=True)
+        explicit = await fetcher.get(url, etag='"v7"')
+        changed = await fetcher.get(url, etag='"v6"')
+    assert not first.not_modified and store.saved[url] == ('"v7"', None)
+    assert second.not_modified and second.status == 304 and second.content == b""
+    assert explicit.not_modified
+    assert not changed.not_modified and changed.content
+
+
+async def test_size_cap_cuts_a_50_mb_streamed_body_early(server: HostileServer) -> None:
+    url = server.route("/big", lambda h: h.stream(endless(50 * 1024 * 1024), "application/rss+xml"))
+    started = time.perf_counter()
+    async with fast_fetcher(size_cap=1024 * 1024) as fetcher:
+        with pytest.raises(FetchError, match="larger than 1 MB, cut off"):
+            await fetcher.get(url)
+    assert time.perf_counter() - started < 2
+
+
+async def test_declared_oversize_is_not_downloaded(server: HostileServer) -> None:
+    url = server.static("/declared", b"x" * (2 * 1024 * 1024))
+    async with fast_fetcher(size_cap=1024 * 1024) as fetcher:
+        with pytest.raises(FetchError, match="exceeds the cap of 1 MB; not downloaded"):
+            await fetcher.get(url)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+async def test_compression_bombs_are_cut_off_after_decompression(
+    server: HostileServer, encoding: str
+) -> None:
+    body = gzip_bomb(32 * 1024 * 1024) if encoding == "gzip" else brotli_bomb(32 * 1024 * 1024)
+    assert len(body) < 1024 * 1024  # small on the wire...
+    url = server.static("/bomb", body, headers={"Content-Encoding": encoding})
+    async with fast_fetcher(size_cap=2 * 1024 * 1024) as fetcher:
+        with pytest.raises(FetchError, match="decompressed response larger than 2 MB"):
+            await fetcher.get(url)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate"])
+async def test_compressed_responses_are_decoded(server: HostileServer, encoding: str) -> None:
+    import zlib
+
+    plain = rss(story_items(5))
+    body = {
+        "gzip": gzipped(plain),
+        "br": brotli.compress(plain),
+        "deflate": zlib.compress(plain),
+    }[encoding]
+    url = server.static("/c", body, headers={"Content-Encoding": encoding})
+    async with fast_fetcher() as fetcher:
+        assert (await fetcher.get(url)).content == plain
+
+
+async def test_redirects_are_followed_and_loops_stopped(server: HostileServer) -> None:
+    def loop(handler: Handler) -> None:
+        handler.send(302, b"", "text/plain", {"Location": "/loop"})
+
+    server.route("/loop", loop)
+    target = server.static("/target", rss(story_items(1)))
+    server.route("/moved", lambda h: h.send(301, b"", "text/plain", {"Location": "/target"}))
+    async with fast_fetcher(max_redirects=4) as fetcher:
+        moved = await fetcher.get(server.url("/moved"))
+        with pytest.raises(FetchError, match="too many redirects"):
+            await fetcher.get(server.url("/loop"))
+    assert moved.url == target
+    assert server.hits["/loop"] == 5  # the first request and four redirects, then stop
+
+
+@pytest.mark.parametrize(("status", "hits"), [(404, 1), (410, 1), (403, 1), (500, 3), (503, 3)])
+async def test_only_transient_failures_are_retried(
+    server: HostileServer, status: int, hits: int
+) -> None:
+    url = server.route(f"/s{status}", lambda h: h.send(status, b"no", "text/plain"))
+    async with fast_fetcher(retries=2) as fetcher:
+        with pytest.raises(FetchError, match=f"HTTP {status}") as caught:
+            await fetcher.get(url)
+    assert server.hits[f"/s{status}"] == hits
+    assert caught.value.status == status
+    if status == 410:
+        assert "gone for good" in str(caught.value)
+    if hits > 1:
+        assert f"after {hits} tries" in str(caught.value)
+
+
+async def test_retry_after_is_honoured(server: HostileServer) -> None:
+    def limited(handler: Handler) -> None:
+        if server.hits["/limited"] == 1:
+            handler.send(429, b"slow down", "text/plain", {"Retry-After": "1"})
+        else:
+            handler.send(200, rss(story_items(1)))
+
+    url = server.route("/limited", limited)
+    started = time.perf_counter()
+    async with fast_fetcher() as fetcher:
+        fetched = await fetcher.get(url)
+    assert fetched.status == 200 and server.hits["/limited"] == 2
+    assert time.perf_counter() - started >= 0.95
+
+
+async def test_retry_after_beyond_what_the_run_waits_fails_at_once(server: HostileServer) -> None:
+    url = server.route("/later", lambda h: h.send(503, b"", "text/plain", {"Retry-After": "3600"}))
+    async with fast_fetcher(max_retry_after=30) as fetcher:
+        with pytest.raises(FetchError, match="retry after 3600 s"):
+            await fetcher.get(url)
+    assert server.hits["/later"] == 1
+
+
+async def test_slow_headers_and_a_dripping_body_hit_the_total_timeout(
+    server: HostileServer,
+) -> None:
+    slow = server.route("/slow", slow_headers(3))
+    drip = server.route("/drip", dripping(3))
+    started = time.perf_counter()
+    async with fast_fetcher(timeout=0.6, read_timeout=0.3, retries=0) as fetcher:
+        with pytest.raises(FetchError, match=r"read timed out|timed out after"):
+            await fetcher.get(slow)
+        with pytest.raises(FetchError, match=r"timed out after 0\.6 s"):
+            await fetcher.get(drip)
+    assert time.perf_counter() - started < 2.5
+
+
+async def test_connection_refused_is_reported_after_retries() -> None:
+    async with fast_fetcher(retries=1) as fetcher:
+        with pytest.raises(FetchError, match=r"cannot connect.*\(after 2 tries\)"):
+            await fetcher.get("http://127.0.0.1:9/feed")
+
+
+async def test_per_host_limit_bounds_concurrency(server: HostileServer) -> None:
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def busy(handler: Handler) -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.1)
+        with lock:
+            active -= 1
+        handler.send(200, b"ok", "text/plain")
+
+    url = server.route("/busy", busy)
+    async with fast_fetcher(per_host=2) as fetcher:
+        await asyncio.gather(*(fetcher.get(url) for _ in range(8)))
+    assert peak == 2
+
+
+async def test_mock_transport_and_bad_urls() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"mocked"))
+    async with Fetcher(transport=transport) as fetcher:
+        assert (await fetcher.get("https://example.org/x")).content == b"mocked"
+    async with Fetcher() as fetcher:
+        with pytest.raises(FetchError, match=r"not a fetchable URL|not a valid URL"):
+            await fetcher.get("ftp://example.org/x")
+
+
+def test_unsupported_content_encoding_is_named() -> None:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=b"x", headers={"Content-Encoding": "zstd2"})
+    )
+
+    async def go() -> None:
+        async with Fetcher(transport=transport) as fetcher:
+            await fetcher.get("https://example.org/x")
+
+    with pytest.raises(FetchError, match="unsupported Content-Encoding 'zstd2'"):
+        asyncio.run(go())
+
+
+def test_charset_header_then_declaration_then_detection() -> None:
+    latin = "Café crème à la française, déjà vu".encode("iso-8859-1")
+    assert decode_text(latin, "text/xml; charset=ISO-8859-1") == (
+        "Café crème à la française, déjà vu",
+        "cp1252",
+    )
+    declared = b'<?xml version="1.0" encoding="iso-8859-1"?><a>' + latin + b"</a>"
+    text, charset = decode_text(declared, "application/xml")
+    assert "Café" in text and charset == "cp1252"
+    assert decode_text("Grüße".encode(), None) == ("Grüße", "utf-8")
+    detected = ("Привет, мир! Это проверка определения кодировки текста. " * 8).encode("cp1251")
+    text, charset = decode_text(detected, None)
+    assert text.startswith("Привет") and charset == "cp1251"
+
+
+def test_invalid_utf8_is_replaced_not_fatal() -> None:
+    broken = b'<?xml version="1.0" encoding="utf-8"?><rss>ok \xff\xfe\xfa bad</rss>'
+    text, charset = decode_text(broken, "application/xml; charset=utf-8")
+    assert text.startswith("<?xml") and "ok" in text
+    assert charset  # either detected or utf-8 with replacements, never an exception
+
+
+def test_bom_wins() -> None:
+    body = "\ufeffhello".encode("utf-16")
+    assert decode_text(body, "text/plain; charset=iso-8859-1")[0].lstrip("\ufeff") == "hello"
