@@ -8,6 +8,15 @@ from digest.store import Store
 from digest.subscribers import import_csv
 
 
+def test_lists_schema_is_migrated(store: Store) -> None:
+    from sqlalchemy import inspect
+
+    inspector = inspect(store.engine)
+    columns = {column["name"] for column in inspector.get_columns("memberships")}
+    assert {"status_reason", "confirmed_at", "consent_ip"} <= columns
+    assert "webhook_receipts" in inspector.get_table_names()
+
+
 def test_double_opt_in_request_and_confirm(store: Store) -> None:
     list_id = store.ensure_list("readers")
     outcome, subscriber_id = store.request_subscription(
