@@ -26,8 +26,16 @@ import uuid
 from pathlib import Path
 
 ADMIN_URL = os.environ.get("DIGEST_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "example.org", "posteo.de", "web.de",
-           "icloud.com", "proton.me"] + [f"company{i}.example" for i in range(2000)]
+DOMAINS = [
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "example.org",
+    "posteo.de",
+    "web.de",
+    "icloud.com",
+    "proton.me",
+] + [f"company{i}.example" for i in range(2000)]
 CITIES = ["Oslo", "Köln", "Zürich", "Lisboa", "Kraków", "Dublin", "Austin", "Osaka"]
 
 
@@ -62,8 +70,15 @@ def one(engine: str, csv_path: str, url: str | None) -> None:
         started, cpu = time.perf_counter(), time.process_time()
         report = import_csv(store, list_id, Path(csv_path))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        results.append({"pass": attempt, "rows": report.rows, "seconds": wall,
-                        "cpu_seconds": cpu, **report.as_json()})
+        results.append(
+            {
+                "pass": attempt,
+                "rows": report.rows,
+                "seconds": wall,
+                "cpu_seconds": cpu,
+                **report.as_json(),
+            }
+        )
     store.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
     print(json.dumps({"engine": engine, "peak_mb": peak, "passes": results}))
@@ -73,8 +88,13 @@ def run_child(engine: str, csv_path: Path, url: str | None) -> dict[str, object]
     command = [sys.executable, __file__, "--child", engine, str(csv_path)]
     if url:
         command.append(url)
-    done = subprocess.run(command, check=True, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    done = subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -113,8 +133,10 @@ def show(result: dict[str, object], target: int) -> None:
     first = result["passes"][0]  # type: ignore[index]
     rate = first["rows"] / first["seconds"]
     verdict = "meets" if rate >= target and result["peak_mb"] < 200 else "MISSES"  # type: ignore[operator]
-    print(f"  {result['engine']:<10} peak memory {result['peak_mb']:.0f} MB; "
-          f"{verdict} the target ({target:,} rows/s, < 200 MB)")
+    print(
+        f"  {result['engine']:<10} peak memory {result['peak_mb']:.0f} MB; "
+        f"{verdict} the target ({target:,} rows/s, < 200 MB)"
+    )
 
 
 def main() -> None:
@@ -125,15 +147,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
-          f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as folder:
         csv_path = Path(folder) / "subscribers.csv"
         started = time.perf_counter()
         generate(csv_path, args.rows)
         size = csv_path.stat().st_size / 1_048_576
-        print(f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s"
+        )
         show(run_child("sqlite", csv_path, None), 50_000)
         if not args.skip_postgres:
             found = postgres_database()

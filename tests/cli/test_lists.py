@@ -163,3 +163,17 @@ def test_digest_web_serves_the_app(example_dir: Path, home: Path) -> None:
         process.wait(10)
         assert process.stdout is not None
         process.stdout.close()
+
+
+def test_check_names_list_keys_that_cannot_work(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        '[providers.outbox]\nkind = "outbox"\n'
+        '[lists.a]\ntitle = "A"\ndouble_opt_in = true\n'
+        '[lists.b]\ntitle = "B"\nconfirm_provider = "nope"\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "lists.a.confirm_provider: double opt-in needs a provider" in result.output
+    assert "lists.b.confirm_provider: no provider named 'nope'" in result.output
