@@ -14,7 +14,9 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import queue
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -459,26 +461,83 @@ def import_csv(
             for item in pending[position:]:
                 skip(*item)
 
-        batch: list[ImportRow] = []
-        invalid: list[tuple[int, str]] = []
-        for raw in read_rows(path):
-            if raw.problem is not None:
-                invalid.append((raw.line, f"malformed: {raw.problem}"))
-            elif not raw.email:
-                invalid.append((raw.line, "invalid address: the row has no address"))
-            else:
-                try:
-                    email = normalize_email(raw.email)
-                except EmailNotValidError as exc:
-                    invalid.append((raw.line, f"invalid address: {raw.email!r}: {exc}"))
-                else:
-                    status = raw.status if raw.status in INACTIVE_STATUSES else ACTIVE
-                    batch.append(ImportRow(raw.line, email, raw.name, raw.attributes, status))
-            if len(batch) >= batch_size or len(invalid) >= batch_size:
-                flush(batch, invalid)
-                batch, invalid = [], []
-        flush(batch, invalid)
+        for batch, invalid in _prefetch(_batches(path, batch_size)):
+            flush(batch, invalid)
     return report
+
+
+Batch = tuple[list[ImportRow], list[tuple[int, str]]]
+
+
+def _batches(path: Path, batch_size: int) -> Iterator[Batch]:
+    """Rows read and normalized, in batches: (valid rows, (line, reason) of invalid ones)."""
+    batch: list[ImportRow] = []
+    invalid: list[tuple[int, str]] = []
+    for raw in read_rows(path):
+        if raw.problem is not None:
+            invalid.append((raw.line, f"malformed: {raw.problem}"))
+        elif not raw.email:
+            invalid.append((raw.line, "invalid address: the row has no address"))
+        else:
+            try:
+                email = normalize_email(raw.email)
+            except EmailNotValidError as exc:
+                invalid.append((raw.line, f"invalid address: {raw.email!r}: {exc}"))
+            else:
+                status = raw.status if raw.status in INACTIVE_STATUSES else ACTIVE
+                batch.append(ImportRow(raw.line, email, raw.name, raw.attributes, status))
+        if len(batch) >= batch_size or len(invalid) >= batch_size:
+            yield batch, invalid
+            batch, invalid = [], []
+    if batch or invalid:
+        yield batch, invalid
+
+
+_DONE = object()
+
+
+def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Read the next batches in a thread while the database applies this one.
+
+    The database drivers release the GIL while SQLite steps or PostgreSQL works, so parsing
+    overlaps with writing. At most `depth` batches wait, so memory stays bounded; an error in
+    the reader is raised here; leaving early stops the reader.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+            return
+        put(_DONE)
+
+    reader = threading.Thread(target=produce, name="digest-import-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 # -- export -----------------------------------------------------------------------------------

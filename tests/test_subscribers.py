@@ -275,3 +275,28 @@ def test_pipeline_call_signature_still_works(sqlite_store: Store, tmp_path: Path
         import_csv(sqlite_store, list_id, root / "config" / "example" / "subscribers.csv").imported
         == 0
     )
+
+
+def test_reader_thread_errors_and_early_exits(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from digest.store.subscribers import ImportSession
+
+    list_id = sqlite_store.ensure_list("readers")
+    before = threading.active_count()
+    with pytest.raises(FileNotFoundError):  # raised in the reader, re-raised here
+        import_csv(sqlite_store, list_id, tmp_path / "missing.csv")
+    path = _write(tmp_path, "email\n" + "".join(f"u{i}@example.org\n" for i in range(100)))
+    calls = []
+
+    def failing_apply(self: ImportSession, batch: object) -> object:
+        calls.append(batch)
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(ImportSession, "apply", failing_apply)
+    with pytest.raises(RuntimeError, match="went away"):
+        import_csv(sqlite_store, list_id, path, batch_size=5)
+    assert len(calls) == 1
+    assert threading.active_count() == before  # the reader stopped with the import
