@@ -15,10 +15,9 @@ import codecs
 import csv
 import itertools
 import queue
-import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -267,7 +266,7 @@ def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
             except csv.Error:
                 raise _Anomaly(last + 1) from None
             line, end, last = last + 1, reader.line_num, reader.line_num
-            if end - line >= MAX_RECORD_LINES:
+            if end - line >= MAX_RECORD_LINES or (end > line and _swallowed(row)):
                 raise _Anomaly(line)
             if layout is None:
                 if not any(cell.strip() for cell in row):
@@ -281,6 +280,11 @@ def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
             if not any(cell.strip() for cell in row):
                 continue
             yield layout.row(line, row)
+
+
+def _swallowed(row: list[str]) -> bool:
+    """A field running over lines that holds an address: a stray quote ate other rows."""
+    return any("\n" in cell and "@" in cell for cell in row)
 
 
 def _first_layout(row: list[str]) -> _Layout | None:
@@ -335,6 +339,8 @@ def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[Raw
             lines.start()
             try:
                 row = next(reader, None)
+                if row is not None and len(lines.record) > 1 and _swallowed(row):
+                    raise _RecordTooLong
             except _RecordTooLong:
                 line = lines.give_up_record()
                 yield RawRow(line, problem="unterminated quote (the row runs on)")
@@ -566,8 +572,3 @@ def export_csv(store: Store, list_id: int, out: TextIO, *, status: str | None = 
         )
         count += 1
     return count
-
-
-def write_skipped(items: Iterable[Skipped], out: TextIO = sys.stdout) -> None:
-    for item in items:
-        out.write(f"line {item.line}: {item.reason}\n")

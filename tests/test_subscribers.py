@@ -141,6 +141,27 @@ def test_runaway_quote_is_one_bad_row_and_reading_goes_on(tmp_path: Path) -> Non
     assert rows[-1].email == "r79@example.org"
 
 
+def test_a_stray_quote_closing_soon_costs_one_row(tmp_path: Path) -> None:
+    data = (
+        'email,note\na@example.org,"oops\nb@example.org,fine\n'
+        'c@example.org,"closed\nd@example.org,x\n'
+    )
+    rows = list(read_rows(_write(tmp_path, data)))
+    assert [(r.line, r.email or r.problem) for r in rows] == [
+        (2, "unterminated quote (the row runs on)"),
+        (3, "b@example.org"),
+        (4, "unterminated quote (the row runs on)"),
+        (5, "d@example.org"),
+    ]
+
+
+def test_a_legitimate_multi_line_field_is_kept(tmp_path: Path) -> None:
+    data = 'email,address\na@example.org,"1 Quay Street\nHamburg"\nb@example.org,x\n'
+    rows = list(read_rows(_write(tmp_path, data)))
+    assert [(r.line, r.email) for r in rows] == [(2, "a@example.org"), (4, "b@example.org")]
+    assert rows[0].attributes == {"address": "1 Quay Street\nHamburg"}
+
+
 def test_csv_errors_do_not_abort(tmp_path: Path) -> None:
     big = "x" * 200_000  # over the csv module's field limit
     data = f"email,name\na@example.org,A\nb@example.org,{big}\nc@example.org,C\n"
