@@ -211,11 +211,17 @@ class _Bulk:
         rows: list[tuple[Any, ...]],
         *,
         types: Sequence[str],
+        unless_changed: str | None = None,
     ) -> None:
-        """UPDATE table SET columns... WHERE id = the row's last value."""
+        """UPDATE table SET columns... WHERE id = the row's last value.
+
+        With `unless_changed`, each row carries that column's value as read, before the id, and
+        a row whose value changed meanwhile (someone unsubscribed during the import) is left be.
+        """
         if not rows:
             return
         cur = self.cursor()
+        keys = [unless_changed] if unless_changed else []
         if self.pg:
             arrays = [list(col) for col in zip(*rows, strict=True)]
             sets = ", ".join(
@@ -226,14 +232,20 @@ class _Bulk:
                 f"CAST(%b AS {'text' if kind == 'json' else kind}[])" for kind in types
             )
             aliases = ", ".join(f"c{i}" for i in range(len(types)))
+            guard = "".join(
+                f" AND {table}.{key} = t.c{len(columns) + n}" for n, key in enumerate(keys)
+            )
             cur.execute(
                 f"UPDATE {table} SET {sets} FROM unnest({unnest}) AS t({aliases}) "
-                f"WHERE {table}.id = t.c{len(types) - 1}",
+                f"WHERE {table}.id = t.c{len(types) - 1}{guard}",
                 arrays,
             )
         else:
             sets = ", ".join(f"{col} = ?" for col in columns)
-            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", rows)
+            guard = "".join(f" AND {key} = ?" for key in keys)
+            # the id is last in each row; SQLite takes the parameters in statement order
+            reordered = [(*row[: len(columns)], row[-1], *row[len(columns) : -1]) for row in rows]
+            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = ?{guard}", reordered)
         cur.close()
 
 
@@ -383,7 +395,7 @@ class ImportSession:
                     bulk, subscriber_id, old_name, old_attributes, row, stamp, subscriber_updates
                 )
                 if new_status != status:
-                    status_updates.append((new_status, reason, stamp, membership_id))
+                    status_updates.append((new_status, reason, stamp, status, membership_id))
                     changed = True
                 results[index] = ("updated" if changed else "unchanged", "")
             if not self.dry_run:
@@ -480,7 +492,8 @@ class ImportSession:
             "memberships",
             ("status", "status_reason", "updated_at"),
             status_updates,
-            types=("text", "text", "timestamptz", "bigint"),
+            types=("text", "text", "timestamptz", "text", "bigint"),
+            unless_changed="status",
         )
 
 

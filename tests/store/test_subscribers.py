@@ -130,3 +130,40 @@ def test_lists_overview(store: Store, tmp_path: Path) -> None:
     overview = {row.name: row for row in store.lists_overview()}
     assert overview["readers"].counts == {"active": 2} and overview["readers"].title == "Readers"
     assert overview["empty"].counts == {}
+
+
+def test_an_import_never_overrides_a_status_changed_meanwhile(store: Store) -> None:
+    """The import read `pending`; the reader unsubscribed before its update ran."""
+    from sqlalchemy import select
+
+    from digest.store.db import utcnow
+    from digest.store.schema import memberships
+    from digest.store.subscribers import _Bulk
+
+    list_id = store.ensure_list("readers")
+    _, subscriber_id = store.request_subscription(list_id, "a@example.org", double_opt_in=True)
+    assert subscriber_id is not None
+    store.unsubscribe(list_id, subscriber_id, source="web", reason="one-click")
+    with store.engine.begin() as conn:
+        membership_id = conn.execute(select(memberships.c.id)).scalar_one()
+        bulk = _Bulk(conn)
+        row = ("active", "import", bulk.stamp(utcnow()), "pending", membership_id)
+        bulk.update_rows(
+            "memberships",
+            ("status", "status_reason", "updated_at"),
+            [row],
+            types=("text", "text", "timestamptz", "text", "bigint"),
+            unless_changed="status",
+        )
+    assert store.membership_status(list_id, subscriber_id) == "unsubscribed"
+    with store.engine.begin() as conn:  # with the status it read still current, it applies
+        bulk = _Bulk(conn)
+        row = ("active", "import", bulk.stamp(utcnow()), "unsubscribed", membership_id)
+        bulk.update_rows(
+            "memberships",
+            ("status", "status_reason", "updated_at"),
+            [row],
+            types=("text", "text", "timestamptz", "text", "bigint"),
+            unless_changed="status",
+        )
+    assert store.membership_status(list_id, subscriber_id) == "active"
