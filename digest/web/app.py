@@ -3,6 +3,7 @@
     GET  /subscribe?list=NAME       sign-up form          POST /subscribe       form or JSON
     GET  /confirm/{token}           page with a button    POST /confirm/{token} activates
     GET  /unsubscribe/{token}       page with a button    POST /unsubscribe/{token}  RFC 8058
+    GET  /issues/{token}            an issue as sent ("view in your browser")
     POST /webhooks/{postmark,sendgrid,mailgun,resend,ses}
     GET  /healthz
 
@@ -54,6 +55,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",  # the token in the URL must not leak onwards
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
+}
+
+
+# The issue's own HTML: its inline styles and remote images, nothing else, never framed.
+ISSUE_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "Cache-Control": "public, max-age=300",
 }
 
 
@@ -256,6 +266,29 @@ class WebApp:
         title, _ = self.list_title(list_id)
         log.info("unsubscribe %s from list %s: %s", subscriber_id, list_id, outcome)
         return self.page("unsubscribed.html", title=title, outcome=outcome)
+
+    # web view
+
+    async def issue_page(self, request: Request) -> Response:
+        """An issue as sent, for the "view in your browser" link; nobody's data in it."""
+        from digest.errors import StoreError
+        from digest.models import Recipient
+        from digest.personalize import render_preview
+        from digest.pipeline import stored_rendering
+        from digest.store.issues import COMPLETE, FROZEN, PARTIAL, SENDING
+
+        issue_id = self.signer.read_issue_token(request.path_params["token"])
+        if issue_id is None:
+            return self.invalid_link()
+        try:
+            issue = await asyncio.to_thread(self.store.get_issue, issue_id)
+        except StoreError:
+            return self.page("invalid.html", 404, reason="issue")
+        if issue.status not in (FROZEN, SENDING, COMPLETE, PARTIAL):
+            return self.page("invalid.html", 404, reason="issue")
+        reader = Recipient(delivery_id=0, subscriber_id=0, email="", web_url=str(request.url))
+        html, _ = render_preview(stored_rendering(issue), reader)
+        return HTMLResponse(html, headers=ISSUE_HEADERS)
 
     # sign-up
 
@@ -643,6 +676,7 @@ def create_app(ws: WebWorkspace) -> Starlette:
         Route("/unsubscribe/{token}", handlers.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", handlers.unsubscribe, methods=["POST"]),
         Route("/webhooks/{provider}", handlers.webhook, methods=["POST"]),
+        Route("/issues/{token}", handlers.issue_page, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.web = handlers

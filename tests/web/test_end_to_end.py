@@ -35,10 +35,21 @@ def test_one_click_from_a_sent_issue_stops_further_issues(example_dir: Path, hom
         list_id = ws.store.list_id("readers")
         assert list_id is not None
         before = ws.store.count_members(list_id)
+        body = ada.get_body(("plain",))
+        assert body is not None
+        web_path = re.search(r"https://news\.example\.org(/issues/\S+)", body.get_content())
+        assert web_path is not None
         with LiveServer(create_app(ws)) as server:
+            base = f"http://127.0.0.1:{server.port}"
+            # the "view in your browser" link shows the issue, with nobody's data in it
+            view = httpx.get(base + web_path.group(1))
+            assert view.status_code == 200, view.text
+            assert "The Example Brief" in view.text and "<html" in view.text
+            assert "ada@example.org" not in view.text and "Ada Lovelace" not in view.text
+            assert httpx.get(base + web_path.group(1)[:-3]).status_code == 400
             # what the mail client sends, to the URL from the header, nothing else
             response = httpx.post(
-                f"http://127.0.0.1:{server.port}{path}",
+                base + path,
                 content=b"List-Unsubscribe=One-Click",
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
