@@ -56,7 +56,7 @@ FIRST_NAME_HEADERS = {"first name", "first_name", "firstname", "given name", "vo
 LAST_NAME_HEADERS = {"last name", "last_name", "lastname", "surname", "family name", "nachname"}
 STATUS_HEADERS = {"status"}
 IGNORED_HEADERS = {"joined", "origin"}  # written by `export`, recomputed by the store
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000  # rows a transaction; three batches at most are in memory
 MAX_DETAILED = 1000  # skipped rows kept in the report; the rest are counted (and streamed)
 MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminated quote
 _CASE_INSENSITIVE_MAILBOXES = {
@@ -168,6 +168,7 @@ class _Layout:
         self.first_name = first_name
         self.last_name = last_name
         self.status = status
+        self.name_parts = [i for i in (first_name, last_name) if i is not None]
         fixed = {i for i in (email, name, status) if i is not None} | ignored
         self.attributes = [(i, n) for i, n in enumerate(names) if i not in fixed]
 
@@ -200,15 +201,20 @@ class _Layout:
         name = next((i for i in range(len(row)) if i != email), None)
         return cls(names=[f"field{i + 1}" for i in range(len(row))], email=email, name=name)
 
-    def row(self, line: int, row: list[str]) -> RawRow:
-        if len(row) > self.width and any(cell.strip() for cell in row[self.width :]):
-            return RawRow(line, problem=f"{len(row)} fields where the header has {self.width}")
+    def row(self, line: int, row: list[str]) -> RawRow | None:
+        """The row's values; None for a row of empty cells. (Hot: no generators here.)"""
         cells = [cell.strip() for cell in row]
-        cells.extend([""] * (self.width - len(cells)))
+        if not any(cells):
+            return None
+        width = self.width
+        if len(cells) > width:
+            if any(cells[width:]):
+                return RawRow(line, problem=f"{len(cells)} fields where the header has {width}")
+        elif len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
         name = cells[self.name] if self.name is not None else ""
-        if not name and (self.first_name is not None or self.last_name is not None):
-            parts = (cells[i] for i in (self.first_name, self.last_name) if i is not None)
-            name = " ".join(part for part in parts if part)
+        if not name and self.name_parts:
+            name = " ".join([cells[i] for i in self.name_parts if cells[i]])
         return RawRow(
             line,
             cells[self.email],
@@ -268,6 +274,8 @@ def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
             line, end, last = last + 1, reader.line_num, reader.line_num
             if end - line >= MAX_RECORD_LINES or (end > line and _swallowed(row)):
                 raise _Anomaly(line)
+            if not row:
+                continue
             if layout is None:
                 if not any(cell.strip() for cell in row):
                     continue
@@ -277,9 +285,9 @@ def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
                     state["layout"] = layout = _Layout.headless(row)
                 else:
                     continue
-            if not any(cell.strip() for cell in row):
-                continue
-            yield layout.row(line, row)
+            found = layout.row(line, row)
+            if found is not None:
+                yield found
 
 
 def _swallowed(row: list[str]) -> bool:
@@ -360,7 +368,9 @@ def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[Raw
                 if layout is not None:
                     continue
                 layout = _Layout.headless(row)
-            yield layout.row(lines.record[0][0], row)
+            found = layout.row(lines.record[0][0], row)
+            if found is not None:
+                yield found
 
 
 class _RecordTooLong(Exception):
