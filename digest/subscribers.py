@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import codecs
 import csv
-import sys
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
 import itertools
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,20 +39,42 @@ __all__ = [
 ]
 
 EMAIL_HEADERS = {
-    "email", "e-mail", "mail", "address", "email address", "e-mail address", "email_address",
-    "emailaddress", "courriel", "correo", "e-mail-adresse",
+    "email",
+    "e-mail",
+    "mail",
+    "address",
+    "email address",
+    "e-mail address",
+    "email_address",
+    "emailaddress",
+    "courriel",
+    "correo",
+    "e-mail-adresse",
 }
 NAME_HEADERS = {"name", "full name", "full_name", "fullname", "display name"}
 FIRST_NAME_HEADERS = {"first name", "first_name", "firstname", "given name", "vorname"}
 LAST_NAME_HEADERS = {"last name", "last_name", "lastname", "surname", "family name", "nachname"}
 STATUS_HEADERS = {"status"}
 IGNORED_HEADERS = {"joined", "origin"}  # written by `export`, recomputed by the store
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000  # rows a transaction; three batches at most are in memory
 MAX_DETAILED = 1000  # skipped rows kept in the report; the rest are counted (and streamed)
 MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminated quote
 _CASE_INSENSITIVE_MAILBOXES = {
-    "info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
-    "hostmaster", "usenet", "news", "webmaster", "www", "uucp", "ftp",
+    "info",
+    "marketing",
+    "sales",
+    "support",
+    "abuse",
+    "noc",
+    "security",
+    "postmaster",
+    "hostmaster",
+    "usenet",
+    "news",
+    "webmaster",
+    "www",
+    "uucp",
+    "ftp",
 }
 
 
@@ -145,6 +168,7 @@ class _Layout:
         self.first_name = first_name
         self.last_name = last_name
         self.status = status
+        self.name_parts = [i for i in (first_name, last_name) if i is not None]
         fixed = {i for i in (email, name, status) if i is not None} | ignored
         self.attributes = [(i, n) for i, n in enumerate(names) if i not in fixed]
 
@@ -153,9 +177,7 @@ class _Layout:
         lowered = [cell.strip().lower() for cell in row]
         email = next((i for i, c in enumerate(lowered) if c in EMAIL_HEADERS), None)
         if email is None:
-            email = next(
-                (i for i, c in enumerate(lowered) if "mail" in c or "correo" in c), None
-            )
+            email = next((i for i, c in enumerate(lowered) if "mail" in c or "correo" in c), None)
         if email is None:
             return None
 
@@ -179,15 +201,20 @@ class _Layout:
         name = next((i for i in range(len(row)) if i != email), None)
         return cls(names=[f"field{i + 1}" for i in range(len(row))], email=email, name=name)
 
-    def row(self, line: int, row: list[str]) -> RawRow:
-        if len(row) > self.width and any(cell.strip() for cell in row[self.width :]):
-            return RawRow(line, problem=f"{len(row)} fields where the header has {self.width}")
+    def row(self, line: int, row: list[str]) -> RawRow | None:
+        """The row's values; None for a row of empty cells. (Hot: no generators here.)"""
         cells = [cell.strip() for cell in row]
-        cells.extend([""] * (self.width - len(cells)))
+        if not any(cells):
+            return None
+        width = self.width
+        if len(cells) > width:
+            if any(cells[width:]):
+                return RawRow(line, problem=f"{len(cells)} fields where the header has {width}")
+        elif len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
         name = cells[self.name] if self.name is not None else ""
-        if not name and (self.first_name is not None or self.last_name is not None):
-            parts = (cells[i] for i in (self.first_name, self.last_name) if i is not None)
-            name = " ".join(part for part in parts if part)
+        if not name and self.name_parts:
+            name = " ".join([cells[i] for i in self.name_parts if cells[i]])
         return RawRow(
             line,
             cells[self.email],
@@ -245,8 +272,10 @@ def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
             except csv.Error:
                 raise _Anomaly(last + 1) from None
             line, end, last = last + 1, reader.line_num, reader.line_num
-            if end - line >= MAX_RECORD_LINES:
+            if end - line >= MAX_RECORD_LINES or (end > line and _swallowed(row)):
                 raise _Anomaly(line)
+            if not row:
+                continue
             if layout is None:
                 if not any(cell.strip() for cell in row):
                     continue
@@ -256,9 +285,14 @@ def _fast_rows(path: Path, state: dict[str, Any]) -> Iterator[RawRow]:
                     state["layout"] = layout = _Layout.headless(row)
                 else:
                     continue
-            if not any(cell.strip() for cell in row):
-                continue
-            yield layout.row(line, row)
+            found = layout.row(line, row)
+            if found is not None:
+                yield found
+
+
+def _swallowed(row: list[str]) -> bool:
+    """A field running over lines that holds an address: a stray quote ate other rows."""
+    return any("\n" in cell and "@" in cell for cell in row)
 
 
 def _first_layout(row: list[str]) -> _Layout | None:
@@ -266,42 +300,67 @@ def _first_layout(row: list[str]) -> _Layout | None:
     return _Layout.from_header(row) if "@" not in "".join(row) else None
 
 
+class _CarefulLines:
+    """Physical lines handed to the csv module one at a time, remembering the current record.
+
+    When a record runs past MAX_RECORD_LINES lines, its first line is given up and the others
+    are handed out again, so one stray quote costs one row, not the rest of the file.
+    """
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self.lines = lines
+        self.pending: list[tuple[int, str]] = []
+        self.record: list[tuple[int, str]] = []
+
+    def start(self) -> None:
+        self.record = []
+
+    def give_up_record(self) -> int:
+        """Drop the current record's first line (returned); re-read the lines after it."""
+        first = self.record[0][0]
+        self.pending = self.record[1:] + self.pending
+        self.record = []
+        return first
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if len(self.record) >= MAX_RECORD_LINES:
+            raise _RecordTooLong
+        item = self.pending.pop(0) if self.pending else next(self.lines)
+        self.record.append(item)
+        return item[1]
+
+
 def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[RawRow]:
     """Read on from line `start`, one physical line at a time, recovering from bad rows."""
     with _open_text(path) as handle:
-        numbered = list(itertools.islice(enumerate(handle, 1), 0))  # nothing buffered yet
-        lines = enumerate(handle, 1)
-        for number, _ in lines:
+        numbered = enumerate(handle, 1)
+        for number, _ in numbered:
             if number == start - 1:
                 break
-        pending: list[tuple[int, str]] = numbered
+        lines = _CarefulLines(numbered)
         layout: _Layout | None = state.get("layout")
-        delimiter = state.get("delimiter", ",")
+        reader = csv.reader(lines, delimiter=state.get("delimiter", ","))
         while True:
-            record: list[tuple[int, str]] = []
-
-            def feed() -> Iterator[str]:
-                while True:
-                    if len(record) >= MAX_RECORD_LINES:
-                        raise _RecordTooLong
-                    item = pending.pop(0) if pending else next(lines, None)
-                    if item is None:
-                        return
-                    record.append(item)
-                    yield item[1]
-
+            lines.start()
             try:
-                row = next(csv.reader(feed(), delimiter=delimiter), None)
+                row = next(reader, None)
+                if row is not None and len(lines.record) > 1 and _swallowed(row):
+                    raise _RecordTooLong
             except _RecordTooLong:
-                yield RawRow(record[0][0], problem="unterminated quote (the row runs on)")
-                pending = record[1:] + pending
+                line = lines.give_up_record()
+                yield RawRow(line, problem="unterminated quote (the row runs on)")
+                reader = csv.reader(lines, delimiter=state.get("delimiter", ","))
                 continue
             except csv.Error as exc:
-                yield RawRow(record[0][0] if record else start, problem=f"unreadable: {exc}")
+                yield RawRow(
+                    lines.record[0][0] if lines.record else start, problem=f"unreadable: {exc}"
+                )
                 continue
             if row is None:
                 return
-            line = record[0][0]
             if not any(cell.strip() for cell in row):
                 continue
             if layout is None:
@@ -309,7 +368,9 @@ def _careful_rows(path: Path, state: dict[str, Any], start: int) -> Iterator[Raw
                 if layout is not None:
                     continue
                 layout = _Layout.headless(row)
-            yield layout.row(line, row)
+            found = layout.row(lines.record[0][0], row)
+            if found is not None:
+                yield found
 
 
 class _RecordTooLong(Exception):
@@ -416,26 +477,83 @@ def import_csv(
             for item in pending[position:]:
                 skip(*item)
 
-        batch: list[ImportRow] = []
-        invalid: list[tuple[int, str]] = []
-        for raw in read_rows(path):
-            if raw.problem is not None:
-                invalid.append((raw.line, f"malformed: {raw.problem}"))
-            elif not raw.email:
-                invalid.append((raw.line, "invalid address: the row has no address"))
-            else:
-                try:
-                    email = normalize_email(raw.email)
-                except EmailNotValidError as exc:
-                    invalid.append((raw.line, f"invalid address: {raw.email!r}: {exc}"))
-                else:
-                    status = raw.status if raw.status in INACTIVE_STATUSES else ACTIVE
-                    batch.append(ImportRow(raw.line, email, raw.name, raw.attributes, status))
-            if len(batch) >= batch_size or len(invalid) >= batch_size:
-                flush(batch, invalid)
-                batch, invalid = [], []
-        flush(batch, invalid)
+        for batch, invalid in _prefetch(_batches(path, batch_size)):
+            flush(batch, invalid)
     return report
+
+
+Batch = tuple[list[ImportRow], list[tuple[int, str]]]
+
+
+def _batches(path: Path, batch_size: int) -> Iterator[Batch]:
+    """Rows read and normalized, in batches: (valid rows, (line, reason) of invalid ones)."""
+    batch: list[ImportRow] = []
+    invalid: list[tuple[int, str]] = []
+    for raw in read_rows(path):
+        if raw.problem is not None:
+            invalid.append((raw.line, f"malformed: {raw.problem}"))
+        elif not raw.email:
+            invalid.append((raw.line, "invalid address: the row has no address"))
+        else:
+            try:
+                email = normalize_email(raw.email)
+            except EmailNotValidError as exc:
+                invalid.append((raw.line, f"invalid address: {raw.email!r}: {exc}"))
+            else:
+                status = raw.status if raw.status in INACTIVE_STATUSES else ACTIVE
+                batch.append(ImportRow(raw.line, email, raw.name, raw.attributes, status))
+        if len(batch) >= batch_size or len(invalid) >= batch_size:
+            yield batch, invalid
+            batch, invalid = [], []
+    if batch or invalid:
+        yield batch, invalid
+
+
+_DONE = object()
+
+
+def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Read the next batches in a thread while the database applies this one.
+
+    The database drivers release the GIL while SQLite steps or PostgreSQL works, so parsing
+    overlaps with writing. At most `depth` batches wait, so memory stays bounded; an error in
+    the reader is raised here; leaving early stops the reader.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+            return
+        put(_DONE)
+
+    reader = threading.Thread(target=produce, name="digest-import-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -464,9 +582,3 @@ def export_csv(store: Store, list_id: int, out: TextIO, *, status: str | None = 
         )
         count += 1
     return count
-
-
-def write_skipped(items: Iterable[Skipped], out: TextIO = sys.stdout) -> None:
-    for item in items:
-        out.write(f"line {item.line}: {item.reason}\n")
-

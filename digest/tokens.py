@@ -71,7 +71,7 @@ class LinkSigner:
         """A time-stamped token for the opt-in link; it names no address either."""
         return self._confirm.dumps([subscriber_id, list_id])
 
-    def read_confirm_token(self, token: str, max_age: int) -> tuple[int, int] | None | Expired:
+    def read_confirm_token(self, token: str, max_age: int) -> tuple[int, int] | Expired | None:
         """(subscriber id, list id); `EXPIRED` for a genuine but old token; None if forged."""
         try:
             value = self._confirm.loads(token, max_age=max_age)

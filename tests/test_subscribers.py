@@ -39,8 +39,18 @@ def test_normalize_email() -> None:
     assert normalize_email("user+tag@sub.example.co.uk") == "user+tag@sub.example.co.uk"
     assert normalize_email("jörg@bücher.example") == "jörg@bücher.example"
     assert normalize_email("x@xn--bcher-kva.example") == "x@bücher.example"
-    for bad in ("", "no-at", "a@b", "a@@b.org", "a b@example.org", "a@example..org",
-                ".a@example.org", "a@localhost", "a@example.invalid", "a@-x.org"):
+    for bad in (
+        "",
+        "no-at",
+        "a@b",
+        "a@@b.org",
+        "a b@example.org",
+        "a@example..org",
+        ".a@example.org",
+        "a@localhost",
+        "a@example.invalid",
+        "a@-x.org",
+    ):
         with pytest.raises(EmailNotValidError):
             normalize_email(bad)
 
@@ -49,17 +59,33 @@ def test_fast_path_agrees_with_email_validator() -> None:
     """The cached fast path must give exactly what email-validator gives, or fail as it does."""
     rng = random.Random(8058)
     alphabet = string.ascii_letters + string.digits + "._+-!#$%&'*/=?^`{|}~@\"() ,;:<>[]\\é"
-    domains = ["example.org", "Example.COM", "a.b", "x.y.z", "-bad.org", "ok-.org", "1.2.3.4",
-               "xn--bcher-kva.example", "localhost", "example.test", "ex_ample.org", "e.x",
-               "a" * 64 + ".org", "example.o", "example.123"]
+    domains = [
+        "example.org",
+        "Example.COM",
+        "a.b",
+        "x.y.z",
+        "-bad.org",
+        "ok-.org",
+        "1.2.3.4",
+        "xn--bcher-kva.example",
+        "localhost",
+        "example.test",
+        "ex_ample.org",
+        "e.x",
+        "a" * 64 + ".org",
+        "example.o",
+        "example.123",
+    ]
     samples = [
         "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
-        + rng.choice(["@", "@@", ""]) + rng.choice(domains)
+        + rng.choice(["@", "@@", ""])
+        + rng.choice(domains)
         for _ in range(3000)
     ]
     samples += ["a" * 65 + "@example.org", "a" * 240 + "@example.org", "Info@Example.org"]
-    samples += [f"{rng.choice(['a', 'B.c', 'd+e', 'f_g'])}{n}@{rng.choice(domains)}"
-                for n in range(500)]
+    samples += [
+        f"{rng.choice(['a', 'B.c', 'd+e', 'f_g'])}{n}@{rng.choice(domains)}" for n in range(500)
+    ]
     valid = 0
     for sample in samples:
         try:
@@ -92,9 +118,12 @@ def test_header_bom_semicolon_latin1_and_quotes(tmp_path: Path) -> None:
 
 
 def test_no_header_and_tabs(tmp_path: Path) -> None:
-    rows = list(read_rows(_write(tmp_path, "Ada Lovelace\tada@example.org\nGrace\tg@example.org\n")))
+    rows = list(
+        read_rows(_write(tmp_path, "Ada Lovelace\tada@example.org\nGrace\tg@example.org\n"))
+    )
     assert [(r.line, r.email, r.name) for r in rows] == [
-        (1, "ada@example.org", "Ada Lovelace"), (2, "g@example.org", "Grace")
+        (1, "ada@example.org", "Ada Lovelace"),
+        (2, "g@example.org", "Grace"),
     ]
 
 
@@ -110,6 +139,27 @@ def test_runaway_quote_is_one_bad_row_and_reading_goes_on(tmp_path: Path) -> Non
     assert rows[0].line == 2 and rows[0].problem is not None and "quote" in rows[0].problem
     assert [r.line for r in rows[1:]] == list(range(3, 83))
     assert rows[-1].email == "r79@example.org"
+
+
+def test_a_stray_quote_closing_soon_costs_one_row(tmp_path: Path) -> None:
+    data = (
+        'email,note\na@example.org,"oops\nb@example.org,fine\n'
+        'c@example.org,"closed\nd@example.org,x\n'
+    )
+    rows = list(read_rows(_write(tmp_path, data)))
+    assert [(r.line, r.email or r.problem) for r in rows] == [
+        (2, "unterminated quote (the row runs on)"),
+        (3, "b@example.org"),
+        (4, "unterminated quote (the row runs on)"),
+        (5, "d@example.org"),
+    ]
+
+
+def test_a_legitimate_multi_line_field_is_kept(tmp_path: Path) -> None:
+    data = 'email,address\na@example.org,"1 Quay Street\nHamburg"\nb@example.org,x\n'
+    rows = list(read_rows(_write(tmp_path, data)))
+    assert [(r.line, r.email) for r in rows] == [(2, "a@example.org"), (4, "b@example.org")]
+    assert rows[0].attributes == {"address": "1 Quay Street\nHamburg"}
 
 
 def test_csv_errors_do_not_abort(tmp_path: Path) -> None:
@@ -158,7 +208,11 @@ def test_messy_file_gives_a_precise_report(store: Store, tmp_path: Path) -> None
     assert reasons[4][1].startswith("left: left@example.org is unsubscribed")
     assert reasons[5][1] == "invalid address: the row has no address"
     assert dict(report.skipped_by_kind) == {
-        "invalid": 2, "duplicate": 1, "malformed": 1, "suppressed": 1, "left": 1
+        "invalid": 2,
+        "duplicate": 1,
+        "malformed": 1,
+        "suppressed": 1,
+        "left": 1,
     }
     assert store.count_members(list_id) == {"active": 2, "unsubscribed": 1}
     ada = store.subscriber_by_email("ada@example.org")
@@ -177,8 +231,9 @@ def test_messy_file_gives_a_precise_report(store: Store, tmp_path: Path) -> None
 def test_updates_and_dry_run(store: Store, tmp_path: Path) -> None:
     list_id = store.ensure_list("readers")
     import_csv(store, list_id, _write(tmp_path, "email,name,city\na@example.org,A,Oslo\n"))
-    changed = _write(tmp_path, "email,name,city\na@example.org,A,Bergen\nb@example.org,B,\n",
-                     "changed.csv")
+    changed = _write(
+        tmp_path, "email,name,city\na@example.org,A,Bergen\nb@example.org,B,\n", "changed.csv"
+    )
     dry = import_csv(store, list_id, changed, dry_run=True)
     assert (dry.imported, dry.updated, dry.unchanged) == (1, 1, 0)
     assert store.subscriber_by_email("b@example.org") is None
@@ -197,8 +252,9 @@ def test_duplicates_across_batches_and_streamed_skips(store: Store, tmp_path: Pa
     rows += ["broken"] * (MAX_DETAILED + 5)
     path = _write(tmp_path, "email,name\n" + "\n".join(rows) + "\n")
     streamed: list[tuple[int, str]] = []
-    report = import_csv(store, list_id, path, batch_size=7,
-                        on_skip=lambda s: streamed.append((s.line, s.reason)))
+    report = import_csv(
+        store, list_id, path, batch_size=7, on_skip=lambda s: streamed.append((s.line, s.reason))
+    )
     assert report.imported == 50
     assert report.skipped_count == 10 + MAX_DETAILED + 5 == len(streamed)
     assert len(report.skipped) == MAX_DETAILED  # kept in memory; the rest counted/streamed
@@ -212,8 +268,10 @@ def test_status_column_carries_leavers_over_and_export_round_trips(
     store: Store, tmp_path: Path
 ) -> None:
     source = store.ensure_list("old")
-    data = ("email,name,status,country\n"
-            "a@example.org,A,active,NO\nb@example.org,B,unsubscribed,SE\nc@example.org,C,,DK\n")
+    data = (
+        "email,name,status,country\n"
+        "a@example.org,A,active,NO\nb@example.org,B,unsubscribed,SE\nc@example.org,C,,DK\n"
+    )
     import_csv(store, source, _write(tmp_path, data))
     assert store.count_members(source) == {"active": 2, "unsubscribed": 1}
     out = io.StringIO()
@@ -234,5 +292,32 @@ def test_pipeline_call_signature_still_works(sqlite_store: Store, tmp_path: Path
     root = Path(__file__).resolve().parents[1]
     report = import_csv(sqlite_store, list_id, root / "config" / "example" / "subscribers.csv")
     assert report.imported >= 3 and report.skipped_count == 0
-    assert import_csv(sqlite_store, list_id, root / "config" / "example" / "subscribers.csv"
-                      ).imported == 0
+    assert (
+        import_csv(sqlite_store, list_id, root / "config" / "example" / "subscribers.csv").imported
+        == 0
+    )
+
+
+def test_reader_thread_errors_and_early_exits(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from digest.store.subscribers import ImportSession
+
+    list_id = sqlite_store.ensure_list("readers")
+    before = threading.active_count()
+    with pytest.raises(FileNotFoundError):  # raised in the reader, re-raised here
+        import_csv(sqlite_store, list_id, tmp_path / "missing.csv")
+    path = _write(tmp_path, "email\n" + "".join(f"u{i}@example.org\n" for i in range(100)))
+    calls = []
+
+    def failing_apply(self: ImportSession, batch: object) -> object:
+        calls.append(batch)
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(ImportSession, "apply", failing_apply)
+    with pytest.raises(RuntimeError, match="went away"):
+        import_csv(sqlite_store, list_id, path, batch_size=5)
+    assert len(calls) == 1
+    assert threading.active_count() == before  # the reader stopped with the import

@@ -4,9 +4,9 @@ These open only what they need (configuration, store, link signer), not the whol
 they start fast and run where the extraction stack is not installed.
 """
 
-
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +21,9 @@ from digest.errors import UsageError
 from digest.store import Store, open_store
 from digest.tokens import LinkSigner, load_secret
 
-subscribers_app = typer.Typer(help="Add, remove, show, import and export subscribers.",
-                              no_args_is_help=True)
+subscribers_app = typer.Typer(
+    help="Add, remove, show, import and export subscribers.", no_args_is_help=True
+)
 
 ListArgument = Annotated[str, typer.Argument(help="name of the list")]
 EmailArgument = Annotated[str, typer.Argument(help="email address")]
@@ -39,7 +40,7 @@ class WebContext:
 
 
 @contextmanager
-def _store(config: Path | None, home: Path | None) -> Any:
+def _store(config: Path | None, home: Path | None) -> Iterator[tuple[Config, Store]]:
     from digest.cli import home_dir
 
     loaded = load_config(config)
@@ -89,25 +90,46 @@ def register(app: typer.Typer) -> None:
                 store.ensure_list(name, configured.title)
             rows = store.lists_overview()
         if json_output:
-            out.print_json(json.dumps([
-                {"list": r.name, "title": r.title, "members": r.counts,
-                 "configured": r.name in loaded.lists,
-                 "double_opt_in": r.name in loaded.lists and loaded.lists[r.name].double_opt_in}
-                for r in rows
-            ]))
+            out.print_json(
+                json.dumps(
+                    [
+                        {
+                            "list": r.name,
+                            "title": r.title,
+                            "members": r.counts,
+                            "configured": r.name in loaded.lists,
+                            "double_opt_in": r.name in loaded.lists
+                            and loaded.lists[r.name].double_opt_in,
+                        }
+                        for r in rows
+                    ]
+                )
+            )
             return
         table = Table(box=None, header_style="bold")
-        for column in ("list", "title", "active", "pending", "unsubscribed", "bounced",
-                       "complained", "opt-in"):
+        for column in (
+            "list",
+            "title",
+            "active",
+            "pending",
+            "unsubscribed",
+            "bounced",
+            "complained",
+            "opt-in",
+        ):
             table.add_column(column)
         for row in rows:
-            configured = loaded.lists.get(row.name)
+            known = loaded.lists.get(row.name)
             table.add_row(
-                row.name, row.title,
-                *(str(row.counts.get(s, 0)) for s in
-                  ("active", "pending", "unsubscribed", "bounced", "complained")),
-                "double" if configured and configured.double_opt_in
-                else ("single" if configured else "not configured"),
+                row.name,
+                row.title,
+                *(
+                    str(row.counts.get(s, 0))
+                    for s in ("active", "pending", "unsubscribed", "bounced", "complained")
+                ),
+                "double"
+                if known and known.double_opt_in
+                else ("single" if known else "not configured"),
             )
         out.print(table if rows else "no lists")
 
@@ -118,8 +140,9 @@ def register(app: typer.Typer) -> None:
         email: EmailArgument,
         name: Annotated[str, typer.Option(help="the subscriber's name")] = "",
         attr: Annotated[list[str] | None, typer.Option(help="attribute as key=value")] = None,
-        resubscribe: Annotated[bool, typer.Option(
-            help="put back someone who unsubscribed, bounced or complained")] = False,
+        resubscribe: Annotated[
+            bool, typer.Option(help="put back someone who unsubscribed, bounced or complained")
+        ] = False,
         config: ConfigOption = None,
         home: HomeOption = None,
     ) -> None:
@@ -133,11 +156,20 @@ def register(app: typer.Typer) -> None:
         address = _email(email)
         with _store(config, home) as (loaded, store):
             list_id = _list_id(loaded, store, list_name)
-            if store.is_suppressed(address):
-                raise UsageError(f"{address} is suppressed ({store.suppression(address).reason})"  # type: ignore[union-attr]
-                                 "; `digest subscribers unsuppress` first if that is wrong")
-            outcome = store.upsert_subscriber(list_id, address, name=name, attributes=attributes,
-                                              origin="cli", resubscribe=resubscribe)
+            suppression = store.suppression(address)
+            if suppression is not None:
+                raise UsageError(
+                    f"{address} is suppressed ({suppression.reason}); "
+                    "`digest subscribers unsuppress` first if that is wrong"
+                )
+            outcome = store.upsert_subscriber(
+                list_id,
+                address,
+                name=name,
+                attributes=attributes,
+                origin="cli",
+                resubscribe=resubscribe,
+            )
             row = store.subscriber_by_email(address)
             status = store.membership_status(list_id, row.id) if row else None
         out.print(f"{address}: {outcome}, {status} on {list_name}")
@@ -160,12 +192,15 @@ def register(app: typer.Typer) -> None:
             row = store.subscriber_by_email(address)
             outcome = (
                 store.unsubscribe(list_id, row.id, source="cli", reason="removed by operator")
-                if row else "unknown"
+                if row
+                else "unknown"
             )
         if outcome == "unknown":
             raise UsageError(f"{address} is not on {list_name}")
-        out.print(f"{address}: {'unsubscribed' if outcome == 'unsubscribed' else 'already left'}"
-                  f" {list_name}")
+        out.print(
+            f"{address}: {'unsubscribed' if outcome == 'unsubscribed' else 'already left'}"
+            f" {list_name}"
+        )
 
     @subscribers_app.command("show")
     @friendly
@@ -184,25 +219,41 @@ def register(app: typer.Typer) -> None:
             events = store.events_for(address, limit=20)
         if row is None and suppression is None and not events:
             raise UsageError(f"{address} is not known")
-        data = {
+        data: dict[str, Any] = {
             "email": address,
             "name": row.name if row else None,
             "attributes": row.attributes if row else {},
-            "created": row.created_at.isoformat(timespec="seconds") if row and row.created_at
+            "created": row.created_at.isoformat(timespec="seconds")
+            if row and row.created_at
             else None,
             "lists": [
-                {"list": m.list_name, "status": m.status, "origin": m.origin,
-                 "since": m.updated_at.isoformat(timespec="seconds"),
-                 "reason": m.status_reason,
-                 "confirmed": m.confirmed_at.isoformat(timespec="seconds")
-                 if m.confirmed_at else None}
+                {
+                    "list": m.list_name,
+                    "status": m.status,
+                    "origin": m.origin,
+                    "since": m.updated_at.isoformat(timespec="seconds"),
+                    "reason": m.status_reason,
+                    "confirmed": m.confirmed_at.isoformat(timespec="seconds")
+                    if m.confirmed_at
+                    else None,
+                }
                 for m in memberships
             ],
-            "suppressed": {"reason": suppression.reason, "detail": suppression.detail,
-                           "since": suppression.created_at.isoformat(timespec="seconds")}
-            if suppression else None,
-            "events": [{"at": e.received_at.isoformat(timespec="seconds"), "provider": e.provider,
-                        "kind": e.kind} for e in events],
+            "suppressed": {
+                "reason": suppression.reason,
+                "detail": suppression.detail,
+                "since": suppression.created_at.isoformat(timespec="seconds"),
+            }
+            if suppression
+            else None,
+            "events": [
+                {
+                    "at": e.received_at.isoformat(timespec="seconds"),
+                    "provider": e.provider,
+                    "kind": e.kind,
+                }
+                for e in events
+            ],
         }
         if json_output:
             out.print_json(json.dumps(data))
@@ -215,11 +266,17 @@ def register(app: typer.Typer) -> None:
         for m in data["lists"]:
             extra = f", {m['reason']}" if m["reason"] else ""
             confirmed = f", confirmed {m['confirmed']}" if m["confirmed"] else ""
-            out.print(f"  {m['list']}: {m['status']} since {m['since']} "
-                      f"(from {m['origin'] or '?'}{extra}{confirmed})")
+            out.print(
+                f"  {m['list']}: {m['status']} since {m['since']} "
+                f"(from {m['origin'] or '?'}{extra}{confirmed})",
+                soft_wrap=True,
+                markup=False,
+            )
         if suppression:
-            out.print(f"  [red]suppressed[/red]: {suppression.reason} {suppression.detail}".rstrip(),
-                      markup=True)
+            out.print(
+                f"  [red]suppressed[/red]: {suppression.reason} {suppression.detail}".rstrip(),
+                markup=True,
+            )
         for e in data["events"]:
             out.print(f"  {e['at']} {e['provider']} {e['kind']}")
 
@@ -227,19 +284,33 @@ def register(app: typer.Typer) -> None:
     @friendly
     def import_command(
         list_name: ListArgument,
-        file: Annotated[Path, typer.Argument(help="CSV file (header optional; , ; or tab)",
-                                             exists=True, dir_okay=False)],
-        dry_run: Annotated[bool, typer.Option("--dry-run",
-                                              help="report what would change; write nothing")
-                           ] = False,
-        resubscribe: Annotated[bool, typer.Option(
-            help="put back people who unsubscribed, bounced or complained (never suppressed)")
+        file: Annotated[
+            Path,
+            typer.Argument(
+                help="CSV file (header optional; , ; or tab)", exists=True, dir_okay=False
+            ),
+        ],
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="report what would change; write nothing")
         ] = False,
-        skipped_out: Annotated[Path | None, typer.Option(
-            "--skipped", help="write every skipped row (line and reason) to this file")] = None,
-        show: Annotated[int, typer.Option(help="skipped rows to print")] = 50,
-        json_output: Annotated[bool, typer.Option("--json", help="machine-readable summary")
-                               ] = False,
+        resubscribe: Annotated[
+            bool,
+            typer.Option(
+                help="put back people who unsubscribed, bounced or complained (never suppressed)"
+            ),
+        ] = False,
+        skipped_out: Annotated[
+            Path | None,
+            typer.Option(
+                "--skipped", help="write every skipped row (line and reason) to this file"
+            ),
+        ] = None,
+        show: Annotated[
+            int, typer.Option(help="skipped rows to print (the first 1000 are kept)")
+        ] = 1000,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="machine-readable summary")
+        ] = False,
         config: ConfigOption = None,
         home: HomeOption = None,
     ) -> None:
@@ -257,17 +328,23 @@ def register(app: typer.Typer) -> None:
 
             with _store(config, home) as (loaded, store):
                 list_id = _list_id(loaded, store, list_name)
-                report = import_csv(store, list_id, file, dry_run=dry_run,
-                                    resubscribe=resubscribe, on_skip=on_skip)
+                report = import_csv(
+                    store, list_id, file, dry_run=dry_run, resubscribe=resubscribe, on_skip=on_skip
+                )
         finally:
             if handle is not None:
                 handle.close()
         if json_output:
-            out.print_json(json.dumps({
-                **report.as_json(),
-                "skipped_rows": [{"line": s.line, "reason": s.reason}
-                                 for s in report.skipped[:show]],
-            }))
+            out.print_json(
+                json.dumps(
+                    {
+                        **report.as_json(),
+                        "skipped_rows": [
+                            {"line": s.line, "reason": s.reason} for s in report.skipped[:show]
+                        ],
+                    }
+                )
+            )
             return
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.skipped_by_kind.items()))
         out.print(
@@ -276,6 +353,7 @@ def register(app: typer.Typer) -> None:
             + (f" ({kinds})" if kinds else "")
             + ("; dry run, nothing written" if dry_run else ""),
             markup=False,
+            soft_wrap=True,
         )
         for item in report.skipped[:show]:
             out.print(f"  line {item.line}: {item.reason}", soft_wrap=True, markup=False)
@@ -288,10 +366,15 @@ def register(app: typer.Typer) -> None:
     @friendly
     def export_command(
         list_name: ListArgument,
-        status: Annotated[str | None, typer.Option(
-            help="only this status (active, pending, unsubscribed, bounced, complained)")] = None,
-        out_file: Annotated[Path | None, typer.Option("--out", help="file (default: stdout)")
-                            ] = None,
+        status: Annotated[
+            str | None,
+            typer.Option(
+                help="only this status (active, pending, unsubscribed, bounced, complained)"
+            ),
+        ] = None,
+        out_file: Annotated[
+            Path | None, typer.Option("--out", help="file (default: stdout)")
+        ] = None,
         config: ConfigOption = None,
         home: HomeOption = None,
     ) -> None:
@@ -362,11 +445,15 @@ def register(app: typer.Typer) -> None:
         )
         try:
             app = create_app(context)
-            err.print(f"serving on http://{host}:{port} (links in messages: "
-                      f"{loaded.web.base_url})")
+            err.print(f"serving on http://{host}:{port} (links in messages: {loaded.web.base_url})")
             # X-Forwarded-For is believed only when configured, and then only from a proxy on
             # this machine (uvicorn's default; FORWARDED_ALLOW_IPS widens it).
-            uvicorn.run(app, host=host, port=port, log_level="info",
-                        proxy_headers=loaded.web.trust_forwarded_for)
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                log_level="info",
+                proxy_headers=loaded.web.trust_forwarded_for,
+            )
         finally:
             store.close()

@@ -8,22 +8,20 @@ Nothing here ever moves someone who left back to `active` unless the caller says
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+import orjson
 from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     delete,
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -102,9 +100,8 @@ class EventRow:
     received_at: datetime
 
 
-@dataclass(frozen=True)
-class ImportRow:
-    """One valid CSV row, normalized, ready to be applied."""
+class ImportRow(NamedTuple):
+    """One valid CSV row, normalized, ready to be applied (a tuple: a million are made)."""
 
     line: int
     email: str
@@ -125,9 +122,7 @@ def _on_conflict_do_nothing(conn: Connection, table: Any, rows: list[dict[str, A
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # rowcount is unreliable here (psycopg reports -1), so count the rows RETURNING gives back
-    statement = (
-        dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-    )
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return len(conn.execute(statement, rows).all())
 
 
@@ -150,12 +145,15 @@ class _Bulk:
     def stamp(self, now: datetime) -> Any:
         return now if self.pg else now.strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    def json_value(self, value: Any) -> Any:
-        return json.dumps(value) if not self.pg else json.dumps(value)
+    @staticmethod
+    def json_value(value: Any) -> str:
+        """JSON text (orjson: several times faster than json, same data); PostgreSQL casts it."""
+        return orjson.dumps(value).decode()
 
-    def json_read(self, value: Any) -> dict[str, Any]:
-        if isinstance(value, str):
-            value = json.loads(value)
+    @staticmethod
+    def json_read(value: Any) -> dict[str, Any]:
+        if isinstance(value, str | bytes):
+            value = orjson.loads(value)
         return dict(value or {})
 
     def select_in(self, sql: str, values: list[Any], *extra: Any) -> list[Any]:
@@ -164,7 +162,8 @@ class _Bulk:
             return []
         cur = self.cursor()
         if self.pg:
-            cur.execute(sql.format(p="%s", in_="= ANY(%s)"), (*extra, values))
+            # %b: binary parameters; psycopg escapes text-format arrays element by element
+            cur.execute(sql.format(p="%s", in_="= ANY(%b)"), (*extra, values))
         else:
             marks = ",".join("?" * len(values))
             cur.execute(sql.format(p="?", in_=f"IN ({marks})"), (*extra, *values))
@@ -173,8 +172,13 @@ class _Bulk:
         return list(rows)
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
-        types: Sequence[str], conflict: str = "",
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        *,
+        types: Sequence[str],
+        conflict: str = "",
     ) -> None:
         """INSERT many rows; `types` are the PostgreSQL array element types."""
         if not rows:
@@ -184,11 +188,10 @@ class _Bulk:
         if self.pg:
             arrays = [list(col) for col in zip(*rows, strict=True)]
             selects = ", ".join(
-                f"CAST(c{i} AS json)" if kind == "json" else f"c{i}"
-                for i, kind in enumerate(types)
+                f"CAST(c{i} AS json)" if kind == "json" else f"c{i}" for i, kind in enumerate(types)
             )
             unnest = ", ".join(
-                f"CAST(%s AS {'text' if kind == 'json' else kind}[])" for kind in types
+                f"CAST(%b AS {'text' if kind == 'json' else kind}[])" for kind in types
             )
             aliases = ", ".join(f"c{i}" for i in range(len(types)))
             cur.execute(
@@ -202,13 +205,23 @@ class _Bulk:
         cur.close()
 
     def update_rows(
-        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        *,
         types: Sequence[str],
+        unless_changed: str | None = None,
     ) -> None:
-        """UPDATE table SET columns... WHERE id = the row's last value."""
+        """UPDATE table SET columns... WHERE id = the row's last value.
+
+        With `unless_changed`, each row carries that column's value as read, before the id, and
+        a row whose value changed meanwhile (someone unsubscribed during the import) is left be.
+        """
         if not rows:
             return
         cur = self.cursor()
+        keys = [unless_changed] if unless_changed else []
         if self.pg:
             arrays = [list(col) for col in zip(*rows, strict=True)]
             sets = ", ".join(
@@ -216,17 +229,23 @@ class _Bulk:
                 for i, (col, kind) in enumerate(zip(columns, types, strict=False))
             )
             unnest = ", ".join(
-                f"CAST(%s AS {'text' if kind == 'json' else kind}[])" for kind in types
+                f"CAST(%b AS {'text' if kind == 'json' else kind}[])" for kind in types
             )
             aliases = ", ".join(f"c{i}" for i in range(len(types)))
+            guard = "".join(
+                f" AND {table}.{key} = t.c{len(columns) + n}" for n, key in enumerate(keys)
+            )
             cur.execute(
                 f"UPDATE {table} SET {sets} FROM unnest({unnest}) AS t({aliases}) "
-                f"WHERE {table}.id = t.c{len(types) - 1}",
+                f"WHERE {table}.id = t.c{len(types) - 1}{guard}",
                 arrays,
             )
         else:
             sets = ", ".join(f"{col} = ?" for col in columns)
-            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", rows)
+            guard = "".join(f" AND {key} = ?" for key in keys)
+            # the id is last in each row; SQLite takes the parameters in statement order
+            reordered = [(*row[: len(columns)], row[-1], *row[len(columns) : -1]) for row in rows]
+            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = ?{guard}", reordered)
         cur.close()
 
 
@@ -260,6 +279,10 @@ class ImportSession:
             )
             if sqlite_only:  # a bigger page cache for the random-order index inserts
                 self._conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KB}")
+            else:
+                # A batch need not wait for its WAL flush: after a crash the last batches may be
+                # missing, never half-applied, and importing the file again completes it.
+                self._conn.exec_driver_sql("SET synchronous_commit = off")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -271,6 +294,8 @@ class ImportSession:
                 self._conn.exec_driver_sql("DROP TABLE IF EXISTS digest_import_seen")
                 if self._conn.dialect.name == "sqlite":
                     self._conn.exec_driver_sql("PRAGMA cache_size = -2000")  # the default
+                else:
+                    self._conn.exec_driver_sql("RESET synchronous_commit")
         finally:
             self._conn.close()
             self._conn = None
@@ -292,8 +317,9 @@ class ImportSession:
         with conn.begin():
             bulk = _Bulk(conn)
             seen: dict[str, int] = dict(
-                bulk.select_in("SELECT email, line FROM digest_import_seen WHERE email {in_}",
-                               emails)
+                bulk.select_in(
+                    "SELECT email, line FROM digest_import_seen WHERE email {in_}", emails
+                )
             )
             bulk.insert_rows(
                 "digest_import_seen",
@@ -342,8 +368,15 @@ class ImportSession:
                 if membership_id is None:
                     new_memberships.append(row)
                     results[index] = ("imported", "")
-                    self._change(bulk, subscriber_id, old_name, old_attributes, row, stamp,
-                                 subscriber_updates)
+                    self._change(
+                        bulk,
+                        subscriber_id,
+                        old_name,
+                        old_attributes,
+                        row,
+                        stamp,
+                        subscriber_updates,
+                    )
                     continue
                 new_status = status
                 if status in INACTIVE_STATUSES:
@@ -358,15 +391,22 @@ class ImportSession:
                         new_status = ACTIVE
                 elif row.status != status:
                     new_status = row.status
-                changed = self._change(bulk, subscriber_id, old_name, old_attributes, row, stamp,
-                                       subscriber_updates)
+                changed = self._change(
+                    bulk, subscriber_id, old_name, old_attributes, row, stamp, subscriber_updates
+                )
                 if new_status != status:
-                    status_updates.append((new_status, reason, stamp, membership_id))
+                    status_updates.append((new_status, reason, stamp, status, membership_id))
                     changed = True
                 results[index] = ("updated" if changed else "unchanged", "")
             if not self.dry_run:
-                self._write(bulk, stamp, new_subscribers, new_memberships, subscriber_updates,
-                            status_updates)
+                self._write(
+                    bulk,
+                    stamp,
+                    new_subscribers,
+                    new_memberships,
+                    subscriber_updates,
+                    status_updates,
+                )
         self._batches += 1
         if bulk.pg and self._batches in (1, 4, 16, 64, 256):
             # Fresh tables have no statistics; without them PostgreSQL scans instead of using
@@ -418,8 +458,15 @@ class ImportSession:
             )
             bulk.insert_rows(
                 "memberships",
-                ("list_id", "subscriber_id", "status", "origin", "status_reason", "created_at",
-                 "updated_at"),
+                (
+                    "list_id",
+                    "subscriber_id",
+                    "status",
+                    "origin",
+                    "status_reason",
+                    "created_at",
+                    "updated_at",
+                ),
                 [
                     (
                         self.list_id,
@@ -445,7 +492,8 @@ class ImportSession:
             "memberships",
             ("status", "status_reason", "updated_at"),
             status_updates,
-            types=("text", "text", "timestamptz", "bigint"),
+            types=("text", "text", "timestamptz", "text", "bigint"),
+            unless_changed="status",
         )
 
 
@@ -490,7 +538,10 @@ class SubscriberQueries:
             rows = conn.execute(select(lists).order_by(lists.c.name)).all()
         return [
             ListRow(
-                row.id, row.name, row.title, as_utc(row.created_at) or utcnow(),
+                row.id,
+                row.name,
+                row.title,
+                as_utc(row.created_at) or utcnow(),
                 counts.get(row.id, {}),
             )
             for row in rows
@@ -605,19 +656,23 @@ class SubscriberQueries:
         if row is None:
             return None
         return SubscriberRow(
-            row.id, row.email, row.name, dict(row.attributes or {}),
+            row.id,
+            row.email,
+            row.name,
+            dict(row.attributes or {}),
             created_at=as_utc(row.created_at),
         )
 
     def subscriber_by_id(self, subscriber_id: int) -> SubscriberRow | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(subscribers).where(subscribers.c.id == subscriber_id)
-            ).first()
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
         if row is None:
             return None
         return SubscriberRow(
-            row.id, row.email, row.name, dict(row.attributes or {}),
+            row.id,
+            row.email,
+            row.name,
+            dict(row.attributes or {}),
             created_at=as_utc(row.created_at),
         )
 
@@ -816,13 +871,21 @@ class SubscriberQueries:
                 .values(status=UNSUBSCRIBED, status_reason=reason, updated_at=now)
             )
             self._event(
-                conn, source, "unsubscribe", row.email,
+                conn,
+                source,
+                "unsubscribe",
+                row.email,
                 {"list_id": list_id, "subscriber_id": subscriber_id, "reason": reason},
             )
         return "unsubscribed"
 
     def stop_address(
-        self, email: str, status: str, *, reason: str, detail: str = "",
+        self,
+        email: str,
+        status: str,
+        *,
+        reason: str,
+        detail: str = "",
         list_id: int | None = None,
     ) -> int:
         """An address must stop getting mail: memberships it has (on one list or all) change.
@@ -850,9 +913,7 @@ class SubscriberQueries:
             )
             if list_id is not None:
                 query = query.where(memberships.c.list_id == list_id)
-            result = conn.execute(
-                query.values(status=status, status_reason=reason, updated_at=now)
-            )
+            result = conn.execute(query.values(status=status, status_reason=reason, updated_at=now))
         return int(result.rowcount or 0)
 
     def list_of_message(self, provider_message_id: str) -> int | None:
@@ -903,8 +964,11 @@ class SubscriberQueries:
     ) -> int:
         result = conn.execute(
             insert(events).values(
-                provider=provider, kind=kind[:50], email=email[:320] if email else None,
-                payload=payload, received_at=utcnow(),
+                provider=provider,
+                kind=kind[:50],
+                email=email[:320] if email else None,
+                payload=payload,
+                received_at=utcnow(),
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -928,7 +992,11 @@ class SubscriberQueries:
             rows = conn.execute(query).all()
         return [
             EventRow(
-                row.id, row.provider, row.kind, row.email, dict(row.payload or {}),
+                row.id,
+                row.provider,
+                row.kind,
+                row.email,
+                dict(row.payload or {}),
                 as_utc(row.received_at) or utcnow(),
             )
             for row in rows
@@ -947,3 +1015,12 @@ class SubscriberQueries:
                 [{"provider": provider, "key": key[:300], "received_at": now}],
             )
         return inserted == 1
+
+    def forget_receipt(self, provider: str, key: str) -> None:
+        """Undo `first_receipt` for a delivery whose handling failed, so its retry is taken."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(webhook_receipts).where(
+                    webhook_receipts.c.provider == provider, webhook_receipts.c.key == key[:300]
+                )
+            )

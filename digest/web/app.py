@@ -3,6 +3,7 @@
     GET  /subscribe?list=NAME       sign-up form          POST /subscribe       form or JSON
     GET  /confirm/{token}           page with a button    POST /confirm/{token} activates
     GET  /unsubscribe/{token}       page with a button    POST /unsubscribe/{token}  RFC 8058
+    GET  /issues/{token}            an issue as sent ("view in your browser")
     POST /webhooks/{postmark,sendgrid,mailgun,resend,ses}
     GET  /healthz
 
@@ -54,6 +55,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",  # the token in the URL must not leak onwards
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
+}
+
+
+# The issue's own HTML: its inline styles and remote images, nothing else, never framed.
+ISSUE_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "Cache-Control": "public, max-age=300",
 }
 
 
@@ -257,6 +267,29 @@ class WebApp:
         log.info("unsubscribe %s from list %s: %s", subscriber_id, list_id, outcome)
         return self.page("unsubscribed.html", title=title, outcome=outcome)
 
+    # web view
+
+    async def issue_page(self, request: Request) -> Response:
+        """An issue as sent, for the "view in your browser" link; nobody's data in it."""
+        from digest.errors import StoreError
+        from digest.models import Recipient
+        from digest.personalize import render_preview
+        from digest.pipeline import stored_rendering
+        from digest.store.issues import COMPLETE, FROZEN, PARTIAL, SENDING
+
+        issue_id = self.signer.read_issue_token(request.path_params["token"])
+        if issue_id is None:
+            return self.invalid_link()
+        try:
+            issue = await asyncio.to_thread(self.store.get_issue, issue_id)
+        except StoreError:
+            return self.page("invalid.html", 404, reason="issue")
+        if issue.status not in (FROZEN, SENDING, COMPLETE, PARTIAL):
+            return self.page("invalid.html", 404, reason="issue")
+        reader = Recipient(delivery_id=0, subscriber_id=0, email="", web_url=str(request.url))
+        html, _ = render_preview(stored_rendering(issue), reader)
+        return HTMLResponse(html, headers=ISSUE_HEADERS)
+
     # sign-up
 
     async def subscribe_form(self, request: Request) -> Response:
@@ -288,7 +321,10 @@ class WebApp:
             if wants_json:
                 return JSONResponse({"error": f"invalid address: {exc}"}, 422)
             return self.page(
-                "subscribe.html", 422, list_name=list_name, title=configured.title,
+                "subscribe.html",
+                422,
+                list_name=list_name,
+                title=configured.title,
                 error=str(exc),
             )
         name = fields.get("name", "")[:200]
@@ -319,8 +355,13 @@ class WebApp:
         return response
 
     async def send_confirmation(
-        self, list_name: str, configured: ListConfig, list_id: int, subscriber_id: int,
-        email: str, name: str,
+        self,
+        list_name: str,
+        configured: ListConfig,
+        list_id: int,
+        subscriber_id: int,
+        email: str,
+        name: str,
     ) -> None:
         """Send the opt-in link through the list's provider; failures are recorded, not raised."""
         from digest.send import make_transport
@@ -340,8 +381,13 @@ class WebApp:
             "web", "confirmation_sent", email, {"list_id": list_id, "provider": provider_name}
         )
         message = build_message(
-            -event_id, to=email, to_name=name, from_addr=from_addr,
-            subject=configured.confirm_subject, text=text, html=html,
+            -event_id,
+            to=email,
+            to_name=name,
+            from_addr=from_addr,
+            subject=configured.confirm_subject,
+            text=text,
+            html=html,
         )
         try:
             transport = make_transport(
@@ -409,17 +455,28 @@ class WebApp:
         if handler is None:
             return JSONResponse({"error": "unknown provider"}, 404)
         body = await request.body()
+        request.state.receipts = []
         try:
             items = await handler(request, body)
+            applied = await asyncio.to_thread(apply_feedback, self.store, provider, items)
         except Rejected as exc:
+            await self._forget(request)
             log.warning("webhook %s rejected: %s", provider, exc.reason)
             return JSONResponse({"error": exc.reason}, exc.status)
-        applied = await asyncio.to_thread(apply_feedback, self.store, provider, items)
+        except Exception:
+            await self._forget(request)  # the provider's retry must not look like a replay
+            raise
         return JSONResponse({"received": len(items), **applied})
 
-    def _receipt(self, provider: str, key: str) -> None:
+    def _receipt(self, request: Request, provider: str, key: str) -> None:
+        """Refuse a request seen before; remember this one (forgotten if handling fails)."""
         if not self.store.first_receipt(provider, key):
             raise Rejected(409, "this request was already received (replay)")
+        request.state.receipts.append((provider, key))
+
+    async def _forget(self, request: Request) -> None:
+        for provider, key in request.state.receipts:
+            await asyncio.to_thread(self.store.forget_receipt, provider, key)
 
     async def _postmark(self, request: Request, body: bytes) -> list[Feedback]:
         if self.secrets.postmark is None:
@@ -438,7 +495,7 @@ class WebApp:
             self.secrets.sendgrid,
             tolerance=self.config.web.webhooks.tolerance,
         )
-        self._receipt("sendgrid", f"sig:{signature}")
+        self._receipt(request, "sendgrid", f"sig:{signature}")
         return webhooks.parse_sendgrid(body)
 
     async def _mailgun(self, request: Request, body: bytes) -> list[Feedback]:
@@ -448,27 +505,29 @@ class WebApp:
         token = webhooks.verify_mailgun(
             payload, self.secrets.mailgun, tolerance=self.config.web.webhooks.tolerance
         )
-        self._receipt("mailgun", f"token:{token}")
+        self._receipt(request, "mailgun", f"token:{token}")
         return webhooks.parse_mailgun(payload)
 
     async def _resend(self, request: Request, body: bytes) -> list[Feedback]:
         if self.secrets.resend is None:
             raise Rejected(404, "Resend webhook not configured")
         msg_id = webhooks.verify_svix(
-            body, request.headers, self.secrets.resend,
+            body,
+            request.headers,
+            self.secrets.resend,
             tolerance=self.config.web.webhooks.tolerance,
         )
         signature = request.headers.get("svix-signature") or request.headers.get(
             "webhook-signature", ""
         )
-        self._receipt("resend", f"sig:{signature}")
+        self._receipt(request, "resend", f"sig:{signature}")
         return webhooks.parse_resend(body, msg_id)
 
     async def _ses(self, request: Request, body: bytes) -> list[Feedback]:
         if not self.sns.topics:
             raise Rejected(404, "SES (SNS) webhook not configured")
         message = await self.sns.verify(webhooks._json(body))
-        self._receipt("ses", f"sns:{message.get('MessageId')}")
+        self._receipt(request, "ses", f"sns:{message.get('MessageId')}")
         if message["Type"] == "SubscriptionConfirmation":
             await self.sns.confirm_subscription(message)
             self.store.record_event(
@@ -497,9 +556,15 @@ def apply_feedback(store: Store, provider: str, items: list[Feedback]) -> dict[s
             except EmailNotValidError:
                 email = None
         store.record_event(
-            provider, item.kind, email or (str(item.email) if item.email else None),
-            {"event": item.event, "message_id": item.message_id, "detail": item.detail,
-             "raw": item.raw},
+            provider,
+            item.kind,
+            email or (str(item.email) if item.email else None),
+            {
+                "event": item.event,
+                "message_id": item.message_id,
+                "detail": item.detail,
+                "raw": item.raw,
+            },
         )
         if email is None:
             continue
@@ -529,7 +594,13 @@ def confirmation_sender(config: Config, list_name: str) -> tuple[str, str] | Non
 
 
 def build_message(
-    delivery_id: int, *, to: str, to_name: str, from_addr: str, subject: str, text: str,
+    delivery_id: int,
+    *,
+    to: str,
+    to_name: str,
+    from_addr: str,
+    subject: str,
+    text: str,
     html: str,
 ) -> OutgoingMessage:
     """A small transactional text + HTML message (no List-Unsubscribe: nobody is on a list)."""
@@ -545,9 +616,17 @@ def build_message(
     message.add_alternative(html, subtype="html")
     headers = {"Message-ID": str(message["Message-ID"]), "Auto-Submitted": "auto-generated"}
     return OutgoingMessage(
-        delivery_id=delivery_id, to_email=to, to_name=to_name, from_addr=from_addr,
-        reply_to=None, subject=subject, html=html, text=text, headers=headers,
-        mime=message.as_bytes(), tag="confirmation",
+        delivery_id=delivery_id,
+        to_email=to,
+        to_name=to_name,
+        from_addr=from_addr,
+        reply_to=None,
+        subject=subject,
+        html=html,
+        text=text,
+        headers=headers,
+        mime=message.as_bytes(),
+        tag="confirmation",
     )
 
 
@@ -584,6 +663,9 @@ async def _health(request: Request) -> Response:
 
 def create_app(ws: WebWorkspace) -> Starlette:
     """The Starlette app `digest web` serves; the scheduler service mounts the same one."""
+    base = ws.config.web.base_url
+    if not base.startswith("https://") and "127.0.0.1" not in base and "localhost" not in base:
+        log.warning("web.base_url %s is not https: RFC 8058 one-click needs an https URL", base)
     handlers = WebApp(ws)
     routes = [
         Route("/healthz", _health, methods=["GET"]),
@@ -594,6 +676,7 @@ def create_app(ws: WebWorkspace) -> Starlette:
         Route("/unsubscribe/{token}", handlers.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", handlers.unsubscribe, methods=["POST"]),
         Route("/webhooks/{provider}", handlers.webhook, methods=["POST"]),
+        Route("/issues/{token}", handlers.issue_page, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.web = handlers

@@ -52,6 +52,11 @@ class Feedback:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A nested object of a payload, or an empty one when it is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -111,17 +116,24 @@ def parse_postmark(body: bytes) -> list[Feedback]:
                 kind = "soft_bounce"
             found.append(
                 Feedback(
-                    kind, item.get("Email"), f"Bounce/{bounce_type}",
+                    kind,
+                    item.get("Email"),
+                    f"Bounce/{bounce_type}",
                     event_id=f"bounce:{item.get('ID')}" if item.get("ID") else None,
-                    message_id=message_id, detail=str(item.get("Description") or ""), raw=item,
+                    message_id=message_id,
+                    detail=str(item.get("Description") or ""),
+                    raw=item,
                 )
             )
         elif record == "SpamComplaint":
             found.append(
                 Feedback(
-                    "complaint", item.get("Email"), "SpamComplaint",
+                    "complaint",
+                    item.get("Email"),
+                    "SpamComplaint",
                     event_id=f"complaint:{item.get('ID')}" if item.get("ID") else None,
-                    message_id=message_id, raw=item,
+                    message_id=message_id,
+                    raw=item,
                 )
             )
         elif record == "SubscriptionChange":
@@ -134,16 +146,23 @@ def parse_postmark(body: bytes) -> list[Feedback]:
                 kind = "other"  # reactivated at Postmark; Digest does not re-add anyone
             found.append(
                 Feedback(
-                    kind, item.get("Recipient"), f"SubscriptionChange/{reason or 'none'}",
+                    kind,
+                    item.get("Recipient"),
+                    f"SubscriptionChange/{reason or 'none'}",
                     event_id=f"change:{message_id}:{item.get('Recipient')}:{item.get('ChangedAt')}",
-                    message_id=message_id, detail=reason, raw=item,
+                    message_id=message_id,
+                    detail=reason,
+                    raw=item,
                 )
             )
         else:
             found.append(
                 Feedback(
-                    "other", item.get("Recipient") or item.get("Email"), record or "unknown",
-                    message_id=message_id, raw=item,
+                    "other",
+                    item.get("Recipient") or item.get("Email"),
+                    record or "unknown",
+                    message_id=message_id,
+                    raw=item,
                 )
             )
     return found
@@ -168,8 +187,13 @@ def load_sendgrid_key(text: str) -> Any:
 
 
 def verify_sendgrid(
-    body: bytes, signature: str | None, timestamp: str | None, key: Any, *,
-    tolerance: float, now: float | None = None,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    key: Any,
+    *,
+    tolerance: float,
+    now: float | None = None,
 ) -> None:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
@@ -204,10 +228,13 @@ def parse_sendgrid(body: bytes) -> list[Feedback]:
         message_id = str(item.get("sg_message_id") or "") or None
         found.append(
             Feedback(
-                kind, item.get("email"), event,
+                kind,
+                item.get("email"),
+                event,
                 event_id=str(item["sg_event_id"]) if item.get("sg_event_id") else None,
                 message_id=message_id.split(".", 1)[0] if message_id else None,
-                detail=str(item.get("reason") or ""), raw=item,
+                detail=str(item.get("reason") or ""),
+                raw=item,
             )
         )
     return found
@@ -216,8 +243,9 @@ def parse_sendgrid(body: bytes) -> list[Feedback]:
 # -- Mailgun ----------------------------------------------------------------------------------
 
 
-def verify_mailgun(payload: Any, signing_key: str, *, tolerance: float,
-                   now: float | None = None) -> str:
+def verify_mailgun(
+    payload: Any, signing_key: str, *, tolerance: float, now: float | None = None
+) -> str:
     """Check the `signature` object; returns its token, which the caller caches against replay."""
     signature = payload.get("signature") if isinstance(payload, dict) else None
     if not isinstance(signature, dict):
@@ -250,16 +278,19 @@ def parse_mailgun(payload: Any) -> list[Feedback]:
         kind = "complaint"
     elif event == "unsubscribed":
         kind = "unsubscribe"
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
-    headers = message.get("headers") if isinstance(message.get("headers"), dict) else {}
-    status = data.get("delivery-status") if isinstance(data.get("delivery-status"), dict) else {}
+    message = _dict(data.get("message"))
+    headers = _dict(message.get("headers"))
+    status = _dict(data.get("delivery-status"))
     return [
         Feedback(
-            kind, data.get("recipient"), event,
+            kind,
+            data.get("recipient"),
+            event,
             event_id=str(data["id"]) if data.get("id") else None,
             message_id=str(headers.get("message-id") or "") or None,
-            detail=str(status.get("description") or status.get("message") or data.get("reason")
-                       or ""),
+            detail=str(
+                status.get("description") or status.get("message") or data.get("reason") or ""
+            ),
             raw=data,
         )
     ]
@@ -306,7 +337,7 @@ def parse_resend(body: bytes, msg_id: str) -> list[Feedback]:
         "email.complained": "complaint",
     }.get(event, "other")  # type: ignore[assignment]
     if event == "email.bounced":
-        bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+        bounce = _dict(data.get("bounce"))
         if str(bounce.get("type", "")).lower() in ("transient", "undetermined"):
             kind = "soft_bounce"
     if event == "contact.updated" and data.get("unsubscribed") is True:
@@ -314,7 +345,9 @@ def parse_resend(body: bytes, msg_id: str) -> list[Feedback]:
     recipients = data.get("to") if isinstance(data.get("to"), list) else [data.get("email")]
     return [
         Feedback(
-            kind, recipient, event,
+            kind,
+            recipient,
+            event,
             event_id=f"{msg_id}:{recipient}",
             message_id=str(data.get("email_id") or "") or None,
             raw=payload,
@@ -329,10 +362,22 @@ def parse_resend(body: bytes, msg_id: str) -> list[Feedback]:
 _SNS_FIELDS = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
     "SubscriptionConfirmation": (
-        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
+        "Message",
+        "MessageId",
+        "SubscribeURL",
+        "Timestamp",
+        "Token",
+        "TopicArn",
+        "Type",
     ),
     "UnsubscribeConfirmation": (
-        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
+        "Message",
+        "MessageId",
+        "SubscribeURL",
+        "Timestamp",
+        "Token",
+        "TopicArn",
+        "Type",
     ),
 }
 
@@ -377,7 +422,11 @@ class SnsVerifier:
     MAX_CERT_BYTES = 64 * 1024
 
     def __init__(
-        self, *, hosts: list[str], topics: list[str], max_age: float,
+        self,
+        *,
+        hosts: list[str],
+        topics: list[str],
+        max_age: float,
         ca_bundle: str | None = None,
     ) -> None:
         self.hosts = hosts
@@ -477,29 +526,34 @@ def parse_ses(message: dict[str, Any]) -> list[Feedback]:
     if not isinstance(inner, dict):
         raise Rejected(400, "the SNS Message is not SES JSON")
     event = str(inner.get("notificationType") or inner.get("eventType") or "")
-    mail = inner.get("mail") if isinstance(inner.get("mail"), dict) else {}
+    mail = _dict(inner.get("mail"))
     message_id = str(mail.get("messageId") or "") or None
     found: list[Feedback] = []
     if event == "Bounce":
-        bounce = inner.get("bounce") if isinstance(inner.get("bounce"), dict) else {}
+        bounce = _dict(inner.get("bounce"))
         kind: Kind = "bounce" if bounce.get("bounceType") == "Permanent" else "soft_bounce"
         for index, recipient in enumerate(bounce.get("bouncedRecipients") or []):
             found.append(
                 Feedback(
-                    kind, recipient.get("emailAddress"), f"Bounce/{bounce.get('bounceType')}",
+                    kind,
+                    recipient.get("emailAddress"),
+                    f"Bounce/{bounce.get('bounceType')}",
                     event_id=f"{bounce.get('feedbackId') or message.get('MessageId')}:{index}",
                     message_id=message_id,
-                    detail=str(recipient.get("diagnosticCode") or bounce.get("bounceSubType")
-                               or ""),
+                    detail=str(
+                        recipient.get("diagnosticCode") or bounce.get("bounceSubType") or ""
+                    ),
                     raw=inner,
                 )
             )
     elif event == "Complaint":
-        complaint = inner.get("complaint") if isinstance(inner.get("complaint"), dict) else {}
+        complaint = _dict(inner.get("complaint"))
         for index, recipient in enumerate(complaint.get("complainedRecipients") or []):
             found.append(
                 Feedback(
-                    "complaint", recipient.get("emailAddress"), "Complaint",
+                    "complaint",
+                    recipient.get("emailAddress"),
+                    "Complaint",
                     event_id=f"{complaint.get('feedbackId') or message.get('MessageId')}:{index}",
                     message_id=message_id,
                     detail=str(complaint.get("complaintFeedbackType") or ""),

@@ -8,6 +8,15 @@ from digest.store import Store
 from digest.subscribers import import_csv
 
 
+def test_lists_schema_is_migrated(store: Store) -> None:
+    from sqlalchemy import inspect
+
+    inspector = inspect(store.engine)
+    columns = {column["name"] for column in inspector.get_columns("memberships")}
+    assert {"status_reason", "confirmed_at", "consent_ip"} <= columns
+    assert "webhook_receipts" in inspector.get_table_names()
+
+
 def test_double_opt_in_request_and_confirm(store: Store) -> None:
     list_id = store.ensure_list("readers")
     outcome, subscriber_id = store.request_subscription(
@@ -121,3 +130,40 @@ def test_lists_overview(store: Store, tmp_path: Path) -> None:
     overview = {row.name: row for row in store.lists_overview()}
     assert overview["readers"].counts == {"active": 2} and overview["readers"].title == "Readers"
     assert overview["empty"].counts == {}
+
+
+def test_an_import_never_overrides_a_status_changed_meanwhile(store: Store) -> None:
+    """The import read `pending`; the reader unsubscribed before its update ran."""
+    from sqlalchemy import select
+
+    from digest.store.db import utcnow
+    from digest.store.schema import memberships
+    from digest.store.subscribers import _Bulk
+
+    list_id = store.ensure_list("readers")
+    _, subscriber_id = store.request_subscription(list_id, "a@example.org", double_opt_in=True)
+    assert subscriber_id is not None
+    store.unsubscribe(list_id, subscriber_id, source="web", reason="one-click")
+    with store.engine.begin() as conn:
+        membership_id = conn.execute(select(memberships.c.id)).scalar_one()
+        bulk = _Bulk(conn)
+        row = ("active", "import", bulk.stamp(utcnow()), "pending", membership_id)
+        bulk.update_rows(
+            "memberships",
+            ("status", "status_reason", "updated_at"),
+            [row],
+            types=("text", "text", "timestamptz", "text", "bigint"),
+            unless_changed="status",
+        )
+    assert store.membership_status(list_id, subscriber_id) == "unsubscribed"
+    with store.engine.begin() as conn:  # with the status it read still current, it applies
+        bulk = _Bulk(conn)
+        row = ("active", "import", bulk.stamp(utcnow()), "unsubscribed", membership_id)
+        bulk.update_rows(
+            "memberships",
+            ("status", "status_reason", "updated_at"),
+            [row],
+            types=("text", "text", "timestamptz", "text", "bigint"),
+            unless_changed="status",
+        )
+    assert store.membership_status(list_id, subscriber_id) == "active"

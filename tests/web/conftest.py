@@ -103,9 +103,7 @@ def make_ws(tmp_path: Path, home: Path) -> Iterator[Callable[..., Ws]]:
 
     def make(sns: str = "", store: Store | None = None) -> Ws:
         path = tmp_path / "digest.toml"
-        path.write_text(
-            CONFIG.format(outbox=tmp_path / "outbox", sns=sns), encoding="utf-8"
-        )
+        path.write_text(CONFIG.format(outbox=tmp_path / "outbox", sns=sns), encoding="utf-8")
         config = load_config(path)
         opened = store or open_store(None, home)
         stores.append(opened)
@@ -152,7 +150,8 @@ class Running:
 @pytest.fixture
 def live(make_ws: Callable[..., Ws], webhook_env: dict[str, str]) -> Iterator[Running]:
     ws = make_ws()
-    with LiveServer(create_app(ws)) as server, httpx.Client(
-        base_url=f"http://127.0.0.1:{server.port}", timeout=10
-    ) as client:
+    with (
+        LiveServer(create_app(ws)) as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client,
+    ):
         yield Running(ws, f"http://127.0.0.1:{server.port}", client)

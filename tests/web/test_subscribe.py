@@ -77,10 +77,16 @@ def test_json_sign_up_answers_the_same_whatever_the_address(live: Running) -> No
     store.set_membership_status(list_id, left.id, "unsubscribed")
     store.suppress("bounced@example.org", "hard bounce")
     answers = []
-    for address in ("fresh@example.org", "active@example.org", "left@example.org",
-                    "bounced@example.org", "fresh@example.org"):
+    for address in (
+        "fresh@example.org",
+        "active@example.org",
+        "left@example.org",
+        "bounced@example.org",
+        "fresh@example.org",
+    ):
         response = live.client.post(
-            "/subscribe", json={"email": address, "list": "readers"},
+            "/subscribe",
+            json={"email": address, "list": "readers"},
             headers={"X-Forwarded-For": address},  # ignored: not behind a trusted proxy
         )
         answers.append((response.status_code, response.content))
@@ -107,8 +113,12 @@ def test_sign_up_without_double_opt_in_is_active_at_once(live: Running) -> None:
 
 def test_bad_requests(live: Running) -> None:
     assert live.client.post("/subscribe", json={"email": "nope", "list": "open"}).status_code == 422
-    assert live.client.post("/subscribe", json={"email": "a@example.org", "list": "closed"}
-                            ).status_code == 404
+    assert (
+        live.client.post(
+            "/subscribe", json={"email": "a@example.org", "list": "closed"}
+        ).status_code
+        == 404
+    )
     assert live.client.post("/subscribe", json=["a"]).status_code == 400
     assert live.client.get("/subscribe", params={"list": "closed"}).status_code == 404
     form = live.client.get("/subscribe", params={"list": "readers"})

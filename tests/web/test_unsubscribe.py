@@ -6,7 +6,9 @@ from digest.store.ledger import SKIPPED
 from tests.web.conftest import Running
 
 
-def _member(live: Running, email: str = "ada@example.org", list_name: str = "open") -> tuple[int, int]:
+def _member(
+    live: Running, email: str = "ada@example.org", list_name: str = "open"
+) -> tuple[int, int]:
     store = live.ws.store
     list_id = store.ensure_list(list_name, "Open List")
     store.upsert_subscriber(list_id, email, name="Ada")
@@ -33,7 +35,9 @@ def test_one_click_post_unsubscribes_at_once_and_is_idempotent(live: Running) ->
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert again.status_code == 200
-    unsubscribes = [e for e in live.ws.store.events_for("ada@example.org") if e.kind == "unsubscribe"]
+    unsubscribes = [
+        e for e in live.ws.store.events_for("ada@example.org") if e.kind == "unsubscribe"
+    ]
     assert len(unsubscribes) == 1  # recorded once, the second POST changed nothing
     assert unsubscribes[0].payload["list_id"] == list_id
 

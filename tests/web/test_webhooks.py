@@ -62,15 +62,27 @@ def test_postmark_hard_bounce_and_complaint(live: Running) -> None:
     _member(ws, "gone@example.org", "open", "readers")
     _member(ws, "angry@example.org")
     auth = _basic("postmark", "s3cret-pass")
-    bounce = {"RecordType": "Bounce", "ID": 4323372036854775807, "Type": "HardBounce",
-              "TypeCode": 1, "Email": "Gone@Example.org", "MessageID": "883953f4",
-              "Description": "The server was unable to deliver your message", "Inactive": True}
+    bounce = {
+        "RecordType": "Bounce",
+        "ID": 4323372036854775807,
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "Email": "Gone@Example.org",
+        "MessageID": "883953f4",
+        "Description": "The server was unable to deliver your message",
+        "Inactive": True,
+    }
     response = live.client.post("/webhooks/postmark", json=bounce, headers=auth)
     assert response.status_code == 200, response.text
     assert ws.store.is_suppressed("gone@example.org")
     assert _statuses(ws, "gone@example.org") == {"open": "bounced", "readers": "bounced"}
-    complaint = {"RecordType": "SpamComplaint", "ID": 42, "Type": "SpamComplaint",
-                 "Email": "angry@example.org", "MessageID": "x"}
+    complaint = {
+        "RecordType": "SpamComplaint",
+        "ID": 42,
+        "Type": "SpamComplaint",
+        "Email": "angry@example.org",
+        "MessageID": "x",
+    }
     live.client.post("/webhooks/postmark", json=complaint, headers=auth)
     assert ws.store.suppression("angry@example.org").reason.startswith("SpamComplaint")  # type: ignore[union-attr]
     assert _statuses(ws, "angry@example.org") == {"open": "complained"}
@@ -91,17 +103,30 @@ def test_postmark_soft_bounce_only_records(live: Running) -> None:
 
 def test_postmark_subscription_change_unsubscribes(live: Running) -> None:
     _member(live.ws, "quit@example.org", "open", "readers")
-    change = {"RecordType": "SubscriptionChange", "MessageID": "m1", "Recipient": "quit@example.org",
-              "SuppressSending": True, "SuppressionReason": "ManualSuppression",
-              "ChangedAt": "2026-11-26T10:00:00Z"}
+    change = {
+        "RecordType": "SubscriptionChange",
+        "MessageID": "m1",
+        "Recipient": "quit@example.org",
+        "SuppressSending": True,
+        "SuppressionReason": "ManualSuppression",
+        "ChangedAt": "2026-11-26T10:00:00Z",
+    }
     live.client.post("/webhooks/postmark", json=change, headers=_basic("postmark", "s3cret-pass"))
-    assert _statuses(live.ws, "quit@example.org") == {"open": "unsubscribed", "readers": "unsubscribed"}
+    assert _statuses(live.ws, "quit@example.org") == {
+        "open": "unsubscribed",
+        "readers": "unsubscribed",
+    }
     assert not live.ws.store.is_suppressed("quit@example.org")
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, _basic("postmark", "wrong"), _basic("other", "s3cret-pass"), {"Authorization": "Basic !!"}],
+    [
+        {},
+        _basic("postmark", "wrong"),
+        _basic("other", "s3cret-pass"),
+        {"Authorization": "Basic !!"},
+    ],
 )
 def test_postmark_without_the_right_credentials_changes_nothing(
     live: Running, headers: dict[str, str]
@@ -134,8 +159,14 @@ def test_sendgrid_signed_events(live: Running, webhook_env: dict[str, str]) -> N
     for address in ("b@example.org", "c@example.org", "d@example.org", "u@example.org"):
         _member(ws, address)
     events = [
-        {"email": "b@example.org", "event": "bounce", "type": "bounce", "sg_event_id": "e1",
-         "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", "timestamp": 1},
+        {
+            "email": "b@example.org",
+            "event": "bounce",
+            "type": "bounce",
+            "sg_event_id": "e1",
+            "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+            "timestamp": 1,
+        },
         {"email": "c@example.org", "event": "spamreport", "sg_event_id": "e2", "timestamp": 1},
         {"email": "d@example.org", "event": "delivered", "sg_event_id": "e3", "timestamp": 1},
         {"email": "u@example.org", "event": "unsubscribe", "sg_event_id": "e4", "timestamp": 1},
@@ -159,10 +190,15 @@ def test_sendgrid_bad_signatures_change_nothing(live: Running, webhook_env: dict
     _member(live.ws, "b@example.org")
     body = json.dumps([{"email": "b@example.org", "event": "bounce", "sg_event_id": "x"}]).encode()
     pem = webhook_env["sendgrid_private_pem"]
-    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    other = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
     tampered = _sendgrid(pem, body)
     cases = [
         (body.replace(b"bounce", b"bounced"), tampered),  # body changed after signing
@@ -181,13 +217,16 @@ def test_sendgrid_bad_signatures_change_nothing(live: Running, webhook_env: dict
 # -- Mailgun ----------------------------------------------------------------------------------
 
 
-def _mailgun(key: str, event_data: dict[str, Any], timestamp: int | None = None,
-             token: str | None = None) -> dict[str, Any]:
+def _mailgun(
+    key: str, event_data: dict[str, Any], timestamp: int | None = None, token: str | None = None
+) -> dict[str, Any]:
     stamp = str(timestamp if timestamp is not None else int(time.time()))
     token = token or hashlib.sha256(f"{time.time_ns()}".encode()).hexdigest()[:50]
     signature = hmac.new(key.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()
-    return {"signature": {"timestamp": stamp, "token": token, "signature": signature},
-            "event-data": event_data}
+    return {
+        "signature": {"timestamp": stamp, "token": token, "signature": signature},
+        "event-data": event_data,
+    }
 
 
 def test_mailgun_signed_events_and_replays(live: Running, webhook_env: dict[str, str]) -> None:
@@ -195,15 +234,29 @@ def test_mailgun_signed_events_and_replays(live: Running, webhook_env: dict[str,
     _member(ws, "angry@example.org")
     _member(ws, "gone@example.org")
     key = webhook_env["TEST_MG_KEY"]
-    complaint = _mailgun(key, {"event": "complained", "recipient": "angry@example.org", "id": "a1",
-                               "message": {"headers": {"message-id": "2026@mg.example.org"}}})
+    complaint = _mailgun(
+        key,
+        {
+            "event": "complained",
+            "recipient": "angry@example.org",
+            "id": "a1",
+            "message": {"headers": {"message-id": "2026@mg.example.org"}},
+        },
+    )
     assert live.client.post("/webhooks/mailgun", json=complaint).status_code == 200
     assert ws.store.is_suppressed("angry@example.org")
     assert _statuses(ws, "angry@example.org") == {"open": "complained"}
     assert live.client.post("/webhooks/mailgun", json=complaint).status_code == 409  # token seen
-    failed = _mailgun(key, {"event": "failed", "severity": "permanent", "id": "a2",
-                            "recipient": "gone@example.org",
-                            "delivery-status": {"code": 550, "description": "No such user"}})
+    failed = _mailgun(
+        key,
+        {
+            "event": "failed",
+            "severity": "permanent",
+            "id": "a2",
+            "recipient": "gone@example.org",
+            "delivery-status": {"code": 550, "description": "No such user"},
+        },
+    )
     assert live.client.post("/webhooks/mailgun", json=failed).status_code == 200
     assert ws.store.suppression("gone@example.org").detail == "No such user"  # type: ignore[union-attr]
 
@@ -226,21 +279,33 @@ def test_mailgun_bad_signatures_change_nothing(live: Running, webhook_env: dict[
 # -- Resend (Svix) ----------------------------------------------------------------------------
 
 
-def _svix(secret: str, body: bytes, msg_id: str = "msg_2ABC", timestamp: int | None = None
-          ) -> dict[str, str]:
+def _svix(
+    secret: str, body: bytes, msg_id: str = "msg_2ABC", timestamp: int | None = None
+) -> dict[str, str]:
     stamp = str(timestamp if timestamp is not None else int(time.time()))
     key = base64.b64decode(secret.removeprefix("whsec_"))
     digest = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-    return {"svix-id": msg_id, "svix-timestamp": stamp,
-            "svix-signature": "v1,bm90LXRoaXMtb25l v1," + base64.b64encode(digest).decode(),
-            "Content-Type": "application/json"}
+    return {
+        "svix-id": msg_id,
+        "svix-timestamp": stamp,
+        "svix-signature": "v1,bm90LXRoaXMtb25l v1," + base64.b64encode(digest).decode(),
+        "Content-Type": "application/json",
+    }
 
 
 def test_resend_svix_signed_bounce(live: Running, webhook_env: dict[str, str]) -> None:
     _member(live.ws, "gone@example.org")
-    body = json.dumps({"type": "email.bounced", "created_at": "2026-11-26T10:00:00Z",
-                       "data": {"email_id": "4ef9a417", "to": ["gone@example.org"],
-                                "bounce": {"type": "Permanent"}}}).encode()
+    body = json.dumps(
+        {
+            "type": "email.bounced",
+            "created_at": "2026-11-26T10:00:00Z",
+            "data": {
+                "email_id": "4ef9a417",
+                "to": ["gone@example.org"],
+                "bounce": {"type": "Permanent"},
+            },
+        }
+    ).encode()
     headers = _svix(webhook_env["TEST_RS_SECRET"], body)
     assert live.client.post("/webhooks/resend", content=body, headers=headers).status_code == 200
     assert live.ws.store.is_suppressed("gone@example.org")
@@ -259,8 +324,10 @@ def test_resend_bad_signatures_change_nothing(live: Running, webhook_env: dict[s
         (body, {**_svix(secret, body), "svix-id": "msg_other"}),
     ]
     for content, headers in cases:
-        assert live.client.post("/webhooks/resend", content=content, headers=headers
-                                ).status_code == 401
+        assert (
+            live.client.post("/webhooks/resend", content=content, headers=headers).status_code
+            == 401
+        )
     assert not live.ws.store.is_suppressed("x@example.org")
     assert live.ws.store.events_for() == []
 
@@ -277,17 +344,28 @@ class SnsHost:
     ca_file: Path
     key: rsa.RSAPrivateKey
     confirmations: list[str]
+    failures: list[int]  # statuses to answer the next confirmations with
 
     def sign(self, message: dict[str, Any], version: str = "1") -> dict[str, Any]:
-        message = {**message, "SignatureVersion": version,
-                   "SigningCertURL": f"{self.base}/SimpleNotificationService-test.pem"}
-        digest = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303 - SNS v1
+        message = {
+            **message,
+            "SignatureVersion": version,
+            "SigningCertURL": f"{self.base}/SimpleNotificationService-test.pem",
+        }
+        digest = hashes.SHA1() if version == "1" else hashes.SHA256()
         signature = self.key.sign(sns_string_to_sign(message), padding.PKCS1v15(), digest)
         return {**message, "Signature": base64.b64encode(signature).decode()}
 
 
-def _certificate(subject: str, key: Any, issuer_key: Any, issuer: x509.Name | None = None,
-                 *, ca: bool = False, ip: str | None = None) -> x509.Certificate:
+def _certificate(
+    subject: str,
+    key: Any,
+    issuer_key: Any,
+    issuer: x509.Name | None = None,
+    *,
+    ca: bool = False,
+    ip: str | None = None,
+) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     now = datetime.now(UTC)
     builder = (
@@ -321,82 +399,154 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
     signing_cert = _certificate("sns.amazonaws.com", signing_key, signing_key)
     (tmp_path / "ca.pem").write_bytes(_pem(ca_cert))
     (tmp_path / "server.pem").write_bytes(_pem(server_cert))
-    (tmp_path / "server.key").write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (tmp_path / "server.key").write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     confirmations: list[str] = []
+    failures: list[int] = []
 
     async def cert(request: Request) -> Response:
         return Response(_pem(signing_cert), media_type="application/x-pem-file")
 
     async def confirm(request: Request) -> Response:
+        if failures:
+            return PlainTextResponse("unavailable", failures.pop(0))
         confirmations.append(str(request.url))
         return PlainTextResponse("<ConfirmSubscriptionResponse/>")
 
-    app = Starlette(routes=[Route("/SimpleNotificationService-test.pem", cert), Route("/", confirm)])
-    with LiveServer(app, ssl_certfile=str(tmp_path / "server.pem"),
-                    ssl_keyfile=str(tmp_path / "server.key")) as server:
-        yield SnsHost(f"https://127.0.0.1:{server.port}", f"127.0.0.1:{server.port}",
-                      tmp_path / "ca.pem", signing_key, confirmations)
+    app = Starlette(
+        routes=[Route("/SimpleNotificationService-test.pem", cert), Route("/", confirm)]
+    )
+    with LiveServer(
+        app, ssl_certfile=str(tmp_path / "server.pem"), ssl_keyfile=str(tmp_path / "server.key")
+    ) as server:
+        yield SnsHost(
+            f"https://127.0.0.1:{server.port}",
+            f"127.0.0.1:{server.port}",
+            tmp_path / "ca.pem",
+            signing_key,
+            confirmations,
+            failures,
+        )
 
 
 @pytest.fixture
-def ses_live(make_ws: Callable[..., Ws], webhook_env: dict[str, str], sns_host: SnsHost
-             ) -> Iterator[Running]:
-    ws = make_ws(sns=f'sns_certificate_hosts = ["{sns_host.host}"]\n'
-                     f'sns_ca_bundle = "{sns_host.ca_file}"')
-    with LiveServer(create_app(ws)) as server, httpx.Client(
-        base_url=f"http://127.0.0.1:{server.port}", timeout=10
-    ) as client:
+def ses_live(
+    make_ws: Callable[..., Ws], webhook_env: dict[str, str], sns_host: SnsHost
+) -> Iterator[Running]:
+    ws = make_ws(
+        sns=f'sns_certificate_hosts = ["{sns_host.host}"]\nsns_ca_bundle = "{sns_host.ca_file}"'
+    )
+    with (
+        LiveServer(create_app(ws)) as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client,
+    ):
         yield Running(ws, f"http://127.0.0.1:{server.port}", client)
 
 
 def _notification(inner: dict[str, Any], message_id: str = "m-1", **extra: Any) -> dict[str, Any]:
-    return {"Type": "Notification", "MessageId": message_id, "TopicArn": TOPIC,
-            "Message": json.dumps(inner), "Timestamp": datetime.now(UTC).isoformat()[:23] + "Z",
-            "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe", **extra}
+    return {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": TOPIC,
+        "Message": json.dumps(inner),
+        "Timestamp": datetime.now(UTC).isoformat()[:23] + "Z",
+        "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
+        **extra,
+    }
 
 
-BOUNCE = {"notificationType": "Bounce",
-          "bounce": {"bounceType": "Permanent", "bounceSubType": "General", "feedbackId": "f1",
-                     "bouncedRecipients": [{"emailAddress": "gone@example.org",
-                                            "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]},
-          "mail": {"messageId": "0100018c", "destination": ["gone@example.org"]}}
+BOUNCE = {
+    "notificationType": "Bounce",
+    "bounce": {
+        "bounceType": "Permanent",
+        "bounceSubType": "General",
+        "feedbackId": "f1",
+        "bouncedRecipients": [
+            {"emailAddress": "gone@example.org", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}
+        ],
+    },
+    "mail": {"messageId": "0100018c", "destination": ["gone@example.org"]},
+}
 
 
 def test_ses_subscription_confirmation_and_bounce(ses_live: Running, sns_host: SnsHost) -> None:
     ws = ses_live.ws
     _member(ws, "gone@example.org")
     _member(ws, "angry@example.org")
-    confirmation = sns_host.sign({
-        "Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "2336412f37",
-        "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic",
-        "SubscribeURL": f"{sns_host.base}/?Action=ConfirmSubscription&Token=2336412f37",
-        "Timestamp": datetime.now(UTC).isoformat()[:23] + "Z"})
-    response = ses_live.client.post("/webhooks/ses", content=json.dumps(confirmation),
-                                    headers={"Content-Type": "text/plain; charset=UTF-8"})
+    confirmation = sns_host.sign(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "c-1",
+            "Token": "2336412f37",
+            "TopicArn": TOPIC,
+            "Message": "You have chosen to subscribe to the topic",
+            "SubscribeURL": f"{sns_host.base}/?Action=ConfirmSubscription&Token=2336412f37",
+            "Timestamp": datetime.now(UTC).isoformat()[:23] + "Z",
+        }
+    )
+    response = ses_live.client.post(
+        "/webhooks/ses",
+        content=json.dumps(confirmation),
+        headers={"Content-Type": "text/plain; charset=UTF-8"},
+    )
     assert response.status_code == 200, response.text
     assert len(sns_host.confirmations) == 1
     bounce = sns_host.sign(_notification(BOUNCE), version="1")
     response = ses_live.client.post("/webhooks/ses", content=json.dumps(bounce))
     assert response.status_code == 200, response.text
     assert ws.store.is_suppressed("gone@example.org")
-    complaint = {"notificationType": "Complaint",
-                 "complaint": {"complainedRecipients": [{"emailAddress": "angry@example.org"}],
-                               "complaintFeedbackType": "abuse", "feedbackId": "f2"},
-                 "mail": {"messageId": "0100018d"}}
+    complaint = {
+        "notificationType": "Complaint",
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": "angry@example.org"}],
+            "complaintFeedbackType": "abuse",
+            "feedbackId": "f2",
+        },
+        "mail": {"messageId": "0100018d"},
+    }
     signed = sns_host.sign(_notification(complaint, "m-2", Subject="Complaint"), version="2")
     assert ses_live.client.post("/webhooks/ses", content=json.dumps(signed)).status_code == 200
     assert _statuses(ws, "angry@example.org") == {"open": "complained"}
     assert ses_live.client.post("/webhooks/ses", content=json.dumps(signed)).status_code == 409
 
 
+def test_a_failed_confirmation_can_be_retried(ses_live: Running, sns_host: SnsHost) -> None:
+    confirmation = sns_host.sign(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "c-2",
+            "Token": "t",
+            "TopicArn": TOPIC,
+            "Message": "confirm",
+            "SubscribeURL": f"{sns_host.base}/?Action=ConfirmSubscription&Token=t",
+            "Timestamp": datetime.now(UTC).isoformat()[:23] + "Z",
+        }
+    )
+    sns_host.failures.append(503)
+    first = ses_live.client.post("/webhooks/ses", content=json.dumps(confirmation))
+    assert first.status_code == 502 and sns_host.confirmations == []
+    # SNS retries the very same message: it is not taken for a replay
+    again = ses_live.client.post("/webhooks/ses", content=json.dumps(confirmation))
+    assert again.status_code == 200 and len(sns_host.confirmations) == 1
+    replay = ses_live.client.post("/webhooks/ses", content=json.dumps(confirmation))
+    assert replay.status_code == 409 and len(sns_host.confirmations) == 1
+
+
 def test_ses_forgeries_change_nothing(ses_live: Running, sns_host: SnsHost) -> None:
     _member(ses_live.ws, "gone@example.org")
     good = sns_host.sign(_notification(BOUNCE))
     evil_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    forged = {**good, "Signature": base64.b64encode(evil_key.sign(
-        sns_string_to_sign(good), padding.PKCS1v15(), hashes.SHA1())).decode()}  # noqa: S303
+    forged = {
+        **good,
+        "Signature": base64.b64encode(
+            evil_key.sign(sns_string_to_sign(good), padding.PKCS1v15(), hashes.SHA1())
+        ).decode(),
+    }
     cases = [
         (forged, 401),
         ({**good, "Message": good["Message"].replace("Permanent", "Transient")}, 401),
@@ -428,9 +578,10 @@ def test_certificate_host_patterns() -> None:
 
 def test_unconfigured_providers_are_not_found(make_ws: Callable[..., Ws]) -> None:
     ws = make_ws()  # no secrets in the environment
-    with LiveServer(create_app(ws)) as server, httpx.Client(
-        base_url=f"http://127.0.0.1:{server.port}"
-    ) as client:
+    with (
+        LiveServer(create_app(ws)) as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as client,
+    ):
         for provider in ("postmark", "sendgrid", "mailgun", "resend", "nope"):
             assert client.post(f"/webhooks/{provider}", json={}).status_code == 404
 
@@ -438,6 +589,7 @@ def test_unconfigured_providers_are_not_found(make_ws: Callable[..., Ws]) -> Non
 @pytest.mark.parametrize("provider", ["postmark", "sendgrid", "mailgun", "resend", "ses"])
 def test_oversized_webhook_bodies_get_413(live: Running, provider: str) -> None:
     body = b"[" + b" " * (1024 * 1024 + 1) + b"]"
-    response = live.client.post(f"/webhooks/{provider}", content=body,
-                                headers={"Content-Type": "application/json"})
+    response = live.client.post(
+        f"/webhooks/{provider}", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413

@@ -1,0 +1,179 @@
+"""`digest lists`, `digest subscribers ...` and `digest web`, driven like an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from digest.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def _run(example_dir: Path, home: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app, [*args, "--config", str(example_dir / "example.toml"), "--home", str(home)]
+    )
+    return result.exit_code, result.output
+
+
+def test_import_reports_every_skipped_row(example_dir: Path, home: Path, tmp_path: Path) -> None:
+    csv_file = tmp_path / "messy.csv"
+    csv_file.write_bytes(
+        b"email;name\nada@example.org;Ada\nbroken;X\nADA@example.org;Again\n"
+        + b"m\xfcller@example.de;M\xfcller\n"
+    )
+    code, output = _run(
+        example_dir, home, "subscribers", "import", "readers", str(csv_file), "--dry-run"
+    )
+    assert code == 0, output
+    assert "2 imported, 0 updated, 0 unchanged, 2 skipped" in output
+    assert "dry run, nothing written" in output
+    code, output = _run(example_dir, home, "lists", "--json")
+    assert json.loads(output)[0]["members"] == {}
+    skipped = tmp_path / "skipped.tsv"
+    code, output = _run(
+        example_dir,
+        home,
+        "subscribers",
+        "import",
+        "readers",
+        str(csv_file),
+        "--skipped",
+        str(skipped),
+    )
+    assert code == 0, output
+    assert "line 3: invalid address: 'broken'" in output
+    assert "line 4: duplicate of line 2" in output
+    assert skipped.read_text(encoding="utf-8").splitlines()[1] == "4\tduplicate of line 2"
+    code, output = _run(example_dir, home, "subscribers", "show", "müller@example.de", "--json")
+    assert json.loads(output)["name"] == "Müller"
+    code, output = _run(
+        example_dir, home, "subscribers", "import", "readers", str(csv_file), "--json"
+    )
+    summary = json.loads(output)
+    assert (summary["imported"], summary["unchanged"], summary["skipped"]) == (0, 2, 2)
+
+
+def test_add_remove_show_export(example_dir: Path, home: Path) -> None:
+    code, output = _run(
+        example_dir,
+        home,
+        "subscribers",
+        "add",
+        "readers",
+        "Zoe@Example.org",
+        "--name",
+        "Zoë",
+        "--attr",
+        "city=Oslo",
+    )
+    assert code == 0 and "zoe@example.org: imported, active on readers" in output
+    code, output = _run(example_dir, home, "subscribers", "remove", "readers", "zoe@example.org")
+    assert code == 0 and "unsubscribed" in output
+    code, output = _run(example_dir, home, "subscribers", "add", "readers", "zoe@example.org")
+    assert code == 1 and "--resubscribe" in output  # never put back silently
+    code, output = _run(example_dir, home, "subscribers", "show", "zoe@example.org")
+    assert "readers: unsubscribed" in output and "removed by operator" in output
+    assert "cli unsubscribe" in output
+    code, output = _run(
+        example_dir, home, "subscribers", "add", "readers", "zoe@example.org", "--resubscribe"
+    )
+    assert code == 0 and "active on readers" in output
+    exported = home / "export.csv"
+    code, output = _run(
+        example_dir, home, "subscribers", "export", "readers", "--out", str(exported)
+    )
+    assert code == 0 and "1 members of readers exported" in output
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "email,name,status,joined,origin,city"
+    assert lines[1].startswith("zoe@example.org,Zoë,active,") and lines[1].endswith(",cli,Oslo")
+    code, output = _run(example_dir, home, "subscribers", "suppress", "zoe@example.org")
+    code, output = _run(example_dir, home, "subscribers", "add", "readers", "zoe@example.org")
+    assert code == 2 and "suppressed" in output
+
+
+def test_usage_errors(example_dir: Path, home: Path) -> None:
+    code, output = _run(example_dir, home, "subscribers", "add", "nope", "a@example.org")
+    assert code == 2 and "no list named 'nope'" in output
+    code, output = _run(example_dir, home, "subscribers", "add", "readers", "not-an-address")
+    assert code == 2 and "not a valid address" in output
+    code, output = _run(example_dir, home, "subscribers", "show", "unknown@example.org")
+    assert code == 2
+    code, output = _run(example_dir, home, "subscribers", "export", "readers", "--status", "x")
+    assert code == 2
+
+
+def test_digest_web_serves_the_app(example_dir: Path, home: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DIGEST_SECRET_KEY": "k" * 40}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from digest.cli import main; main()",
+            "web",
+            "--config",
+            str(example_dir / "example.toml"),
+            "--home",
+            str(home),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        process.stdout.read().decode()  # type: ignore[union-attr]
+                    ) from None
+                time.sleep(0.1)
+        assert response.text == "ok"
+        form = httpx.get(f"http://127.0.0.1:{port}/subscribe", params={"list": "readers"})
+        assert form.status_code == 200 and "Example readers" in form.text
+        bad = httpx.post(
+            f"http://127.0.0.1:{port}/unsubscribe/forged.token",
+            content=b"List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert bad.status_code == 400
+    finally:
+        process.terminate()
+        process.wait(10)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_check_names_list_keys_that_cannot_work(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        '[providers.outbox]\nkind = "outbox"\n'
+        '[lists.a]\ntitle = "A"\ndouble_opt_in = true\n'
+        '[lists.b]\ntitle = "B"\nconfirm_provider = "nope"\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "lists.a.confirm_provider: double opt-in needs a provider" in result.output
+    assert "lists.b.confirm_provider: no provider named 'nope'" in result.output
