@@ -14,10 +14,10 @@ from pathlib import Path
 
 from itsdangerous import (
     BadSignature,
-    base64_encode,
     SignatureExpired,
     URLSafeSerializer,
     URLSafeTimedSerializer,
+    base64_encode,
 )
 
 
