@@ -6,8 +6,7 @@ import threading
 from datetime import timedelta
 
 from digest.models import Outcome, SendResult
-from digest.store import Store
-from digest.store import db
+from digest.store import Store, db
 from digest.store.db import current_revision
 
 
@@ -36,7 +35,7 @@ def test_migrations_form_one_chain_and_are_applied(store: Store) -> None:
     heads = _heads()
     assert len(heads) == 1, f"migrations branch: {heads}"
     assert current_revision(store.engine) == heads[0]
-    assert db.HEAD_REVISION == heads[0], "update HEAD_REVISION with each new migration"
+    assert heads[0] == db.HEAD_REVISION, "update HEAD_REVISION with each new migration"
     assert db.is_current(store.engine)
 
 
