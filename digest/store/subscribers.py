@@ -403,17 +403,21 @@ class ImportSession:
         assert conn is not None, "use ImportSession as a context manager"
         results: dict[int, tuple[ImportOutcome, str]] = {}
         first: dict[str, ImportRow] = {}
+        repeated: list[tuple[int, str]] = []  # (index, address) of repeats within the batch
         for index, row in enumerate(batch):
-            earlier = first.get(row.email)
-            if earlier is None:
-                first[row.email] = row
+            if row.email in first:
+                repeated.append((index, row.email))
             else:
-                results[index] = ("duplicate", f"duplicate of line {earlier.line}")
+                first[row.email] = row
         now = utcnow()
         with conn.begin():
             bulk = _Bulk(conn)
             self._stage(bulk, list(first.values()))
             known = self._known(bulk)
+            for index, email in repeated:  # a duplicate of the address's first line in the file
+                found = known.get(email)
+                line = found[0] if found and found[0] is not None else first[email].line
+                results[index] = ("duplicate", f"duplicate of line {line}")
             new_memberships: list[tuple[ImportRow, int]] = []  # existing subscribers
             subscriber_updates: list[tuple[Any, ...]] = []
             status_updates: list[tuple[Any, ...]] = []
