@@ -405,3 +405,19 @@ def test_batched_set_based_import_matches_the_row_by_row_rules(
     again = import_csv(store, list_id, path, batch_size=batch_size)
     assert (again.imported, again.updated, again.unchanged) == (0, 0, report.imported)
     assert _reasons(again) == _reasons(report)
+
+
+def test_reading_process_gives_what_the_reading_thread_gives(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """Big files are read in a separate process: same rows, same report, errors raised here."""
+    path, _ = _generated_messy_file(tmp_path)
+    first = sqlite_store.ensure_list("first")
+    second = sqlite_store.ensure_list("second")
+    by_thread = import_csv(sqlite_store, first, path, batch_size=9, reader="thread")
+    by_process = import_csv(sqlite_store, second, path, batch_size=9, reader="process")
+    assert by_process.as_json() == by_thread.as_json()
+    assert _reasons(by_process) == _reasons(by_thread)
+    assert sqlite_store.count_members(second) == sqlite_store.count_members(first)
+    with pytest.raises(RuntimeError, match="FileNotFoundError"):
+        import_csv(sqlite_store, first, tmp_path / "missing.csv", reader="process")
