@@ -3,8 +3,10 @@
     PYTHONPATH=. python bench/import.py [--rows 1000000] [--skip-postgres]
 
 Each import runs in its own process, so the peak memory printed is that of the import alone
-(the file is generated beforehand and streamed). Targets on the reference machine: >= 50,000
-rows/s into SQLite, >= 30,000 rows/s into PostgreSQL, peak memory < 200 MB at any file size.
+(the file is generated beforehand and streamed); a big file is read and validated in a further
+process, whose peak is printed too (an upper bound: Linux counts what it had when forked).
+Targets on the reference machine: >= 50,000 rows/s into SQLite, >= 30,000 rows/s into
+PostgreSQL, peak memory < 200 MB at any file size.
 PostgreSQL: 127.0.0.1:5432, trust auth, database `test` (a scratch database is created there
 and dropped afterwards).
 """
@@ -81,7 +83,11 @@ def one(engine: str, csv_path: str, url: str | None) -> None:
         )
     store.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
-    print(json.dumps({"engine": engine, "peak_mb": peak, "passes": results}))
+    # the process reading the file, for a big file (the largest of them; each reads one file)
+    reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        json.dumps({"engine": engine, "peak_mb": peak, "reader_peak_mb": reader, "passes": results})
+    )
 
 
 def run_child(engine: str, csv_path: Path, url: str | None) -> dict[str, object]:
@@ -132,9 +138,11 @@ def show(result: dict[str, object], target: int) -> None:
         )
     first = result["passes"][0]  # type: ignore[index]
     rate = first["rows"] / first["seconds"]
-    verdict = "meets" if rate >= target and result["peak_mb"] < 200 else "MISSES"  # type: ignore[operator]
+    peak = max(float(str(result["peak_mb"])), float(str(result["reader_peak_mb"])))
+    verdict = "meets" if rate >= target and peak < 200 else "MISSES"
     print(
-        f"  {result['engine']:<10} peak memory {result['peak_mb']:.0f} MB; "
+        f"  {result['engine']:<10} peak memory {result['peak_mb']:.0f} MB "
+        f"(reading process {result['reader_peak_mb']:.0f} MB); "
         f"{verdict} the target ({target:,} rows/s, < 200 MB)"
     )
 

@@ -14,14 +14,18 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import os
+import pickle
 import queue
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, Literal, NamedTuple, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import DOT_ATOM_TEXT
@@ -57,6 +61,7 @@ LAST_NAME_HEADERS = {"last name", "last_name", "lastname", "surname", "family na
 STATUS_HEADERS = {"status"}
 IGNORED_HEADERS = {"joined", "origin"}  # written by `export`, recomputed by the store
 BATCH_SIZE = 5000  # rows a transaction; three batches at most are in memory
+PROCESS_MIN_BYTES = 8 << 20  # from this size a file is read in a process (spawning costs ~0.3 s)
 MAX_DETAILED = 1000  # skipped rows kept in the report; the rest are counted (and streamed)
 MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminated quote
 _CASE_INSENSITIVE_MAILBOXES = {
@@ -438,12 +443,16 @@ def import_csv(
     origin: str | None = None,
     on_skip: Callable[[Skipped], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    reader: Literal["thread", "process"] | None = None,
 ) -> ImportReport:
     """Import a CSV file into a list; never aborts on a bad row.
 
     A row whose status column says unsubscribed/bounced/complained is imported as such (that is
     how leavers are carried over from another tool; it never re-activates anyone). `on_skip` is
-    called for every skipped row, in file order, for a full report of a huge file.
+    called for every skipped row, in file order, for a full report of a huge file. The file is
+    parsed while the database writes: in a thread, or for a big file in a separate process
+    (`reader` chooses; by default the file's size does), since parsing and validating holds the
+    GIL for as long as the database takes.
     """
     report = ImportReport(dry_run=dry_run)
     origin = origin or f"import:{path.name}"
@@ -477,9 +486,21 @@ def import_csv(
             for item in pending[position:]:
                 skip(*item)
 
-        for batch, invalid in _prefetch(_batches(path, batch_size)):
+        if reader is None:
+            reader = "process" if _worth_a_process(path) else "thread"
+        source = _from_process if reader == "process" else _prefetch
+        for batch, invalid in source(path, batch_size):
             flush(batch, invalid)
     return report
+
+
+def _worth_a_process(path: Path) -> bool:
+    """A reading process pays off on a big file and a machine with a core to spare."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return size >= PROCESS_MIN_BYTES and (os.cpu_count() or 1) > 1
 
 
 Batch = tuple[list[ImportRow], list[tuple[int, str]]]
@@ -512,7 +533,7 @@ def _batches(path: Path, batch_size: int) -> Iterator[Batch]:
 _DONE = object()
 
 
-def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+def _prefetch(path: Path, batch_size: int, depth: int = 2) -> Iterator[Batch]:
     """Read the next batches in a thread while the database applies this one.
 
     The database drivers release the GIL while SQLite steps or PostgreSQL works, so parsing
@@ -541,6 +562,7 @@ def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
             return
         put(_DONE)
 
+    batches = _batches(path, batch_size)
     reader = threading.Thread(target=produce, name="digest-import-reader", daemon=True)
     reader.start()
     try:
@@ -554,6 +576,63 @@ def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     finally:
         stop.set()
         reader.join()
+
+
+def _reader_main() -> None:
+    """The reading process: batches as pickled plain tuples on stdout, then None (or an error).
+
+    Run as `python -c` (see `_from_process`), so nothing of the importing program's main
+    module is run again, as multiprocessing's spawn would.
+    """
+    path, batch_size = sys.argv[1], int(sys.argv[2])
+    out = sys.stdout.buffer
+    try:
+        for batch, invalid in _batches(Path(path), batch_size):
+            pickle.dump(([tuple(row) for row in batch], invalid), out, pickle.HIGHEST_PROTOCOL)
+        pickle.dump(None, out)
+    except Exception as exc:  # handed to the importing process, which raises it
+        pickle.dump(RuntimeError(f"reading {path} failed: {exc!r}"), out)
+    out.flush()
+
+
+def _from_process(path: Path, batch_size: int) -> Iterator[Batch]:
+    """Read and validate the file in another process (a second core; no GIL shared).
+
+    The pipe holds little, so the reader is at most a batch or two ahead and memory stays
+    bounded; leaving early stops it.
+    """
+    root = str(Path(__file__).resolve().parents[1])  # where the digest package lives
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from digest.subscribers import _reader_main; _reader_main()",
+            str(path),
+            str(batch_size),
+        ],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    make = ImportRow._make
+    try:
+        while True:
+            try:
+                item = pickle.load(process.stdout)
+            except EOFError:
+                raise RuntimeError(f"the process reading {path} ended early") from None
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            rows, invalid = item
+            yield [make(row) for row in rows], invalid
+    finally:
+        process.stdout.close()
+        if process.poll() is None:
+            process.terminate()
+        process.wait()
 
 
 # -- export -----------------------------------------------------------------------------------

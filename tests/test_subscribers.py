@@ -321,3 +321,103 @@ def test_reader_thread_errors_and_early_exits(
         import_csv(sqlite_store, list_id, path, batch_size=5)
     assert len(calls) == 1
     assert threading.active_count() == before  # the reader stopped with the import
+
+
+def _generated_messy_file(tmp_path: Path) -> tuple[Path, dict[int, str]]:
+    """A file mixing every outcome, with duplicates far apart; and each line's expected kind."""
+    rng = random.Random(4711)
+    lines = ["email;name;city;status"]
+    expected: dict[int, str] = {}
+    first_line: dict[str, int] = {}
+    for line in range(2, 400):
+        roll = rng.random()
+        if roll < 0.05:
+            lines.append(f"broken-{line};Bad;Oslo;")
+            expected[line] = "invalid"
+            continue
+        number = rng.randrange(120)  # few distinct addresses: many duplicates, across batches
+        email = f"Reader.{number}@Example.org" if number % 3 else f"reader.{number}@example.org"
+        status = "unsubscribed" if number % 17 == 5 else ""
+        lines.append(f"{email};Rëader {number};{rng.choice(['Köln', 'Oslo', ''])};{status}")
+        key = email.lower()
+        if key in first_line:
+            expected[line] = f"duplicate of line {first_line[key]}"
+        else:
+            first_line[key] = line
+            if number % 29 == 3:
+                expected[line] = "suppressed"
+            elif number % 23 == 7:
+                expected[line] = "left"
+            else:
+                expected[line] = "imported"
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    return path, expected
+
+
+def _prepare(store: Store, list_id: int) -> None:
+    """Suppressed addresses, leavers on the list, and subscribers already on another list."""
+    other = store.ensure_list(f"other-{list_id}")
+    for number in range(120):
+        email = f"reader.{number}@example.org"
+        if number % 29 == 3:
+            store.suppress(email, "hard bounce")
+        if number % 23 == 7:
+            store.upsert_subscriber(list_id, email, name="Left")
+            found = store.subscriber_by_email(email)
+            assert found is not None
+            store.set_membership_status(list_id, found.id, "unsubscribed")
+        elif number % 4 == 0:
+            store.upsert_subscriber(other, email, name="Elsewhere", attributes={"k": "v"})
+
+
+@pytest.mark.parametrize("batch_size", [5, 10_000])
+def test_batched_set_based_import_matches_the_row_by_row_rules(
+    store: Store, tmp_path: Path, batch_size: int
+) -> None:
+    """Whatever the batch size (new subscribers written set-based, known ones row by row), each
+    row gets the outcome the rules give it, in file order; a dry run reports the same."""
+    path, expected = _generated_messy_file(tmp_path)
+    list_id = store.ensure_list("readers")
+    _prepare(store, list_id)
+    dry = import_csv(store, list_id, path, dry_run=True, batch_size=batch_size)
+    assert store.count_members(list_id) == {"unsubscribed": 5}  # nothing written
+    report = import_csv(store, list_id, path, batch_size=batch_size)
+    got: dict[int, str] = {}
+    for item in report.skipped:
+        kind = item.reason if item.kind == "duplicate" else item.kind
+        got[item.line] = kind
+    imported = [line for line, kind in expected.items() if kind == "imported"]
+    assert got == {line: kind for line, kind in expected.items() if kind != "imported"}
+    assert (report.imported, report.updated, report.unchanged) == (len(imported), 0, 0)
+    assert (dry.imported, dry.updated, dry.unchanged) == (report.imported, 0, 0)
+    assert _reasons(dry) == _reasons(report)
+    counts = store.count_members(list_id)
+    new_leavers = {number for number in range(120) if number % 17 == 5}
+    assert counts.get("unsubscribed", 0) >= 5
+    assert sum(counts.values()) == report.imported + 5
+    for number in new_leavers - {n for n in range(120) if n % 29 == 3 or n % 23 == 7}:
+        member = store.subscriber_by_email(f"reader.{number}@example.org")
+        if member is not None:  # the file named them: imported as having left
+            assert store.membership_status(list_id, member.id) == "unsubscribed"
+    elsewhere = store.subscriber_by_email("reader.0@example.org")
+    if elsewhere is not None and store.membership_status(list_id, elsewhere.id):
+        assert elsewhere.attributes["k"] == "v"  # merged, not replaced
+    again = import_csv(store, list_id, path, batch_size=batch_size)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, report.imported)
+    assert _reasons(again) == _reasons(report)
+
+
+def test_reading_process_gives_what_the_reading_thread_gives(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """Big files are read in a separate process: same rows, same report, errors raised here."""
+    path, _ = _generated_messy_file(tmp_path)
+    first = sqlite_store.ensure_list("first")
+    second = sqlite_store.ensure_list("second")
+    by_thread = import_csv(sqlite_store, first, path, batch_size=9, reader="thread")
+    by_process = import_csv(sqlite_store, second, path, batch_size=9, reader="process")
+    assert by_process.as_json() == by_thread.as_json()
+    assert _reasons(by_process) == _reasons(by_thread)
+    assert sqlite_store.count_members(second) == sqlite_store.count_members(first)
+    with pytest.raises(RuntimeError, match="FileNotFoundError"):
+        import_csv(sqlite_store, first, tmp_path / "missing.csv", reader="process")
