@@ -348,15 +348,15 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             gathered.items, fetcher, store=ws.store, known=known, plan=plan
         )
     log.info("%d candidate articles after %.2f s", len(candidates), time.perf_counter() - started)
-    first_seen = ws.store.remember_articles((a, url_key(a.url)) for a in candidates)
+    first_seen = ws.store.remember_articles(((a, url_key(a.url)) for a in candidates), known=known)
     for article in candidates:
         if article.published is None:
             article.published = first_seen.get(article.key, now)
-    from digest.sources.identity import dedupe_key
-
-    already = ws.store.sent_article_keys(
-        name, (dedupe_key(a.source, a.key, a.url) for a in candidates)
-    )
+    # The plan already knows what was sent among the items' keys; only an article whose link
+    # came from extraction (a page's canonical URL) has a key the plan did not look up.
+    asked = {dedupe_key(i.source, i.key, i.url) for i in gathered.items}
+    unasked = {dedupe_key(a.source, a.key, a.url) for a in candidates} - asked
+    already = set(plan.already_sent) | ws.store.sent_article_keys(name, unasked)
     selection = select_articles(
         candidates,
         now=now,

@@ -7,7 +7,7 @@ never a query per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -80,22 +80,32 @@ class ArticleQueries:
 
     # articles --------------------------------------------------------------------------------
 
-    def remember_articles(self, items: Iterable[tuple[Article, str | None]]) -> dict[str, datetime]:
+    def remember_articles(
+        self,
+        items: Iterable[tuple[Article, str | None]],
+        *,
+        known: Mapping[tuple[str, str], StoredArticle] | None = None,
+    ) -> dict[str, datetime]:
         """Store articles (with their url_key) not seen before; return each one's first-seen time.
 
-        The first-seen time stands in for the publication date of items that have none.
+        The first-seen time stands in for the publication date of items that have none. `known`
+        (from `stored_articles`, read earlier in the same run) spares looking those up again.
         """
         now = utcnow()
+        first_seen: dict[str, datetime] = {}
         rows: dict[tuple[str, str], tuple[Article, str | None]] = {}
         for article, url_key in items:
-            rows.setdefault((article.source, article.key), (article, url_key))
+            pair = (article.source, article.key)
+            if known is not None and pair in known:
+                first_seen[article.key] = known[pair].first_seen
+            else:
+                rows.setdefault(pair, (article, url_key))
         if not rows:
-            return {}
+            return first_seen
         statement = self._dialect_insert(articles).on_conflict_do_nothing(
             index_elements=["source", "key"]
         )
-        first_seen: dict[str, datetime] = {}
-        known: set[tuple[str, str]] = set()
+        known_now: set[tuple[str, str]] = set()
         with self.engine.begin() as conn:
             # Look first, then insert only what is new: a warm run writes nothing.
             for chunk in _chunks(list(rows)):
@@ -105,12 +115,12 @@ class ArticleQueries:
                     )
                 )
                 for source, key, seen in found:
-                    known.add((source, key))
+                    known_now.add((source, key))
                     first_seen[key] = as_utc(seen) or now
             missing = [
                 _article_row(article, url_key, content_hash="", first_seen=now)
                 for pair, (article, url_key) in rows.items()
-                if pair not in known
+                if pair not in known_now
             ]
             if missing:
                 conn.execute(statement, missing)  # a concurrent insert of the same row wins
