@@ -28,7 +28,13 @@ from digest.extract import extract_document, extract_feed_item
 from digest.fetch import Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
 from digest.personalize import MessageTemplate, render_preview
-from digest.render import IssueContent, RenderedIssue, RenderSettings, render_issue
+from digest.render import (
+    IssueContent,
+    RenderCache,
+    RenderedIssue,
+    RenderSettings,
+    render_issue,
+)
 from digest.send import make_transport
 from digest.send.dispatch import DispatchReport, dispatch_issue
 from digest.sources import GatherResult, content_hash, gather, is_remote
@@ -386,7 +392,7 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
         article.summary = summarizer.summarize(
             article.lead, words=digest.summary_words, language=article.language
         )
-    rendered = render_issue(
+    rendered = RenderCache(ws.home / "cache").render(
         IssueContent(
             issue_id=None,
             issue_date=now.astimezone(digest.zone).date(),

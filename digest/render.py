@@ -25,14 +25,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import jinja2
 from jinja2 import filters as jinja_filters
 from lxml import etree
 from markupsafe import Markup, escape
-from premailer import Premailer
 
 from digest.errors import RenderError
 from digest.models import Article, Recipient
@@ -588,67 +587,11 @@ def _context(
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Premailer
-# --------------------------------------------------------------------------------------------
-
-logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)  # it logs every unknown property
-
-
-class _Premailer(Premailer):
-    """Premailer that parses each distinct stylesheet once per process, not once per render.
-
-    Premailer re-serializes every property through cssutils on each call, about half its
-    time for our stylesheet, which is the same for every issue. The parsed rules are plain
-    tuples of strings, safe to share; leftovers (pseudo-classes, media rules) are re-parsed.
-    """
-
-    _cache: ClassVar[dict[tuple[str, int], list[Any]]] = {}
-
-    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
-        key = (css_body, ruleset_index)
-        rules = self._cache.get(key)
-        if rules is None:
-            rules, leftover = super()._parse_style_rules(css_body, ruleset_index)
-            if not leftover:
-                if len(self._cache) > 64:
-                    self._cache.clear()
-                self._cache[key] = rules
-            return rules, leftover
-        return list(rules), []
-
-
 def inline_css(html: str) -> str:
-    """Inline the <style> rules into style attributes, keeping what must stay in <head>.
+    """Inline the <style> rules into style attributes (see `digest.inline`, imported on use)."""
+    from digest.inline import inline_css as inline
 
-    Premailer's defaults would break the email: `strip_important=True` removes `!important`
-    from the media-query rules (inline styles then beat the mobile and dark styles), and its
-    basic-attribute pass turns `width:100%` into `width="100%"` on images, replacing the pixel
-    width Outlook needs. The base template keeps its media queries in a
-    `<style data-premailer="ignore">` block, which premailer leaves verbatim (and is faster
-    for it); media queries in operators' ordinary <style> blocks keep `!important` too.
-    Floating-image alignment is off: it re-parses every image's style and we float none.
-    Remote stylesheets are never fetched.
-    """
-    try:
-        return str(
-            _Premailer(
-                html,
-                strip_important=False,
-                disable_basic_attributes=["width", "height"],
-                allow_network=False,
-                allow_loading_external_files=False,
-                keep_style_tags=False,
-                remove_classes=False,
-                exclude_pseudoclasses=True,
-                cssutils_logging_level=logging.CRITICAL,
-                cache_css_parsing=True,
-                disable_validation=True,
-                align_floating_images=False,
-            ).transform()
-        )
-    except Exception as exc:  # premailer raises bare library errors on broken CSS/HTML
-        raise RenderError(f"inlining CSS failed: {exc}") from exc
+    return inline(html)
 
 
 def fold_long_lines(html: str, keep: re.Pattern[str], guide: str | None = None) -> str:
@@ -814,6 +757,74 @@ def render_issue(
         more=more,
         nonce=nonce,
     )
+
+
+class RenderCache:
+    """The last rendering of each digest, kept in a file and reused while nothing it depends on
+    has changed.
+
+    A run whose sources all answered 304 composes the same issue as the run before; rendering
+    and inlining it again (and importing premailer to do so) would be most of that run's work.
+    The key covers everything the output depends on: the content (articles with their
+    summaries, date, extras), the settings, every template file's bytes, and the rendering
+    code's own files (size and modification time), so an edit anywhere renders afresh. One
+    file per digest; a damaged or foreign file is ignored and replaced.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def render(self, content: IssueContent, settings: RenderSettings) -> RenderedIssue:
+        key = render_key(content, settings)
+        path = self.folder / f"render-{re.sub(r'[^A-Za-z0-9_.-]', '_', settings.digest_name)}.json"
+        try:
+            stored = json.loads(path.read_bytes())
+            if stored.get("key") == key:
+                return RenderedIssue.from_json(stored["rendered"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # nothing cached yet, or unreadable: render afresh
+        rendered = render_issue(content, settings)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+            partial.write_text(json.dumps({"key": key, "rendered": rendered.to_json()}))
+            partial.replace(path)  # atomic: a concurrent reader sees the old file or the new
+        except OSError as exc:
+            log.warning("could not keep the rendered issue in %s: %s", self.folder, exc)
+        return rendered
+
+
+def render_key(content: IssueContent, settings: RenderSettings) -> str:
+    """A digest of everything `render_issue(content, settings)` depends on (see RenderCache)."""
+    import hashlib
+
+    from digest import __version__
+
+    described = {
+        "version": __version__,
+        "content": {
+            "issue_id": content.issue_id,
+            "issue_date": content.issue_date.isoformat(),
+            "articles": [_article_to_json(a) for a in content.articles],
+            "preheader": content.preheader,
+            "source_titles": content.source_titles,
+            "image_sizes": content.image_sizes,
+            "intro": content.intro,
+        },
+        "settings": asdict(settings),
+    }
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
+    here = Path(__file__).resolve().parent
+    for module in ("render.py", "personalize.py", "inline.py", "models.py"):
+        info = (here / module).stat()
+        digest.update(f"\0{module}:{info.st_size}:{info.st_mtime_ns}".encode())
+    folders = [Path(settings.template_dir)] if settings.template_dir else []
+    for folder in [*folders, DEFAULT_TEMPLATE_DIR]:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_file():
+                digest.update(f"\0{path.relative_to(folder)}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _fit(

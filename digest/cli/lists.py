@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from email_validator import EmailNotValidError
 from rich.table import Table
 
 from digest.config import Config, load_config
@@ -63,6 +62,8 @@ def _list_id(config: Config, store: Store, name: str) -> int:
 
 
 def _email(raw: str) -> str:
+    from email_validator import EmailNotValidError
+
     from digest.subscribers import normalize_email
 
     try:

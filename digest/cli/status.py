@@ -14,12 +14,13 @@ from rich.table import Table
 
 # digest.cli imports this module once these names exist (see COMMAND_MODULES)
 from digest.cli import ConfigOption, HomeOption, friendly, open_workspace, out
-from digest.schedule import DigestSchedule
 from digest.store.db import utcnow
 
 
 def collect_status(ws: Any, *, last: int = 5, now: datetime | None = None) -> dict[str, Any]:
     """Everything `digest status` shows, as plain data."""
+    from digest.schedule import DigestSchedule  # APScheduler: only for this command
+
     now = now or utcnow()
     digests = []
     for name, digest in ws.config.digests.items():
