@@ -417,6 +417,30 @@ class SendConfig(_Strict):
     )
 
 
+class FetchConfig(_Strict):
+    """How gathering uses the network: every source shares one client within these limits."""
+
+    max_connections: int = Field(
+        default=64,
+        ge=1,
+        le=512,
+        description="requests in flight at once over all hosts (a slow host holds one slot "
+        "for up to its timeout, so many slow feeds need room here)",
+    )
+    per_host: int = Field(
+        default=4, ge=1, le=32, description="requests in flight at once to one host (politeness)"
+    )
+    timeout: float = Field(
+        default=20.0,
+        gt=0,
+        le=300,
+        description="seconds one fetch may take, retries included, unless the source says",
+    )
+    user_agent: str | None = Field(
+        default=None, description="User-Agent header (default: Digest's own, with its URL)"
+    )
+
+
 Name = Annotated[str, Field(pattern=_NAME)]
 
 
@@ -424,6 +448,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     send: SendConfig = Field(default_factory=SendConfig)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
     sources: dict[Name, SourceConfig] = Field(default_factory=dict)
     lists: dict[Name, ListConfig] = Field(default_factory=dict)

@@ -121,7 +121,7 @@ class Fetcher:
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
         size_cap: int = DEFAULT_SIZE_CAP,
-        max_connections: int = 32,
+        max_connections: int = 64,
         per_host: int = 4,
         max_redirects: int = 5,
         retries: int = 2,

@@ -25,7 +25,7 @@ from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
 from digest.errors import DigestError, ExtractionError, StoreError
 from digest.extract import extract_document, extract_feed_item
-from digest.fetch import Fetcher, FetchError
+from digest.fetch import USER_AGENT, Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
 from digest.personalize import MessageTemplate, render_preview
 from digest.render import (
@@ -79,7 +79,14 @@ class Workspace:
         self.store.close()
 
     def fetcher(self) -> Fetcher:
-        return Fetcher(validators=self.store)
+        limits = self.config.fetch
+        return Fetcher(
+            validators=self.store,
+            max_connections=limits.max_connections,
+            per_host=limits.per_host,
+            timeout=limits.timeout,
+            user_agent=limits.user_agent or USER_AGENT,
+        )
 
 
 @dataclass

@@ -66,9 +66,14 @@ class ParsedFeed:
     problems: list[str] = field(default_factory=list)  # e.g. malformed XML, kept what parsed
 
 
+# Built once: nh3.clean(..., tags=...) rebuilds its allow-list on every call (about 3x slower).
+_SANITIZER = nh3.Cleaner(tags=ALLOWED_TAGS, link_rel="noopener noreferrer nofollow")
+_TEXT_ONLY = nh3.Cleaner(tags=set())
+
+
 def sanitize_html(fragment: str, base: str | None = None) -> str:
     """Feed HTML as it may be stored: nh3 with a conservative allow-list, links made absolute."""
-    clean: str = nh3.clean(fragment, tags=ALLOWED_TAGS, link_rel="noopener noreferrer nofollow")
+    clean: str = _SANITIZER.clean(fragment)
     if base and ("href" in clean or "src" in clean):
         clean = _LINK_ATTRIBUTE.sub(lambda m: _absolute(m, base), clean)
     return clean
@@ -86,7 +91,7 @@ def plain_text(fragment: str | None) -> str:
     if not fragment:
         return ""
     if "<" in fragment:
-        fragment = nh3.clean(fragment, tags=set())
+        fragment = _TEXT_ONLY.clean(fragment)
     if "&" in fragment:
         fragment = html.unescape(fragment)
         if "&" in fragment and ";" in fragment:  # double-escaped titles ("&amp;amp;") happen

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.models import Article
-from digest.store.db import as_utc, utcnow
+from digest.store.db import as_utc, insert_new_rows, utcnow
 from digest.store.schema import articles, fetch_cache, sent_articles, source_cache, source_health
 
 _CHUNK = 400  # rows per IN (...) list: well under SQLite's 32,766 parameters
@@ -102,9 +102,6 @@ class ArticleQueries:
                 rows.setdefault(pair, (article, url_key))
         if not rows:
             return first_seen
-        statement = self._dialect_insert(articles).on_conflict_do_nothing(
-            index_elements=["source", "key"]
-        )
         known_now: set[tuple[str, str]] = set()
         with self.engine.begin() as conn:
             # Look first, then insert only what is new: a warm run writes nothing.
@@ -122,8 +119,8 @@ class ArticleQueries:
                 for pair, (article, url_key) in rows.items()
                 if pair not in known_now
             ]
-            if missing:
-                conn.execute(statement, missing)  # a concurrent insert of the same row wins
+            if missing:  # a concurrent insert of the same row wins
+                insert_new_rows(conn, "articles", missing, key="source, key")
                 for row in missing:
                     first_seen[row["key"]] = now
         return first_seen

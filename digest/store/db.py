@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,38 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def driver_value(value: Any, sqlite: bool) -> Any:
+    """A value as the driver takes it, for statements that skip SQLAlchemy's processing.
+
+    SQLite keeps datetimes as text in SQLAlchemy's own format (every stored time is UTC);
+    PostgreSQL's driver takes aware datetimes as they are.
+    """
+    if sqlite and isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def insert_new_rows(conn: Any, table: str, rows: Sequence[Mapping[str, Any]], key: str) -> None:
+    """INSERT ... ON CONFLICT (key) DO NOTHING of many rows, straight through the driver.
+
+    For bulk writes on a run's path (thousands of rows): SQLAlchemy's per-row parameter
+    processing costs several times the write itself. Every row must name the same columns,
+    and every column a Python-side default would fill.
+    """
+    if not rows:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    names = list(rows[0])
+    mark = "?" if sqlite else "%s"
+    statement = (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))}) "
+        f"ON CONFLICT ({key}) DO NOTHING"
+    )
+    conn.exec_driver_sql(
+        statement, [tuple(driver_value(row[name], sqlite) for name in names) for row in rows]
+    )
 
 
 def default_url(home: Path) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, s
 
 from digest.models import Outcome, SendResult
 from digest.schedule import next_local_hour
-from digest.store.db import as_utc, utcnow
+from digest.store.db import as_utc, driver_value, utcnow
 from digest.store.schema import deliveries, memberships, subscribers, suppressions
 
 PENDING, SENDING, SENT, RETRY = "pending", "sending", "sent", "retry"
@@ -163,10 +163,7 @@ class LedgerQueries:
         sqlite = self.engine.dialect.name == "sqlite"
 
         def when(value: datetime | None) -> object:
-            # SQLite keeps datetimes as text in SQLAlchemy's format; every stored time is UTC.
-            if value is None or not sqlite:
-                return value
-            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return driver_value(value, sqlite)
 
         stamp = when(now)
         rows = [
