@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.models import Article
-from digest.store.db import as_utc, insert_new_rows, utcnow
+from digest.store.db import as_utc, dialect_insert, insert_new_rows, utcnow
 from digest.store.schema import articles, fetch_cache, sent_articles, source_cache, source_health
 
 _CHUNK = 400  # rows per IN (...) list: well under SQLite's 32,766 parameters
@@ -75,8 +74,7 @@ class ArticleQueries:
     engine: Engine
 
     def _dialect_insert(self, table: Any) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+        return dialect_insert(self.engine.dialect.name, table)
 
     # articles --------------------------------------------------------------------------------
 

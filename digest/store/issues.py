@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.errors import StoreError
-from digest.store.db import as_utc, utcnow
+from digest.store.db import as_utc, dialect_insert, utcnow
 from digest.store.ledger import plan_local_hour
 from digest.store.schema import (
     deliveries,
@@ -65,8 +64,7 @@ class IssueQueries:
     engine: Engine
 
     def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+        return dialect_insert(self.engine.dialect.name, table)
 
     def claim_issue(self, digest: str, period: str, owner: str) -> int | None:
         """Claim (digest, period); the id if this caller got it, None if someone already had it.

@@ -26,9 +26,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.store.db import as_utc, utcnow
+from digest.store.db import as_utc, dialect_insert, utcnow
 from digest.store.schema import (
     deliveries,
     events,
@@ -123,9 +122,12 @@ def _on_conflict_do_nothing(conn: Connection, table: Any, rows: list[dict[str, A
     """Insert the rows, silently keeping what another writer inserted first; rows inserted."""
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # rowcount is unreliable here (psycopg reports -1), so count the rows RETURNING gives back
-    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    statement = (
+        dialect_insert(conn.dialect.name, table)
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+    )
     return len(conn.execute(statement, rows).all())
 
 
