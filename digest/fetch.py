@@ -138,6 +138,8 @@ class Fetcher:
         if timeout <= 0 or size_cap <= 0 or per_host < 1 or max_connections < 1 or retries < 0:
             raise ValueError("timeouts, size cap and limits must be positive")
         self.validators = validators
+        self.max_connections = max_connections
+        self.per_host = per_host
         self.timeout = timeout
         self.size_cap = size_cap
         self.max_redirects = max_redirects

@@ -125,3 +125,28 @@ def test_find_config_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(("text", "hours"), [("90m", 1.5), ("36h", 36), ("7d", 168), ("2w", 336)])
 def test_parse_window(text: str, hours: float) -> None:
     assert parse_window(text).total_seconds() == hours * 3600
+
+
+def test_fetch_limits_reach_the_fetcher(tmp_path: Path) -> None:
+    from digest.pipeline import Workspace
+
+    path = _write(
+        tmp_path,
+        '[fetch]\nmax_connections = 128\nper_host = 2\ntimeout = 7.5\nuser_agent = "ops-bot/1"\n',
+    )
+    ws = Workspace.open(load_config(path), tmp_path / "var")
+    try:
+        fetcher = ws.fetcher()
+        assert fetcher.timeout == 7.5
+        assert fetcher.client.headers["User-Agent"] == "ops-bot/1"
+        assert (fetcher.max_connections, fetcher.per_host) == (128, 2)
+    finally:
+        ws.close()
+    assert load_config(_write(tmp_path, "")).fetch.max_connections == 64
+
+
+def test_fetch_limits_are_checked(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[fetch]\nper_host = 0\nmax_conections = 10\n")
+    problems = _problems(path)
+    assert any("fetch.per_host" in p for p in problems)
+    assert any("fetch.max_conections: unknown key" in p for p in problems)
