@@ -129,6 +129,7 @@ class ArticleQueries:
         """The stored articles among (source, key) pairs, to reuse what is unchanged."""
         wanted = list(dict.fromkeys(pairs))
         found: dict[tuple[str, str], StoredArticle] = {}
+        now = utcnow()
         columns = [
             articles.c.source, articles.c.key, articles.c.content_hash, articles.c.url,
             articles.c.title, articles.c.lead, articles.c.author, articles.c.image,
@@ -139,20 +140,10 @@ class ArticleQueries:
                 rows = conn.execute(
                     select(*columns).where(tuple_(articles.c.source, articles.c.key).in_(chunk))
                 )
-                for row in rows:
-                    found[(row.source, row.key)] = StoredArticle(
-                        source=row.source,
-                        key=row.key,
-                        content_hash=row.content_hash,
-                        url=row.url,
-                        title=row.title,
-                        lead=row.lead,
-                        author=row.author,
-                        image=row.image,
-                        language=row.language,
-                        words=row.words,
-                        published=as_utc(row.published),
-                        first_seen=as_utc(row.first_seen) or utcnow(),
+                for row in rows:  # columns in StoredArticle's order: built positionally
+                    *head, published, first_seen = row
+                    found[(head[0], head[1])] = StoredArticle._make(
+                        (*head, as_utc(published), as_utc(first_seen) or now)
                     )
         return found
 
