@@ -55,7 +55,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+# digest/templates links to the repository's templates/, so a wheel carries them in the package.
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "email"
 
 CONTENT_WIDTH = 552  # 600 px container minus 24 px padding on each side
 SUMMARY_STEPS = (40, 20)  # word limits tried, in order, when the issue is over budget

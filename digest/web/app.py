@@ -47,7 +47,7 @@ from digest.web.webhooks import Feedback, Rejected
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "web"  # digest/templates/web
 ONE_CLICK = "List-Unsubscribe=One-Click"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
