@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -302,7 +303,8 @@ class ImportSession:
             )
             columns = "line INTEGER, email VARCHAR(320), name TEXT, attributes TEXT, status TEXT"
             self._conn.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE {self.STAGE} ({columns}, known BOOLEAN NOT NULL)"
+                f"CREATE TEMPORARY TABLE {self.STAGE} "
+                f"({columns}, seen_line INTEGER, known BOOLEAN NOT NULL)"
             )
             if pg:
                 self._conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {self.RAW} ({columns})")
@@ -369,12 +371,12 @@ class ImportSession:
                 chunks.append((source, list(itertools.chain.from_iterable(part))))
         for source, params in chunks:
             cur.execute(
-                f"INSERT INTO {self.STAGE} (line, email, name, attributes, status, known) "
-                "SELECT r.line, r.email, r.name, r.attributes, r.status, "
-                f"(EXISTS (SELECT 1 FROM {self.SEEN} x WHERE x.email = r.email)"
+                f"INSERT INTO {self.STAGE} (line, email, name, attributes, status, seen_line, "
+                "known) SELECT r.line, r.email, r.name, r.attributes, r.status, seen.line, "
+                "(seen.line IS NOT NULL"
                 " OR EXISTS (SELECT 1 FROM suppressions x WHERE x.email = r.email)"
                 " OR EXISTS (SELECT 1 FROM subscribers x WHERE x.email = r.email)) "
-                f"FROM {source} AS r",
+                f"FROM {source} AS r LEFT JOIN {self.SEEN} seen ON seen.email = r.email",
                 params,
             )
         cur.close()
@@ -384,9 +386,8 @@ class ImportSession:
         cur = bulk.cursor()
         p = "%s" if bulk.pg else "?"
         cur.execute(
-            "SELECT st.email, seen.line, sup.reason, s.id, s.name, s.attributes, m.id, m.status "
+            "SELECT st.email, st.seen_line, sup.reason, s.id, s.name, s.attributes, m.id, m.status "
             f"FROM {self.STAGE} st "
-            f"LEFT JOIN {self.SEEN} seen ON seen.email = st.email "
             "LEFT JOIN suppressions sup ON sup.email = st.email "
             "LEFT JOIN subscribers s ON s.email = st.email "
             f"LEFT JOIN memberships m ON m.subscriber_id = s.id AND m.list_id = {p} "
@@ -424,12 +425,14 @@ class ImportSession:
             stamp = bulk.stamp(now)
             reason = f"import {self.origin}"
             imported: tuple[ImportOutcome, str] = ("imported", "")
+            new_statuses: Counter[str] = Counter()  # of the new subscribers' memberships
             for index, row in enumerate(batch):
                 if index in results:
                     continue
                 found = known.get(row.email)
                 if found is None:
                     results[index] = imported  # a new subscriber, written set-based below
+                    new_statuses[row.status] += 1
                     continue
                 seen_line, suppressed, subscriber_id, old_name, old_attributes = found[:5]
                 membership_id, status = found[5:]
@@ -474,11 +477,14 @@ class ImportSession:
                     changed = True
                 results[index] = ("updated" if changed else "unchanged", "")
             if not self.dry_run:
-                self._write(bulk, stamp, new_memberships, subscriber_updates, status_updates)
+                self._write(
+                    bulk, stamp, new_statuses, new_memberships, subscriber_updates, status_updates
+                )
             cur = bulk.cursor()
+            # staged addresses are distinct, and only this session writes SEEN: no conflicts
             cur.execute(
                 f"INSERT INTO {self.SEEN} (email, line) SELECT email, line FROM {self.STAGE} "
-                "WHERE true ORDER BY email ON CONFLICT (email) DO NOTHING"
+                "WHERE seen_line IS NULL ORDER BY email"
             )
             cur.close()
         self._batches += 1
@@ -513,6 +519,7 @@ class ImportSession:
         self,
         bulk: _Bulk,
         stamp: Any,
+        new_statuses: Counter[str],
         new_memberships: list[tuple[ImportRow, int]],
         subscriber_updates: list[tuple[Any, ...]],
         status_updates: list[tuple[Any, ...]],
@@ -522,25 +529,19 @@ class ImportSession:
         Addresses another writer stored meanwhile are left to it (ON CONFLICT DO NOTHING); their
         membership is still added, found by address as for the new ones.
         """
-        p = "%s" if bulk.pg else "?"
-        json_cast = "CAST(st.attributes AS json)" if bulk.pg else "st.attributes"
-        cur = bulk.cursor()
-        cur.execute(
-            "INSERT INTO subscribers (email, name, attributes, created_at, updated_at) "
-            f"SELECT st.email, st.name, {json_cast}, {p}, {p} FROM {self.STAGE} st "
-            "WHERE NOT st.known ORDER BY st.email ON CONFLICT (email) DO NOTHING",
-            (stamp, stamp),
-        )
-        cur.execute(
-            "INSERT INTO memberships (list_id, subscriber_id, status, origin, status_reason, "
-            f"created_at, updated_at) SELECT {p}, s.id, st.status, {p}, "
-            f"CASE WHEN st.status = '{ACTIVE}' THEN NULL ELSE 'imported as such' END, {p}, {p} "
-            f"FROM {self.STAGE} st JOIN subscribers s ON s.email = st.email "
-            "WHERE NOT st.known ORDER BY s.id "
-            "ON CONFLICT (list_id, subscriber_id) DO NOTHING",
-            (self.list_id, self.origin, stamp, stamp),
-        )
-        cur.close()
+        if bulk.pg:
+            if not self._write_new_pg(bulk, stamp, new_statuses):
+                self._add_new_memberships(bulk, stamp)
+        else:
+            cur = bulk.cursor()
+            cur.execute(
+                "INSERT INTO subscribers (email, name, attributes, created_at, updated_at) "
+                f"SELECT st.email, st.name, st.attributes, ?, ? FROM {self.STAGE} st "
+                "WHERE NOT st.known ORDER BY st.email ON CONFLICT (email) DO NOTHING",
+                (stamp, stamp),
+            )
+            cur.close()
+            self._add_new_memberships(bulk, stamp)
         bulk.insert_rows(
             "memberships",
             (
@@ -580,6 +581,57 @@ class ImportSession:
             types=("text", "text", "timestamptz", "text", "bigint"),
             unless_changed="status",
         )
+
+    def _write_new_pg(self, bulk: _Bulk, stamp: Any, new_statuses: Counter[str]) -> bool:
+        """PostgreSQL: insert the new subscribers and their memberships in one statement a status.
+
+        The memberships take the ids the subscriber insert returns, so no address is looked up
+        again, and need no conflict check: nobody else can refer to rows this transaction has
+        just inserted. False when another writer stored some of the addresses meanwhile (they
+        got no membership here; `_add_new_memberships` adds them, found by address).
+        """
+        cur = bulk.cursor()
+        complete = True
+        for status, expected in new_statuses.items():
+            cur.execute(
+                "WITH new AS (INSERT INTO subscribers "
+                "(email, name, attributes, created_at, updated_at) "
+                "SELECT st.email, st.name, CAST(st.attributes AS json), %s, %s "
+                f"FROM {self.STAGE} st WHERE NOT st.known AND st.status = %s ORDER BY st.email "
+                "ON CONFLICT (email) DO NOTHING RETURNING id) "
+                "INSERT INTO memberships (list_id, subscriber_id, status, origin, status_reason, "
+                "created_at, updated_at) SELECT %s, new.id, %s, %s, %s, %s, %s FROM new "
+                "ORDER BY new.id",
+                (
+                    stamp,
+                    stamp,
+                    status,
+                    self.list_id,
+                    status,
+                    self.origin,
+                    None if status == ACTIVE else "imported as such",
+                    stamp,
+                    stamp,
+                ),
+            )
+            complete = complete and cur.rowcount == expected
+        cur.close()
+        return complete
+
+    def _add_new_memberships(self, bulk: _Bulk, stamp: Any) -> None:
+        """Memberships for the staged new addresses, found by address (whoever stored them)."""
+        p = "%s" if bulk.pg else "?"
+        cur = bulk.cursor()
+        cur.execute(
+            "INSERT INTO memberships (list_id, subscriber_id, status, origin, status_reason, "
+            f"created_at, updated_at) SELECT {p}, s.id, st.status, {p}, "
+            f"CASE WHEN st.status = '{ACTIVE}' THEN NULL ELSE 'imported as such' END, {p}, {p} "
+            f"FROM {self.STAGE} st JOIN subscribers s ON s.email = st.email "
+            "WHERE NOT st.known ORDER BY s.id "
+            "ON CONFLICT (list_id, subscriber_id) DO NOTHING",
+            (self.list_id, self.origin, stamp, stamp),
+        )
+        cur.close()
 
 
 class SubscriberQueries:
