@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import heapq
 import itertools
 import os
 import pickle
@@ -24,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TextIO
 
@@ -430,7 +432,16 @@ class ImportReport:
         }
 
 
-_SKIP_KIND = {"duplicate": "duplicate", "suppressed": "suppressed", "left": "left"}
+_COUNTED = frozenset(("imported", "updated", "unchanged"))
+
+
+def _skip_reason(row: ImportRow, outcome: str, detail: str) -> str:
+    """Why a row the store did not take was skipped, as the report says it."""
+    if outcome == "duplicate":
+        return detail
+    if outcome == "suppressed":
+        return f"suppressed: {row.email} {detail}"
+    return f"left: {row.email} is {detail}"
 
 
 def import_csv(
@@ -468,28 +479,24 @@ def import_csv(
 
         def flush(batch: list[ImportRow], invalid: list[tuple[int, str]]) -> None:
             outcomes = session.apply(batch) if batch else []
-            # report in file order: merge the invalid rows with the batch's outcomes
-            pending = sorted(invalid)
-            position = 0
-            for row, outcome, detail in outcomes:
-                while position < len(pending) and pending[position][0] < row.line:
-                    skip(*pending[position])
-                    position += 1
-                if outcome in ("imported", "updated", "unchanged"):
-                    setattr(report, outcome, getattr(report, outcome) + 1)
-                elif outcome == "duplicate":
-                    skip(row.line, detail)
-                elif outcome == "suppressed":
-                    skip(row.line, f"suppressed: {row.email} {detail}")
-                else:
-                    skip(row.line, f"left: {row.email} is {detail}")
-            for item in pending[position:]:
-                skip(*item)
+            # counted in C; only the skipped rows are looked at one by one (a few, usually)
+            counts = Counter(map(itemgetter(1), outcomes))
+            report.imported += counts["imported"]
+            report.updated += counts["updated"]
+            report.unchanged += counts["unchanged"]
+            skipped = [
+                (row.line, _skip_reason(row, outcome, detail))
+                for row, outcome, detail in outcomes
+                if outcome not in _COUNTED
+            ]
+            # reported in file order: the batch's outcomes are, the invalid rows merge in
+            for line, reason in heapq.merge(sorted(invalid), skipped):
+                skip(line, reason)
 
         if reader is None:
             reader = "process" if _worth_a_process(path) else "thread"
-        source = _from_process if reader == "process" else _prefetch
-        for batch, invalid in source(path, batch_size):
+        source = _from_process if reader == "process" else _batches
+        for batch, invalid in _prefetch(source(path, batch_size)):
             flush(batch, invalid)
     return report
 
@@ -533,12 +540,13 @@ def _batches(path: Path, batch_size: int) -> Iterator[Batch]:
 _DONE = object()
 
 
-def _prefetch(path: Path, batch_size: int, depth: int = 2) -> Iterator[Batch]:
-    """Read the next batches in a thread while the database applies this one.
+def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Take the next batches in a thread while the database applies this one.
 
     The database drivers release the GIL while SQLite steps or PostgreSQL works, so parsing
-    overlaps with writing. At most `depth` batches wait, so memory stays bounded; an error in
-    the reader is raised here; leaving early stops the reader.
+    (or, from a reading process, unpickling) overlaps with writing. At most `depth` batches
+    wait, so memory stays bounded; an error in the reader is raised here; leaving early stops
+    the reader (and closes `batches`, which ends a reading process).
     """
     slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -560,9 +568,11 @@ def _prefetch(path: Path, batch_size: int, depth: int = 2) -> Iterator[Batch]:
         except BaseException as exc:  # handed to the consumer, which raises it
             put(exc)
             return
+        finally:
+            close()
         put(_DONE)
 
-    batches = _batches(path, batch_size)
+    close = getattr(batches, "close", lambda: None)
     reader = threading.Thread(target=produce, name="digest-import-reader", daemon=True)
     reader.start()
     try:
