@@ -495,8 +495,8 @@ def import_csv(
 
         if reader is None:
             reader = "process" if _worth_a_process(path) else "thread"
-        source = _from_process if reader == "process" else _batches
-        for batch, invalid in _prefetch(source(path, batch_size)):
+        source = _from_process if reader == "process" else _prefetch
+        for batch, invalid in source(path, batch_size):
             flush(batch, invalid)
     return report
 
@@ -540,13 +540,12 @@ def _batches(path: Path, batch_size: int) -> Iterator[Batch]:
 _DONE = object()
 
 
-def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
-    """Take the next batches in a thread while the database applies this one.
+def _prefetch(path: Path, batch_size: int, depth: int = 2) -> Iterator[Batch]:
+    """Read the next batches in a thread while the database applies this one.
 
     The database drivers release the GIL while SQLite steps or PostgreSQL works, so parsing
-    (or, from a reading process, unpickling) overlaps with writing. At most `depth` batches
-    wait, so memory stays bounded; an error in the reader is raised here; leaving early stops
-    the reader (and closes `batches`, which ends a reading process).
+    overlaps with writing. At most `depth` batches wait, so memory stays bounded; an error in
+    the reader is raised here; leaving early stops the reader.
     """
     slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -568,11 +567,9 @@ def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
         except BaseException as exc:  # handed to the consumer, which raises it
             put(exc)
             return
-        finally:
-            close()
         put(_DONE)
 
-    close = getattr(batches, "close", lambda: None)
+    batches = _batches(path, batch_size)
     reader = threading.Thread(target=produce, name="digest-import-reader", daemon=True)
     reader.start()
     try:
