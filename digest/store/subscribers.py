@@ -256,7 +256,8 @@ class _Bulk:
 
 
 class ImportSession:
-    """One import on one connection: each batch is applied in one transaction, set-based.
+    """One import on one connection: each batch is applied in one transaction, set-based
+    (PostgreSQL runs two side by side, each with part of every batch: see `SplitImport`).
 
     A batch's first occurrences of each address are staged into an unindexed temporary table
     in one round trip (SQLite: one JSON parameter read by `json_each`, so the statement runs in
