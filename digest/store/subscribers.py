@@ -645,8 +645,9 @@ class SplitImport:
     Every occurrence of an address goes to the same session, so what one session decides alone
     stays exact: duplicates across the file (each session remembers the addresses it saw),
     unchanged rows on a re-import, and the rule that nobody who left is put back. The sessions
-    touch disjoint rows, so they never wait on each other. Each part of a batch commits on its
-    own, as a batch did: an import stopped half-way is completed by importing the file again.
+    touch disjoint rows, so they never wait on each other's row locks. Each part of a batch
+    commits on its own, as a batch did: an import stopped half-way is completed by importing
+    the file again (each session's last commit, on leaving, is a durable one).
     """
 
     def __init__(self, sessions: list[ImportSession]) -> None:
