@@ -1,6 +1,6 @@
 """Benchmark: import a generated CSV of subscribers into SQLite and into PostgreSQL.
 
-    PYTHONPATH=. python bench/import.py [--rows 1000000] [--skip-postgres]
+    PYTHONPATH=. python bench/import.py [--rows 1000000] [--skip-postgres] [--skip-sqlite]
 
 Each import runs in its own process, so the peak memory printed is that of the import alone
 (the file is generated beforehand and streamed); a big file is read and validated in a further
@@ -154,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
@@ -168,7 +169,8 @@ def main() -> None:
         print(
             f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s"
         )
-        show(run_child("sqlite", csv_path, None), 50_000)
+        if not args.skip_sqlite:
+            show(run_child("sqlite", csv_path, None), 50_000)
         if not args.skip_postgres:
             found = postgres_database()
             if found:

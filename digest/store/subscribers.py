@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
@@ -49,6 +51,7 @@ STATUSES = (ACTIVE, PENDING, *INACTIVE_STATUSES)
 
 IMPORT_CACHE_KB = 65_536  # SQLite page cache while importing (peak 175 MB at 1M rows, bounded)
 IMPORT_TEMP_CACHE_KB = 32_768  # and for the temporary tables (the addresses seen so far)
+IMPORT_CONNECTIONS = 2  # PostgreSQL: connections an import writes over (see `SplitImport`)
 RECEIPT_TTL = timedelta(days=7)  # longer than any webhook timestamp tolerance
 
 
@@ -255,7 +258,8 @@ class _Bulk:
 
 
 class ImportSession:
-    """One import on one connection: each batch is applied in one transaction, set-based.
+    """One import on one connection: each batch is applied in one transaction, set-based
+    (PostgreSQL runs two side by side, each with part of every batch: see `SplitImport`).
 
     A batch's first occurrences of each address are staged into an unindexed temporary table
     in one round trip (SQLite: one JSON parameter read by `json_each`, so the statement runs in
@@ -304,7 +308,8 @@ class ImportSession:
             )
             columns = "line INTEGER, email VARCHAR(320), name TEXT, attributes TEXT, status TEXT"
             self._conn.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE {self.STAGE} ({columns}, known BOOLEAN NOT NULL)"
+                f"CREATE TEMPORARY TABLE {self.STAGE} "
+                f"({columns}, seen_line INTEGER, known BOOLEAN NOT NULL)"
             )
             if pg:
                 self._conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {self.RAW} ({columns})")
@@ -371,12 +376,12 @@ class ImportSession:
                 chunks.append((source, list(itertools.chain.from_iterable(part))))
         for source, params in chunks:
             cur.execute(
-                f"INSERT INTO {self.STAGE} (line, email, name, attributes, status, known) "
-                "SELECT r.line, r.email, r.name, r.attributes, r.status, "
-                f"(EXISTS (SELECT 1 FROM {self.SEEN} x WHERE x.email = r.email)"
+                f"INSERT INTO {self.STAGE} (line, email, name, attributes, status, seen_line, "
+                "known) SELECT r.line, r.email, r.name, r.attributes, r.status, seen.line, "
+                "(seen.line IS NOT NULL"
                 " OR EXISTS (SELECT 1 FROM suppressions x WHERE x.email = r.email)"
                 " OR EXISTS (SELECT 1 FROM subscribers x WHERE x.email = r.email)) "
-                f"FROM {source} AS r",
+                f"FROM {source} AS r LEFT JOIN {self.SEEN} seen ON seen.email = r.email",
                 params,
             )
         cur.close()
@@ -386,9 +391,8 @@ class ImportSession:
         cur = bulk.cursor()
         p = "%s" if bulk.pg else "?"
         cur.execute(
-            "SELECT st.email, seen.line, sup.reason, s.id, s.name, s.attributes, m.id, m.status "
+            "SELECT st.email, st.seen_line, sup.reason, s.id, s.name, s.attributes, m.id, m.status "
             f"FROM {self.STAGE} st "
-            f"LEFT JOIN {self.SEEN} seen ON seen.email = st.email "
             "LEFT JOIN suppressions sup ON sup.email = st.email "
             "LEFT JOIN subscribers s ON s.email = st.email "
             f"LEFT JOIN memberships m ON m.subscriber_id = s.id AND m.list_id = {p} "
@@ -426,12 +430,14 @@ class ImportSession:
             stamp = bulk.stamp(now)
             reason = f"import {self.origin}"
             imported: tuple[ImportOutcome, str] = ("imported", "")
+            new_statuses: Counter[str] = Counter()  # of the new subscribers' memberships
             for index, row in enumerate(batch):
                 if index in results:
                     continue
                 found = known.get(row.email)
                 if found is None:
                     results[index] = imported  # a new subscriber, written set-based below
+                    new_statuses[row.status] += 1
                     continue
                 seen_line, suppressed, subscriber_id, old_name, old_attributes = found[:5]
                 membership_id, status = found[5:]
@@ -476,11 +482,14 @@ class ImportSession:
                     changed = True
                 results[index] = ("updated" if changed else "unchanged", "")
             if not self.dry_run:
-                self._write(bulk, stamp, new_memberships, subscriber_updates, status_updates)
+                self._write(
+                    bulk, stamp, new_statuses, new_memberships, subscriber_updates, status_updates
+                )
             cur = bulk.cursor()
+            # staged addresses are distinct, and only this session writes SEEN: no conflicts
             cur.execute(
                 f"INSERT INTO {self.SEEN} (email, line) SELECT email, line FROM {self.STAGE} "
-                "WHERE true ORDER BY email ON CONFLICT (email) DO NOTHING"
+                "WHERE seen_line IS NULL ORDER BY email"
             )
             cur.close()
         self._batches += 1
@@ -515,6 +524,7 @@ class ImportSession:
         self,
         bulk: _Bulk,
         stamp: Any,
+        new_statuses: Counter[str],
         new_memberships: list[tuple[ImportRow, int]],
         subscriber_updates: list[tuple[Any, ...]],
         status_updates: list[tuple[Any, ...]],
@@ -524,25 +534,19 @@ class ImportSession:
         Addresses another writer stored meanwhile are left to it (ON CONFLICT DO NOTHING); their
         membership is still added, found by address as for the new ones.
         """
-        p = "%s" if bulk.pg else "?"
-        json_cast = "CAST(st.attributes AS json)" if bulk.pg else "st.attributes"
-        cur = bulk.cursor()
-        cur.execute(
-            "INSERT INTO subscribers (email, name, attributes, created_at, updated_at) "
-            f"SELECT st.email, st.name, {json_cast}, {p}, {p} FROM {self.STAGE} st "
-            "WHERE NOT st.known ORDER BY st.email ON CONFLICT (email) DO NOTHING",
-            (stamp, stamp),
-        )
-        cur.execute(
-            "INSERT INTO memberships (list_id, subscriber_id, status, origin, status_reason, "
-            f"created_at, updated_at) SELECT {p}, s.id, st.status, {p}, "
-            f"CASE WHEN st.status = '{ACTIVE}' THEN NULL ELSE 'imported as such' END, {p}, {p} "
-            f"FROM {self.STAGE} st JOIN subscribers s ON s.email = st.email "
-            "WHERE NOT st.known ORDER BY s.id "
-            "ON CONFLICT (list_id, subscriber_id) DO NOTHING",
-            (self.list_id, self.origin, stamp, stamp),
-        )
-        cur.close()
+        if bulk.pg:
+            if not self._write_new_pg(bulk, stamp, new_statuses):
+                self._add_new_memberships(bulk, stamp)
+        else:
+            cur = bulk.cursor()
+            cur.execute(
+                "INSERT INTO subscribers (email, name, attributes, created_at, updated_at) "
+                f"SELECT st.email, st.name, st.attributes, ?, ? FROM {self.STAGE} st "
+                "WHERE NOT st.known ORDER BY st.email ON CONFLICT (email) DO NOTHING",
+                (stamp, stamp),
+            )
+            cur.close()
+            self._add_new_memberships(bulk, stamp)
         bulk.insert_rows(
             "memberships",
             (
@@ -582,6 +586,123 @@ class ImportSession:
             types=("text", "text", "timestamptz", "text", "bigint"),
             unless_changed="status",
         )
+
+    def _write_new_pg(self, bulk: _Bulk, stamp: Any, new_statuses: Counter[str]) -> bool:
+        """PostgreSQL: insert the new subscribers and their memberships in one statement a status.
+
+        The memberships take the ids the subscriber insert returns, so no address is looked up
+        again, and need no conflict check: nobody else can refer to rows this transaction has
+        just inserted. False when another writer stored some of the addresses meanwhile (they
+        got no membership here; `_add_new_memberships` adds them, found by address).
+        """
+        cur = bulk.cursor()
+        complete = True
+        for status, expected in new_statuses.items():
+            cur.execute(
+                "WITH new AS (INSERT INTO subscribers "
+                "(email, name, attributes, created_at, updated_at) "
+                "SELECT st.email, st.name, CAST(st.attributes AS json), %s, %s "
+                f"FROM {self.STAGE} st WHERE NOT st.known AND st.status = %s ORDER BY st.email "
+                "ON CONFLICT (email) DO NOTHING RETURNING id) "
+                "INSERT INTO memberships (list_id, subscriber_id, status, origin, status_reason, "
+                "created_at, updated_at) SELECT %s, new.id, %s, %s, %s, %s, %s FROM new "
+                "ORDER BY new.id",
+                (
+                    stamp,
+                    stamp,
+                    status,
+                    self.list_id,
+                    status,
+                    self.origin,
+                    None if status == ACTIVE else "imported as such",
+                    stamp,
+                    stamp,
+                ),
+            )
+            complete = complete and cur.rowcount == expected
+        cur.close()
+        return complete
+
+    def _add_new_memberships(self, bulk: _Bulk, stamp: Any) -> None:
+        """Memberships for the staged new addresses, found by address (whoever stored them)."""
+        p = "%s" if bulk.pg else "?"
+        cur = bulk.cursor()
+        cur.execute(
+            "INSERT INTO memberships (list_id, subscriber_id, status, origin, status_reason, "
+            f"created_at, updated_at) SELECT {p}, s.id, st.status, {p}, "
+            f"CASE WHEN st.status = '{ACTIVE}' THEN NULL ELSE 'imported as such' END, {p}, {p} "
+            f"FROM {self.STAGE} st JOIN subscribers s ON s.email = st.email "
+            "WHERE NOT st.known ORDER BY s.id "
+            "ON CONFLICT (list_id, subscriber_id) DO NOTHING",
+            (self.list_id, self.origin, stamp, stamp),
+        )
+        cur.close()
+
+
+class SplitImport:
+    """An import over several connections at once (PostgreSQL), so the server works on as many
+    cores: each batch is split by address between `ImportSession`s, applied side by side in
+    threads, and its outcomes put back in file order.
+
+    Every occurrence of an address goes to the same session, so what one session decides alone
+    stays exact: duplicates across the file (each session remembers the addresses it saw),
+    unchanged rows on a re-import, and the rule that nobody who left is put back. The sessions
+    touch disjoint rows, so they never wait on each other's row locks. Each part of a batch
+    commits on its own, as a batch did: an import stopped half-way is completed by importing
+    the file again (each session's last commit, on leaving, is a durable one).
+    """
+
+    def __init__(self, sessions: list[ImportSession]) -> None:
+        assert len(sessions) > 1
+        self.sessions = sessions
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> SplitImport:
+        entered: list[ImportSession] = []
+        try:
+            for session in self.sessions:
+                entered.append(session.__enter__())
+        except BaseException:
+            for session in entered:
+                session.__exit__(None, None, None)
+            raise
+        self._pool = ThreadPoolExecutor(
+            max_workers=len(self.sessions) - 1, thread_name_prefix="digest-import"
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for session in self.sessions:
+            session.__exit__(*exc)
+
+    def apply(self, batch: Sequence[ImportRow]) -> list[tuple[ImportRow, ImportOutcome, str]]:
+        """Apply one batch, each part on its session; one (row, outcome, detail) per row."""
+        assert self._pool is not None, "use SplitImport as a context manager"
+        count = len(self.sessions)
+        parts: list[list[ImportRow]] = [[] for _ in range(count)]
+        lanes = [hash(row.email) % count for row in batch]
+        for row, lane in zip(batch, lanes, strict=True):
+            parts[lane].append(row)
+        futures = [
+            self._pool.submit(_apply_part, session, part)
+            for session, part in zip(self.sessions[1:], parts[1:], strict=True)
+        ]
+        try:
+            done = [_apply_part(self.sessions[0], parts[0])]
+        finally:  # never leave a part running, whatever happened to this one
+            wait(futures)
+        done.extend(future.result() for future in futures)
+        outcomes = [iter(part) for part in done]
+        return [next(outcomes[lane]) for lane in lanes]
+
+
+def _apply_part(
+    session: ImportSession, part: list[ImportRow]
+) -> list[tuple[ImportRow, ImportOutcome, str]]:
+    return session.apply(part) if part else []
 
 
 class SubscriberQueries:
@@ -714,11 +835,18 @@ class SubscriberQueries:
 
     def import_session(
         self, list_id: int, *, origin: str, resubscribe: bool = False, dry_run: bool = False
-    ) -> ImportSession:
-        """A session applying import batches; see `ImportSession`."""
-        return ImportSession(
-            self.engine, list_id, origin=origin, resubscribe=resubscribe, dry_run=dry_run
-        )
+    ) -> ImportSession | SplitImport:
+        """A session applying import batches; see `ImportSession` (and `SplitImport`, which
+        PostgreSQL gets: its server is the bottleneck, and it can work on several cores)."""
+
+        def session() -> ImportSession:
+            return ImportSession(
+                self.engine, list_id, origin=origin, resubscribe=resubscribe, dry_run=dry_run
+            )
+
+        if self.engine.dialect.name == "postgresql" and IMPORT_CONNECTIONS > 1:
+            return SplitImport([session() for _ in range(IMPORT_CONNECTIONS)])
+        return session()
 
     def set_membership_status(
         self, list_id: int, subscriber_id: int, status: str, reason: str | None = None
