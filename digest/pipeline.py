@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
 from digest.errors import DigestError, ExtractionError, StoreError
-from digest.extract import extract_document, extract_feed_item
 from digest.fetch import USER_AGENT, Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
 from digest.personalize import MessageTemplate, render_preview
@@ -118,6 +119,10 @@ class RunReport:
 
 
 async def _extract_item(item: SourceItem, fetcher: Fetcher) -> ExtractedArticle:
+    # Imported here: a run whose articles are all known (every feed answered 304) extracts
+    # nothing and need not load the extractor.
+    from digest.extract import extract_document, extract_feed_item
+
     if item.raw is not None:
         return await asyncio.to_thread(
             extract_document,
@@ -734,8 +739,6 @@ def sample_recipient(ws: Workspace, name: str) -> Recipient:
 
 async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
     """Compose the next issue and write it as a sample subscriber would get it; send nothing."""
-    import json
-
     sync_lists(ws)
     draft = await compose_issue(ws, name)
     if draft.rendered is None:
@@ -757,8 +760,9 @@ async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
         "more": [a.as_json() for a in draft.rendered.more],
         "report": draft.report,
     }
-    (out_dir / "issue.json").write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    # orjson: a large digest's report lists thousands of left-out articles
+    (out_dir / "issue.json").write_bytes(
+        orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     )
     return draft
 

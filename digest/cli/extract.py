@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.table import Table
 
 from digest.errors import DigestError, ExtractionError, SourceError
-from digest.extract import MAX_DOCUMENT_BYTES, extract_document, extract_file
 from digest.models import ExtractedArticle
 from digest.summarize import DEFAULT_WORDS, LeadSummarizer
 
@@ -51,6 +50,8 @@ def _fetch(
     Small and private on purpose: the shared fetcher (timeouts, per-host limits, conditional
     GET) will replace it.
     """
+    from digest.extract import MAX_DOCUMENT_BYTES  # the extractor loads only when used
+
     try:
         with (
             httpx.Client(
@@ -84,6 +85,8 @@ def _fetch(
 
 
 def _read_target(target: str, *, transport: httpx.BaseTransport | None = None) -> ExtractedArticle:
+    from digest.extract import extract_document, extract_file
+
     if target == "-":
         return extract_document(sys.stdin.buffer.read())
     if target.startswith(("http://", "https://")):
