@@ -90,16 +90,16 @@ def workspace(tmp_path: Path, server: HostileServer, home: Path) -> Workspace:
 async def test_cold_then_warm_issue_has_the_same_articles_once(
     workspace: Workspace, server: HostileServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import digest.pipeline as pipeline
+    import digest.extract as extractor  # the pipeline looks it up there at each use
 
     calls: list[str | None] = []
-    real = pipeline.extract_feed_item
+    real = extractor.extract_feed_item
 
     def counting(content_html: str | None, *, url: str | None, title: str | None) -> Any:
         calls.append(title)
         return real(content_html, url=url, title=title)
 
-    monkeypatch.setattr(pipeline, "extract_feed_item", counting)
+    monkeypatch.setattr(extractor, "extract_feed_item", counting)
     cold = await compose_issue(workspace, "daily")
     assert cold.report["failed_sources"] == {
         "gone": f"{server.url('/gone.xml')}: HTTP 404 Not Found"
