@@ -24,6 +24,8 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 __all__ = [
@@ -81,20 +83,28 @@ def translate_day_of_week(field_text: str) -> str:
     return ",".join(_DAY_NAMES[day] for day in sorted(days))
 
 
-def crontab_trigger(expression: str, zone: ZoneInfo) -> CronTrigger:
-    """A cron trigger in `zone` for a five-field crontab expression, read as cron reads it."""
+def crontab_trigger(expression: str, zone: ZoneInfo) -> BaseTrigger:
+    """A cron trigger in `zone` for a five-field crontab expression, read as cron reads it.
+
+    Two of cron's rules APScheduler reads otherwise: numeric weekdays (see
+    `translate_day_of_week`), and a day of the month and a weekday both given: cron fires on
+    either ("0 8 1 * MON" is the 1st and every Monday), APScheduler only on both. A field that
+    starts with `*` (`*/2`) counts as not given, as in cron, and then both must match.
+    """
     values = expression.split()
     if len(values) != 5:
         raise ValueError(f"wrong number of fields; got {len(values)}, expected 5")
     minute, hour, day, month, day_of_week = values
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=translate_day_of_week(day_of_week),
-        timezone=zone,
-    )
+    weekdays = translate_day_of_week(day_of_week)
+
+    def cron(day: str, day_of_week: str) -> CronTrigger:
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=zone
+        )
+
+    if not day.startswith("*") and not day_of_week.startswith("*"):
+        return OrTrigger([cron(day, "*"), cron("*", weekdays)])
+    return cron(day, weekdays)
 
 
 def next_local_hour(after: datetime, zone: ZoneInfo, hour: int) -> datetime:

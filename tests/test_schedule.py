@@ -153,6 +153,24 @@ def test_the_31st_skips_short_months() -> None:
     assert [f.period for f in found] == ["2026-01", "2026-03", "2026-05"]
 
 
+def test_day_of_month_and_weekday_both_given_fire_on_either_as_in_cron() -> None:
+    """cron(8): "0 8 1 * MON" runs on the 1st and on every Monday (APScheduler alone: both)."""
+    schedule = DigestSchedule("d", "0 8 1 * MON", "Europe/Berlin")
+    found = list(schedule.firings(utc(2026, 11, 27), utc(2026, 12, 15)))
+    assert [f.local.strftime("%a %d") for f in found] == ["Mon 30", "Tue 01", "Mon 07", "Mon 14"]
+    assert schedule.granularity is Granularity.DAY
+    assert len({f.period for f in found}) == len(found)
+
+
+def test_a_starred_day_field_still_means_both_as_in_cron() -> None:
+    """A field that starts with `*` counts as unrestricted: "*/2" days that are Mondays."""
+    schedule = DigestSchedule("d", "0 8 */2 * 1", "UTC")
+    found = list(schedule.firings(utc(2026, 11, 27), utc(2027, 1, 31)))
+    assert [f.local.strftime("%a %d") for f in found] == [
+        "Mon 07", "Mon 21", "Mon 11", "Mon 25",
+    ]  # fmt: skip
+
+
 def test_local_date_decides_the_day_key_not_utc() -> None:
     """08:00 in Auckland on 1 February is still 31 January in UTC."""
     schedule = DigestSchedule("d", "0 8 * * *", "Pacific/Auckland")
