@@ -73,9 +73,6 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]
 class ArticleQueries:
     engine: Engine
 
-    def _dialect_insert(self, table: Any) -> Any:
-        return dialect_insert(self.engine.dialect.name, table)
-
     # articles --------------------------------------------------------------------------------
 
     def remember_articles(
@@ -156,7 +153,7 @@ class ArticleQueries:
         }
         if not rows:
             return
-        statement = self._dialect_insert(articles)
+        statement = dialect_insert(self.engine.dialect.name, articles)
         changing = ("url", "url_key", "title", "lead", "author", "image", "language", "words",
                     "published", "content_hash")  # fmt: skip
         statement = statement.on_conflict_do_update(
@@ -244,7 +241,7 @@ class ArticleQueries:
         ]
         if not rows:
             return
-        statement = self._dialect_insert(source_cache)
+        statement = dialect_insert(self.engine.dialect.name, source_cache)
         statement = statement.on_conflict_do_update(
             index_elements=["source"],
             set_={name: statement.excluded[name] for name in rows[0] if name != "source"},
@@ -295,7 +292,7 @@ class ArticleQueries:
                     row["last_error_at"] = now
                     row["consecutive_failures"] = (row["consecutive_failures"] or 0) + 1
                 rows.append(row)
-            statement = self._dialect_insert(source_health)
+            statement = dialect_insert(self.engine.dialect.name, source_health)
             statement = statement.on_conflict_do_update(
                 index_elements=["source"],
                 set_={

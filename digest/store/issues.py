@@ -63,9 +63,6 @@ def _issue(row: Any) -> IssueRow:
 class IssueQueries:
     engine: Engine
 
-    def _insert(self, table: Any) -> Any:
-        return dialect_insert(self.engine.dialect.name, table)
-
     def claim_issue(self, digest: str, period: str, owner: str) -> int | None:
         """Claim (digest, period); the id if this caller got it, None if someone already had it.
 
@@ -73,7 +70,7 @@ class IssueQueries:
         period, exactly one gets the row back and builds the issue.
         """
         statement = (
-            self._insert(issues)
+            dialect_insert(self.engine.dialect.name, issues)
             .values(
                 digest=digest,
                 period=period,
@@ -184,7 +181,7 @@ class IssueQueries:
                 raise StoreError(f"issue {issue_id} is not a draft or approved issue")
             for key in dict.fromkeys(article_keys):
                 conn.execute(
-                    self._insert(sent_articles)
+                    dialect_insert(self.engine.dialect.name, sent_articles)
                     .values(digest=digest, article_key=key, issue_id=issue_id)
                     .on_conflict_do_nothing(index_elements=["digest", "article_key"])
                 )
@@ -202,7 +199,7 @@ class IssueQueries:
                 .where(~subscribers.c.email.in_(select(suppressions.c.email)))
             )
             conn.execute(
-                self._insert(deliveries)
+                dialect_insert(self.engine.dialect.name, deliveries)
                 .from_select(
                     ["issue_id", "subscriber_id", "email", "status", "attempts", "updated_at"],
                     eligible,

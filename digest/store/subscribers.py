@@ -29,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from digest.store.db import as_utc, dialect_insert, utcnow
+from digest.store.db import as_utc, dialect_insert, driver_value, utcnow
 from digest.store.schema import (
     deliveries,
     events,
@@ -151,7 +151,7 @@ class _Bulk:
         return self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def stamp(self, now: datetime) -> Any:
-        return now if self.pg else now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return driver_value(now, sqlite=not self.pg)
 
     @staticmethod
     def json_value(value: Any) -> str:
