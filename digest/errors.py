@@ -2,17 +2,23 @@
 
     DigestError                      root: the CLI turns any of these into one line, no traceback
     ├── ConfigError                  bad configuration (exit 2); carries file, key path and reason
-    ├── UsageError                   a command used the wrong way (exit 2)
-    ├── StoreError                   the database could not do what was asked
+    ├── UsageError                   a command used the wrong way (exit 2; HTTP 400)
+    ├── StoreError                   the database could not do what was asked (HTTP 503)
     ├── SourceError                  one source could not be gathered (the run goes on)
+    │   ├── FetchError               the HTTP fetch failed (status, timeout, size cap...)
+    │   └── FeedError                the document is not a feed Digest can read
     ├── ExtractionError              one document yielded no article (the run goes on)
     ├── RenderError                  the issue could not be rendered (template problems)
-    └── DeliveryError                sending failed
-        ├── RetryableDeliveryError   429, 5xx, timeouts, dropped connections: try again later
-        └── PermanentDeliveryError   the provider refused for good
-            └── ProviderAuthError    401/403: stop the issue at once, no retry storm
+    ├── DeliveryError                sending failed
+    │   ├── RetryableDeliveryError   429, 5xx, timeouts, dropped connections: try again later
+    │   └── PermanentDeliveryError   the provider refused for good
+    │       └── ProviderAuthError    401/403: stop the issue at once, no retry storm
+    └── RequestError                 the web app refuses a request (carries its HTTP status)
 
-Misuse of the library (a bug in the caller) raises RuntimeError subclasses instead.
+Each class says how it surfaces: `exit_code` for the CLI (`digest.cli.errors` is the one place
+that prints them) and `http_status` for the web app (`digest.web.errors` is the one place that
+turns them into a page or JSON). Misuse of the library (a bug in the caller) raises
+RuntimeError subclasses instead.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ __all__ = [
     "DeliveryError",
     "DigestError",
     "ExtractionError",
+    "FeedError",
+    "FetchError",
     "PermanentDeliveryError",
     "ProviderAuthError",
     "RenderError",
+    "RequestError",
     "RetryableDeliveryError",
     "SourceError",
     "StoreError",
@@ -39,6 +48,7 @@ class DigestError(Exception):
     """Root of every error Digest raises for a reason a user can act on."""
 
     exit_code = 1
+    http_status = 500
 
 
 @dataclass(frozen=True)
@@ -68,19 +78,29 @@ class UsageError(DigestError):
     """A command was called with arguments that cannot work."""
 
     exit_code = 2
+    http_status = 400
 
 
 class StoreError(DigestError):
     """The store (SQLite or PostgreSQL) refused or failed an operation."""
 
+    http_status = 503
+
 
 class SourceError(DigestError):
-    """A source could not be fetched or parsed; names the source."""
+    """A source could not be gathered; the message says why, the rest of the run goes on."""
 
-    def __init__(self, source: str, reason: str) -> None:
-        self.source = source
-        self.reason = reason
-        super().__init__(f"source {source!r}: {reason}")
+
+class FetchError(SourceError):
+    """A fetch failed; the message says why in words an operator understands."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the server answered
+
+
+class FeedError(SourceError):
+    """A document is not a feed Digest can read (empty, an HTML page, not RSS/Atom/JSON)."""
 
 
 class ExtractionError(DigestError):
@@ -109,3 +129,12 @@ class PermanentDeliveryError(DeliveryError):
 
 class ProviderAuthError(PermanentDeliveryError):
     """The provider rejected our credentials (401/403): stop the issue instead of retrying."""
+
+
+class RequestError(DigestError):
+    """The web app refuses a request (bad signature, replay, unknown provider...)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.http_status = status
+        self.reason = reason

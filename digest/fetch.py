@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import httpx
 
 from digest import __version__
+from digest.errors import FetchError
 
 # httpcore asks for sniffio on every request and anyio 4 no longer brings it along: remember
 # the miss, or each request pays a search of sys.path (about 1 ms of CPU).
@@ -70,14 +71,6 @@ class ValidatorStore(Protocol):
     def save_fetch_validators(
         self, url: str, etag: str | None, last_modified: str | None, content_hash: str | None
     ) -> None: ...
-
-
-class FetchError(Exception):
-    """A fetch failed; the message says why in words an operator understands."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class _Transient(Exception):

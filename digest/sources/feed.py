@@ -14,6 +14,7 @@ import re
 from datetime import UTC, datetime
 
 from digest.config import SourceConfig
+from digest.errors import FeedError
 from digest.fetch import decode_text
 from digest.models import SourceItem
 from digest.sources.normalize import (
@@ -28,10 +29,6 @@ from digest.sources.normalize import (
 __all__ = ["FeedError", "parse_document", "parse_feed", "plain_text", "sanitize_html"]
 
 log = logging.getLogger(__name__)
-
-
-class FeedError(ValueError):
-    """The document is not a feed we can read; the message says what it is instead."""
 
 
 def _matches(pattern: str, values: list[str]) -> bool:

@@ -8,10 +8,11 @@ from urllib.parse import urljoin
 
 import orjson
 
+from digest.errors import FeedError
 from digest.sources.normalize import Entry, ParsedFeed, parse_date
 
 
-class NotAJsonFeed(ValueError):
+class NotAJsonFeed(FeedError):
     """The document is not a JSON Feed (the message says why)."""
 
 

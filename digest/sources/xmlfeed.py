@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from digest.errors import FeedError
 from digest.sources.normalize import Entry, ParsedFeed, parse_date
 
 ATOM10 = "http://www.w3.org/2005/Atom"
@@ -25,7 +26,7 @@ XHTML = "http://www.w3.org/1999/xhtml"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
 
-class NotAFeed(ValueError):
+class NotAFeed(FeedError):
     """The document is not RSS or Atom (the message says what it seems to be)."""
 
 
