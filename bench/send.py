@@ -55,11 +55,12 @@ def child(subscribers: int, base_url: str) -> None:
     from sqlalchemy import insert
 
     from digest.config import load_config
-    from digest.pipeline import Workspace, deliver_issue, render_settings
+    from digest.pipeline import deliver_issue, render_settings
     from digest.render import render_issue
     from digest.store.db import utcnow
     from digest.store.schema import memberships
     from digest.store.schema import subscribers as subscribers_table
+    from digest.workspace import Workspace
 
     work = Path(tempfile.mkdtemp(prefix="digest-bench-send-"))
     config = work / "bench.toml"
@@ -122,7 +123,7 @@ postal_address = "1 Bench Street, Testville"
                     for n in rows
                 ],
             )
-    rendered = render_issue(sample_content(30), render_settings(ws, "bench"))
+    rendered = render_issue(sample_content(30), render_settings(ws.config, "bench"))
     issue_id = store.claim_issue("bench", "bench", ws.owner)
     assert issue_id is not None
     store.save_draft(

@@ -28,7 +28,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from apscheduler.events import JobExecutionEvent
+import uvicorn
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -36,7 +42,6 @@ from digest.config import Config, load_config
 from digest.errors import ConfigError, DigestError
 from digest.pipeline import (
     RunReport,
-    Workspace,
     build_claimed,
     deliver_issue,
     run_period,
@@ -45,6 +50,7 @@ from digest.pipeline import (
 from digest.schedule import DigestSchedule
 from digest.store.db import utcnow
 from digest.store.issues import SKIPPED, UNFINISHED
+from digest.workspace import Workspace
 
 __all__ = ["AppFactory", "FiringExecutor", "Service", "ServiceOptions"]
 
@@ -68,8 +74,6 @@ class FiringExecutor(AsyncIOExecutor):
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
         async def run() -> list[JobExecutionEvent]:
-            from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
-
             events = []
             for run_time in run_times:
                 late = datetime.now(UTC) - run_time
@@ -467,8 +471,6 @@ class Service:
             loop.remove_signal_handler(sig)
 
     async def _serve_web(self) -> None:
-        import uvicorn
-
         assert self.app_factory is not None
         app = self.app_factory(self.ws)
         config = uvicorn.Config(
@@ -502,15 +504,9 @@ class Service:
             self.request_stop()
 
 
-try:
-    import uvicorn as _uvicorn
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the service."""
 
-    class _QuietServer(_uvicorn.Server):
-        """A uvicorn server that leaves signal handling to the service."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Generator[None, None, None]:
-            yield
-
-except ImportError:  # pragma: no cover - uvicorn is a dependency
-    pass
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield

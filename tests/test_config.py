@@ -128,7 +128,7 @@ def test_parse_window(text: str, hours: float) -> None:
 
 
 def test_fetch_limits_reach_the_fetcher(tmp_path: Path) -> None:
-    from digest.pipeline import Workspace
+    from digest.workspace import Workspace
 
     path = _write(
         tmp_path,

@@ -20,12 +20,15 @@ from starlette.routing import Route
 from typer.testing import CliRunner
 
 from digest.cli import app as cli_app
-from digest.config import load_config
+from digest.config import ProviderConfig, load_config
 from digest.models import OutgoingMessage, SendResult
-from digest.pipeline import Workspace, run_period, settle_drafts
+from digest.pipeline import run_period, settle_drafts
+from digest.send import Transport, make_transport
 from digest.send.outbox import OutboxTransport
 from digest.service import Service, ServiceOptions
 from digest.store.db import utcnow
+from digest.web import create_app
+from digest.workspace import Workspace
 from tests.service.helpers import add_subscribers, write_article, write_config
 
 QUICK = ServiceOptions(poll_interval=0.2, watch_interval=0.1, web=False, catch_up=False)
@@ -41,11 +44,16 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def workspaces(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def workspaces(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[..., Workspace]]:
     opened: list[Workspace] = []
 
     def make(config: Path, owner: str = "test") -> Workspace:
-        ws = Workspace.open(load_config(config), tmp_path / "var")
+        ws = Workspace.open(load_config(config), tmp_path / "var", transports=recorder.transports)
         ws.owner = owner
         opened.append(ws)
         return ws
@@ -56,13 +64,23 @@ def workspaces(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
 
 
 class Recorder:
-    """Wraps the outbox and counts every send attempt per delivery, across services."""
+    """Wraps the outbox and counts every send attempt per delivery, across services.
+
+    Every workspace of the `workspaces` fixture sends through `transports`; once `arm`ed, that
+    is the recording outbox (50 messages a batch, an optional delay per batch)."""
 
     def __init__(self) -> None:
         self.attempts: Counter[int] = Counter()
         self.recipients: Counter[str] = Counter()
+        self.armed = False
+        self.delay = 0.0
 
-    def patch(self, monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> None:
+    def arm(self, delay: float = 0.0) -> None:
+        self.armed, self.delay = True, delay
+
+    def transports(self, name: str, provider: ProviderConfig, home: Path) -> Transport:
+        if not self.armed:
+            return make_transport(name, provider, home)
         recorder = self
 
         class Recording(OutboxTransport):
@@ -72,14 +90,11 @@ class Recorder:
                 for message in messages:
                     recorder.attempts[message.delivery_id] += 1
                     recorder.recipients[message.to_email] += 1
-                if delay:
-                    await asyncio.sleep(delay)
+                if recorder.delay:
+                    await asyncio.sleep(recorder.delay)
                 return await super().send_batch(messages)
 
-        def make_transport(name: str, provider: object, home: Path) -> Recording:
-            return Recording(home / "outbox")
-
-        monkeypatch.setattr("digest.pipeline.make_transport", make_transport)
+        return Recording(home / "outbox")
 
 
 async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -119,7 +134,7 @@ async def running(service: Service, body: Callable[[], Awaitable[None]]) -> None
 async def test_a_firing_builds_and_sends_its_period(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],
-    monkeypatch: pytest.MonkeyPatch,
+    recorder: Recorder,
     schedule: str,
     zone: str,
     travel_to: datetime,
@@ -127,8 +142,7 @@ async def test_a_firing_builds_and_sends_its_period(
 ) -> None:
     config = write_config(tmp_path / "config", schedule=schedule, timezone=zone)
     write_article(tmp_path / "config" / "articles", "bridge", "Bridge reopens", travel_to)
-    recorder = Recorder()
-    recorder.patch(monkeypatch)
+    recorder.arm()
     with time_machine.travel(travel_to, tick=True):
         ws = workspaces(config)
         add_subscribers(ws.store, 4)
@@ -147,14 +161,14 @@ async def test_a_firing_builds_and_sends_its_period(
 async def test_the_repeated_hour_of_fall_back_does_not_send_a_daily_digest_twice(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],
-    monkeypatch: pytest.MonkeyPatch,
+    recorder: Recorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A daily 01:00 in New York fires at 01:00 EDT and again at 01:00 EST: one issue."""
     config = write_config(tmp_path / "config", schedule="0 1 * * *", timezone="America/New_York")
     first = utc(2026, 11, 1, 5)  # 01:00 EDT
     write_article(tmp_path / "config" / "articles", "bridge", "Bridge reopens", first)
-    Recorder().patch(monkeypatch)
+    recorder.arm()
     caplog.set_level(logging.INFO, logger="digest.service")
     with time_machine.travel(first - timedelta(seconds=2), tick=True):
         ws = workspaces(config)
@@ -183,7 +197,7 @@ async def test_the_repeated_hour_of_fall_back_does_not_send_a_daily_digest_twice
 async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],
-    monkeypatch: pytest.MonkeyPatch,
+    recorder: Recorder,
     request: pytest.FixtureRequest,
     engine: str,
 ) -> None:
@@ -192,8 +206,7 @@ async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
         tmp_path / "config", store_url=url, schedule="* * * * *", extra_digest='grace = "10m"'
     )
     write_article(tmp_path / "config" / "articles", "bridge", "Bridge reopens")
-    recorder = Recorder()
-    recorder.patch(monkeypatch, delay=0.01)
+    recorder.arm(delay=0.01)
     one, two = workspaces(config, "one"), workspaces(config, "two")
     add_subscribers(one.store, 600)
     options = ServiceOptions(poll_interval=0.1, web=False, catch_up=True)
@@ -222,7 +235,7 @@ async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
 async def test_two_services_firing_at_the_same_minute_build_one_issue_and_share_the_sending(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],
-    monkeypatch: pytest.MonkeyPatch,
+    recorder: Recorder,
     request: pytest.FixtureRequest,
     engine: str,
 ) -> None:
@@ -233,8 +246,7 @@ async def test_two_services_firing_at_the_same_minute_build_one_issue_and_share_
     )
     turn = utc(2026, 11, 1, 6)  # 01:00 EST, an hour after 01:00 EDT
     write_article(tmp_path / "config" / "articles", "bridge", "Bridge reopens", turn)
-    recorder = Recorder()
-    recorder.patch(monkeypatch, delay=0.01)
+    recorder.arm(delay=0.01)
     with time_machine.travel(turn - timedelta(seconds=1.5), tick=True):
         one, two = workspaces(config, "one"), workspaces(config, "two")
         add_subscribers(one.store, 400)
@@ -274,14 +286,13 @@ def _lease_owners(ws: Workspace, issue_id: int) -> set[str]:
 async def test_catch_up_sends_a_missed_period_once_and_a_restart_sends_nothing_more(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],
-    monkeypatch: pytest.MonkeyPatch,
+    recorder: Recorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     config = write_config(tmp_path / "config", schedule="0 8 * * MON", extra_digest='grace = "2h"')
     restart = utc(2026, 11, 30, 8, 30)  # Monday 09:30 in Berlin, 1.5 h after the firing
     write_article(tmp_path / "config" / "articles", "bridge", "Bridge reopens", restart)
-    recorder = Recorder()
-    recorder.patch(monkeypatch)
+    recorder.arm()
     caplog.set_level(logging.INFO, logger="digest.service")
     options = ServiceOptions(poll_interval=0.1, web=False, catch_up=True)
     with time_machine.travel(restart, tick=True):
@@ -370,13 +381,9 @@ async def test_the_web_app_runs_in_the_same_loop(
 async def test_serve_mounts_the_projects_web_app(
     tmp_path: Path, workspaces: Callable[..., Workspace]
 ) -> None:
-    from digest.cli.serve import web_app_factory
-
     ws = workspaces(write_config(tmp_path / "config"))
-    factory = web_app_factory()
-    assert factory is not None
     options = ServiceOptions(port=0, web=True, catch_up=False, poll_interval=0.2)
-    service = Service(ws, app_factory=factory, options=options)
+    service = Service(ws, app_factory=create_app, options=options)
 
     async def body() -> None:
         async with httpx.AsyncClient() as client:
@@ -459,12 +466,11 @@ async def test_an_approved_draft_is_frozen_for_sending_once(
 
 
 async def test_the_sender_loop_sends_an_approved_draft(
-    tmp_path: Path, workspaces: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, workspaces: Callable[..., Workspace], recorder: Recorder
 ) -> None:
     config = write_config(tmp_path / "config", extra_digest="approval = true")
     write_article(tmp_path / "config" / "articles", "one", "A story")
-    recorder = Recorder()
-    recorder.patch(monkeypatch)
+    recorder.arm()
     ws = workspaces(config)
     add_subscribers(ws.store, 3)
     report = await run_period(ws, "brief", "2026-W48", send=False)
@@ -478,7 +484,7 @@ async def test_the_sender_loop_sends_an_approved_draft(
 
 
 async def test_a_claim_whose_builder_died_is_built_again_or_skipped_when_too_old(
-    tmp_path: Path, workspaces: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, workspaces: Callable[..., Workspace], recorder: Recorder
 ) -> None:
     from sqlalchemy import update
 
@@ -486,8 +492,7 @@ async def test_a_claim_whose_builder_died_is_built_again_or_skipped_when_too_old
 
     config = write_config(tmp_path / "config")
     write_article(tmp_path / "config" / "articles", "one", "A story")
-    recorder = Recorder()
-    recorder.patch(monkeypatch)
+    recorder.arm()
     ws = workspaces(config)
     add_subscribers(ws.store, 3)
     recent = ws.store.claim_issue("brief", "2026-W48", "dead:1")
@@ -512,13 +517,12 @@ async def test_a_claim_whose_builder_died_is_built_again_or_skipped_when_too_old
 
 
 async def test_local_hour_holds_each_delivery_until_that_hour_in_the_subscribers_zone(
-    tmp_path: Path, workspaces: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, workspaces: Callable[..., Workspace], recorder: Recorder
 ) -> None:
     config = write_config(tmp_path / "config", extra_digest="local_hour = 7")
     built = utc(2026, 11, 26, 8)  # 17:00 in Tokyo, 03:00 in New York, 09:00 in Berlin
     write_article(tmp_path / "config" / "articles", "one", "A story", built)
-    recorder = Recorder()
-    recorder.patch(monkeypatch)
+    recorder.arm()
     zones = ["Asia/Tokyo", "America/New_York", "Europe/Berlin", "Not/AZone"]
     with time_machine.travel(built, tick=False):
         ws = workspaces(config)

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from digest.config import load_config
-from digest.pipeline import Workspace, freeze_and_send, run_digest
+from digest.pipeline import freeze_and_send, run_digest
 from digest.testing.sandbox import RunningSandbox, run_sandbox
+from digest.workspace import Workspace
 
 POSTMARK_TOKEN = "pm-sandbox-token"
 RESEND_KEY = "re_sandbox_key"

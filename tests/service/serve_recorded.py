@@ -13,7 +13,9 @@ DIGEST_TEST_MAX_BATCH (messages per batch).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -21,8 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from digest.config import ProviderConfig, load_config
 from digest.models import OutgoingMessage, SendResult
-from digest.send.base import Transport
+from digest.send import Transport, make_transport
+from digest.service import Service, ServiceOptions
+from digest.workspace import Workspace
 
 
 class RecordingTransport:
@@ -54,24 +59,30 @@ class RecordingTransport:
 
 
 def main() -> None:
-    import digest.pipeline as pipeline
+    """`digest serve --no-web` as its command runs it, with the recording transport passed in."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--poll", type=float, default=5.0)
+    parser.add_argument("--no-web", action="store_true")
+    args = parser.parse_args()
 
     folder = Path(os.environ["DIGEST_TEST_ATTEMPTS"])
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{os.getpid()}.log"
     delay = float(os.environ.get("DIGEST_TEST_BATCH_DELAY", "0"))
     max_batch = int(os.environ.get("DIGEST_TEST_MAX_BATCH", "100"))
-    original = pipeline.make_transport
 
-    def make_transport(name: str, provider: object, home: Path) -> RecordingTransport:
-        inner = original(name, provider, home)  # type: ignore[arg-type]
-        return RecordingTransport(inner, log, delay, max_batch)
+    def recording(name: str, provider: ProviderConfig, home: Path) -> Transport:
+        return RecordingTransport(make_transport(name, provider, home), log, delay, max_batch)
 
-    pipeline.make_transport = make_transport
-    from digest.cli import main as digest_main
-
-    sys.argv = ["digest", *sys.argv[1:]]
-    digest_main()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with Workspace.open(load_config(args.config), args.home, transports=recording) as ws:
+        options = ServiceOptions(poll_interval=args.poll, web=False)
+        asyncio.run(Service(ws, config_path=ws.config.path, options=options).run())
 
 
 if __name__ == "__main__":

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from digest import extract
 from digest.config import load_config
-from digest.pipeline import Workspace, compose_issue
+from digest.models import ExtractedArticle
+from digest.pipeline import compose_issue
 from digest.sources.identity import url_key
+from digest.workspace import Workspace
 from tests.sources.hostile import HostileServer, rss
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -80,26 +84,40 @@ def write_config(tmp_path: Path, server: HostileServer, **digest: Any) -> Path:
     return path
 
 
+class CountingExtractor:
+    """The real extractor, counting the feed items it is asked to read."""
+
+    def __init__(self) -> None:
+        self.calls: list[str | None] = []
+
+    def extract_document(self, data: bytes, **where: Any) -> ExtractedArticle:
+        return extract.extract_document(data, **where)
+
+    def extract_feed_item(
+        self, content_html: str | None, *, url: str | None, title: str | None
+    ) -> ExtractedArticle | None:
+        self.calls.append(title)
+        return extract.extract_feed_item(content_html, url=url, title=title)
+
+
 @pytest.fixture
-def workspace(tmp_path: Path, server: HostileServer, home: Path) -> Workspace:
-    ws = Workspace.open(load_config(write_config(tmp_path, server)), home)
-    yield ws  # type: ignore[misc]
-    ws.close()
+def extractor() -> CountingExtractor:
+    return CountingExtractor()
+
+
+@pytest.fixture
+def workspace(
+    tmp_path: Path, server: HostileServer, home: Path, extractor: CountingExtractor
+) -> Iterator[Workspace]:
+    config = load_config(write_config(tmp_path, server))
+    with Workspace.open(config, home, extractor=extractor) as ws:
+        yield ws
 
 
 async def test_cold_then_warm_issue_has_the_same_articles_once(
-    workspace: Workspace, server: HostileServer, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, server: HostileServer, extractor: CountingExtractor
 ) -> None:
-    import digest.extract as extractor  # the pipeline looks it up there at each use
-
-    calls: list[str | None] = []
-    real = extractor.extract_feed_item
-
-    def counting(content_html: str | None, *, url: str | None, title: str | None) -> Any:
-        calls.append(title)
-        return real(content_html, url=url, title=title)
-
-    monkeypatch.setattr(extractor, "extract_feed_item", counting)
+    calls = extractor.calls
     cold = await compose_issue(workspace, "daily")
     assert cold.report["failed_sources"] == {
         "gone": f"{server.url('/gone.xml')}: HTTP 404 Not Found"

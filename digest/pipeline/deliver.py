@@ -1,0 +1,105 @@
+"""Deliver: work a frozen issue's ledger through its digest's provider.
+
+Every message is a row in the ledger, leased in batches (`digest.send.dispatch`), so a crash
+resumes (`resume_unfinished`) without sending anyone the issue twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from digest.models import Recipient
+from digest.personalize import MessageTemplate
+from digest.pipeline.build import render_settings
+from digest.render import (
+    RenderedIssue,
+)
+from digest.send.dispatch import DispatchReport, dispatch_issue
+from digest.send.ratelimit import RateLimiter
+from digest.store import DeliveryRow
+from digest.store.issues import (
+    UNFINISHED,
+    IssueRow,
+)
+from digest.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def recipient_factory(ws: Workspace, issue_id: int, list_id: int) -> Any:
+    base = ws.config.web.base_url
+    web_url = f"{base}/issues/{ws.signer.issue_token(issue_id)}"
+
+    def recipient_for(row: DeliveryRow) -> Recipient:
+        token = ws.signer.unsubscribe_token(row.subscriber_id, list_id)
+        return Recipient(
+            delivery_id=row.id,
+            subscriber_id=row.subscriber_id,
+            email=row.email,
+            name=row.name,
+            attributes={k: str(v) for k, v in row.attributes.items()},
+            unsubscribe_url=f"{base}/unsubscribe/{token}",
+            web_url=web_url,
+        )
+
+    return recipient_for
+
+
+def stored_rendering(issue: IssueRow) -> RenderedIssue:
+    """The frozen issue as the renderer made it, rebuilt from the store (for resuming)."""
+    stored = issue.content["rendered"]
+    return RenderedIssue.from_json(
+        {**stored, "subject": issue.subject, "html": issue.html, "text": issue.text}
+    )
+
+
+async def deliver_issue(
+    ws: Workspace, issue: IssueRow, *, max_wait: float = 600.0, stop: asyncio.Event | None = None
+) -> DispatchReport:
+    """Work the ledger of a frozen issue with its digest's provider."""
+    digest = ws.config.digest(issue.digest)
+    list_id = int(issue.content["list_id"])
+    settings = render_settings(ws.config, issue.digest)
+    template = MessageTemplate.build(
+        stored_rendering(issue), settings, issue_key=f"{issue.digest}.{issue.id}"
+    )
+    transport = ws.transport(digest.provider)
+    limiter = None
+    if rate := ws.config.providers[digest.provider].rate_limit:
+        limiter = RateLimiter(rate)
+    try:
+        return await dispatch_issue(
+            ws.store,
+            issue.id,
+            list_id,
+            transport,
+            template.personalize,
+            recipient_factory(ws, issue.id, list_id),
+            owner=ws.owner,
+            limiter=limiter,
+            lease=timedelta(seconds=ws.config.send.lease_seconds),
+            concurrency=ws.config.send.concurrency,
+            batch_size=ws.config.send.batch_size,
+            max_wait=max_wait,
+            stop=stop,
+        )
+    finally:
+        await transport.aclose()
+
+
+async def resume_unfinished(
+    ws: Workspace, name: str | None = None, *, max_wait: float = 600.0
+) -> list[DispatchReport]:
+    """Carry on sending every frozen issue that still has deliveries to make."""
+    reports = []
+    for issue in reversed(ws.store.issues_of(name, statuses=UNFINISHED, limit=1000)):
+        if issue.digest not in ws.config.digests:
+            log.warning(
+                "issue %s belongs to digest %r, no longer configured", issue.id, issue.digest
+            )
+            continue
+        reports.append(await deliver_issue(ws, issue, max_wait=max_wait))
+    return reports

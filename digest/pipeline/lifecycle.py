@@ -1,0 +1,232 @@
+"""The life of an issue: claimed -> built -> draft -> approved -> frozen -> sending -> done.
+
+`run_period` claims the digest's issue for a period (one row per digest and period, unique in
+the store, so two processes or a restart build it once) and builds it; the digest's policies
+decide what follows: skipped with the reason, a draft waiting for an editor, or frozen with its
+delivery plan and sent. `settle_drafts` moves approved drafts and expired ones on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from digest.errors import DigestError, StoreError
+from digest.pipeline.build import Draft, compose_issue
+from digest.pipeline.deliver import deliver_issue, resume_unfinished
+from digest.send.dispatch import DispatchReport
+from digest.store.db import utcnow
+from digest.store.issues import (
+    APPROVED,
+    DRAFT,
+    DROPPED,
+    FROZEN,
+    SKIPPED,
+)
+from digest.subscribers import import_csv
+from digest.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    digest: str
+    issue_id: int | None
+    status: str
+    message: str
+    resumed: list[DispatchReport] = field(default_factory=list)
+    dispatch: DispatchReport | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def sync_lists(ws: Workspace) -> None:
+    """Make sure every configured list exists and its subscribers file is imported."""
+    for name, mailing_list in ws.config.lists.items():
+        list_id = ws.store.ensure_list(name, mailing_list.title)
+        if mailing_list.subscribers:
+            import_csv(ws.store, list_id, ws.config.resolve(mailing_list.subscribers))
+
+
+async def run_digest(
+    ws: Workspace, name: str, *, period: str | None = None, max_wait: float = 600.0
+) -> RunReport:
+    """Resume what is unfinished, then build and send the digest's current issue."""
+    ws.config.digest(name)
+    resumed = await resume_unfinished(ws, name, max_wait=max_wait)
+    now = utcnow()
+    report = await run_period(
+        ws, name, period or f"run-{now:%Y%m%dT%H%M%S%f}", now=now, max_wait=max_wait
+    )
+    report.resumed = resumed
+    return report
+
+
+async def run_period(
+    ws: Workspace,
+    name: str,
+    period: str,
+    *,
+    now: datetime | None = None,
+    send: bool = True,
+    max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
+) -> RunReport:
+    """Claim the digest's issue for `period` and build it; only the claimant goes on.
+
+    The scheduler calls this once per firing with the firing's period key, so two processes (or
+    a restart) firing for the same period build one issue. The digest's policies decide what
+    follows the build: too few new articles records the issue as skipped with the reason; with
+    approval it waits as a draft (see `settle_drafts`); otherwise it is frozen with its delivery
+    plan and, when `send`, delivered here (the service leaves sending to its sender loop).
+    """
+    ws.config.digest(name)
+    issue_id = ws.store.claim_issue(name, period, ws.owner)
+    if issue_id is None:
+        return RunReport(name, None, "claimed", f"period {period} was already claimed")
+    return await build_claimed(ws, name, issue_id, now=now, send=send, max_wait=max_wait, stop=stop)
+
+
+async def build_claimed(
+    ws: Workspace,
+    name: str,
+    issue_id: int,
+    *,
+    now: datetime | None = None,
+    send: bool = True,
+    max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
+) -> RunReport:
+    """Build an issue this process holds the claim of (see `run_period`), then apply the
+    digest's policies. A build that fails forgets the claim, so the period can be tried again."""
+    digest = ws.config.digest(name)
+    now = now or utcnow()
+    try:
+        sync_lists(ws)  # only the claimant: the others have nothing to build
+        draft = await compose_issue(ws, name, now=now)
+    except BaseException:
+        ws.store.delete_issue(issue_id)  # the claim made nothing; let the period be tried again
+        raise
+    if draft.empty:
+        reason = (
+            "nothing new to send"
+            if not draft.selection.chosen
+            else f"only {len(draft.selection.chosen)} new articles (minimum {digest.min_articles})"
+        )
+        ws.store.set_issue_status(issue_id, SKIPPED, report={**draft.report, "reason": reason})
+        return RunReport(name, issue_id, SKIPPED, reason, report=draft.report)
+    store_draft(ws, issue_id, draft)
+    if digest.approval:
+        waiting = "waiting for an editor's approval"
+        if digest.approval_deadline:
+            waiting += f" (then {digest.on_deadline} after {digest.approval_deadline})"
+        return RunReport(name, issue_id, DRAFT, waiting, report=draft.report)
+    if not send:
+        planned = freeze(ws, issue_id)
+        return RunReport(
+            name, issue_id, FROZEN, f"issue {issue_id}: {planned} planned", report=draft.report
+        )
+    return await freeze_and_send(ws, issue_id, max_wait=max_wait, stop=stop)
+
+
+def freeze(ws: Workspace, issue_id: int) -> int:
+    """Freeze a draft or approved issue and plan its deliveries; returns how many.
+
+    With the digest's `local_hour`, each delivery is held until that hour in its subscriber's
+    time zone. Raises StoreError when the issue is no longer a draft (someone froze it first).
+    """
+    issue = ws.store.get_issue(issue_id)
+    digest = ws.config.digests.get(issue.digest)
+    return ws.store.freeze_issue(
+        issue_id,
+        issue.digest,
+        int(issue.content["list_id"]),
+        list(issue.content["article_keys"]),
+        local_hour=digest.local_hour if digest else None,
+        default_zone=digest.timezone if digest else "UTC",
+    )
+
+
+def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> list[RunReport]:
+    """Move the digest's drafts on: approved ones are frozen for sending, and drafts past their
+    approval deadline are frozen (`on_deadline = "send"`) or dropped (`"drop"`).
+
+    Each step is a conditional update in the store, so when several processes settle at once
+    each issue is frozen or dropped exactly once; the others see it already moved and go on.
+    """
+    digest = ws.config.digest(name)
+    now = now or utcnow()
+    reports: list[RunReport] = []
+    for issue in ws.store.issues_of(name, statuses=(APPROVED,), limit=100):
+        with contextlib.suppress(StoreError):
+            planned = freeze(ws, issue.id)
+            reports.append(
+                RunReport(name, issue.id, FROZEN, f"approved issue {issue.id}: {planned} planned")
+            )
+    deadline = digest.approval_deadline_delta
+    if not digest.approval or deadline is None:
+        return reports
+    for issue_id in ws.store.drafts_built_before(name, now - deadline):
+        if digest.on_deadline == "drop":
+            reason = f"not approved within {digest.approval_deadline}; dropped"
+            if ws.store.drop_draft(issue_id, reason):
+                reports.append(RunReport(name, issue_id, DROPPED, reason))
+            continue
+        note = f"not approved within {digest.approval_deadline}; sent as built"
+        with contextlib.suppress(StoreError):
+            planned = freeze(ws, issue_id)
+            ws.store.note_on_issue(issue_id, "approval", note)
+            reports.append(RunReport(name, issue_id, FROZEN, f"{note}: {planned} planned"))
+    return reports
+
+
+def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
+    assert draft.rendered is not None
+    digest = ws.config.digest(draft.digest)
+    list_id = ws.store.ensure_list(digest.list, ws.config.lists[digest.list].title)
+    rendered = draft.rendered
+    ws.store.save_draft(
+        issue_id,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        content={
+            "list": digest.list,
+            "list_id": list_id,
+            "article_keys": draft.selection.keys(),
+            "articles": [a.as_json() for a in rendered.articles],
+            "more": [a.as_json() for a in rendered.more],
+            "html_size": rendered.html_size,
+            # the rest of the rendering (subject, html, text have their own columns)
+            "rendered": {
+                k: v for k, v in rendered.to_json().items() if k not in ("subject", "html", "text")
+            },
+        },
+        report=draft.report,
+    )
+
+
+async def freeze_and_send(
+    ws: Workspace,
+    issue_id: int,
+    *,
+    resumed: list[DispatchReport] | None = None,
+    max_wait: float = 600.0,
+    stop: asyncio.Event | None = None,
+) -> RunReport:
+    issue = ws.store.get_issue(issue_id)
+    if issue.status not in (DRAFT, APPROVED):
+        raise DigestError(f"issue {issue_id} is {issue.status}, not a draft to send")
+    planned = freeze(ws, issue_id)
+    dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait, stop=stop)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(dispatch.counts.items())) or "no deliveries"
+    message = f"issue {issue_id}: {planned} planned, {counts}"
+    if dispatch.error:
+        message += f"; stopped: {dispatch.error}"
+    return RunReport(
+        issue.digest, issue_id, dispatch.status, message, resumed or [], dispatch, issue.report
+    )
