@@ -7,22 +7,27 @@ targets it streams one JSON object per line and keeps going past a bad one.
 
 from __future__ import annotations
 
-__all__ = ["extract_target", "register"]
-
+import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from digest.errors import DigestError, ExtractionError, SourceError
+from digest.errors import DigestError, ExtractionError
 from digest.models import ExtractedArticle
 from digest.summarize import DEFAULT_WORDS, LeadSummarizer
+
+if TYPE_CHECKING:
+    import httpx
+
+    from digest.fetch import Fetcher
+
+__all__ = ["extract_command", "extract_target", "probe_fetcher", "register"]
 
 FIELDS = (
     "target",
@@ -38,60 +43,16 @@ FIELDS = (
 )
 _SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".md", ".markdown", ".txt")
 _FETCH_TIMEOUT = 15.0
-_MAX_REDIRECTS = 5
-_USER_AGENT = "digest/0.1 (+newsletter digest; extraction probe)"
 
 
-def _fetch(
-    url: str, *, transport: httpx.BaseTransport | None = None
-) -> tuple[bytes, str | None, str]:
-    """GET a page: (body, content type, final URL). Streams with a size cap.
-
-    Small and private on purpose: the shared fetcher (timeouts, per-host limits, conditional
-    GET) will replace it.
-    """
-    from digest.extract import MAX_DOCUMENT_BYTES  # the extractor loads only when used
-
-    try:
-        with (
-            httpx.Client(
-                timeout=_FETCH_TIMEOUT,
-                follow_redirects=True,
-                max_redirects=_MAX_REDIRECTS,
-                headers={"User-Agent": _USER_AGENT},
-                transport=transport,
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code >= 400:
-                raise SourceError(url, f"HTTP {response.status_code}")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
-                raise SourceError(url, f"page larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_DOCUMENT_BYTES:
-                    raise SourceError(url, f"page larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB")
-                chunks.append(chunk)
-            return b"".join(chunks), response.headers.get("content-type"), str(response.url)
-    except httpx.TooManyRedirects as exc:
-        raise SourceError(url, f"more than {_MAX_REDIRECTS} redirects") from exc
-    except httpx.TimeoutException as exc:
-        raise SourceError(url, f"timed out after {_FETCH_TIMEOUT:g} s") from exc
-    except httpx.HTTPError as exc:
-        raise SourceError(url, f"fetch failed: {type(exc).__name__}: {exc}") from exc
-
-
-def _read_target(target: str, *, transport: httpx.BaseTransport | None = None) -> ExtractedArticle:
-    from digest.extract import extract_document, extract_file
+async def _read_target(target: str, fetcher: Fetcher) -> ExtractedArticle:
+    from digest.extract import extract_document, extract_file  # lazy: lxml and trafilatura
 
     if target == "-":
         return extract_document(sys.stdin.buffer.read())
     if target.startswith(("http://", "https://")):
-        data, content_type, final_url = _fetch(target, transport=transport)
-        return extract_document(data, url=final_url, content_type=content_type)
+        page = await fetcher.get(target)
+        return extract_document(page.content, url=page.url, content_type=page.content_type)
     path = Path(target)
     if not path.is_file():
         raise ExtractionError(f"no such file: {target}")
@@ -102,11 +63,22 @@ def _read_target(target: str, *, transport: httpx.BaseTransport | None = None) -
     return extract_file(path)
 
 
-def extract_target(
-    target: str, *, words: int = DEFAULT_WORDS, transport: httpx.BaseTransport | None = None
+def probe_fetcher(transport: httpx.AsyncBaseTransport | None = None) -> Fetcher:
+    """The shared fetcher with the probe's limits: one try, the extractor's size cap."""
+    # lazy: `digest --help` starts without httpx, lxml and trafilatura
+    from digest.extract import MAX_DOCUMENT_BYTES
+    from digest.fetch import Fetcher
+
+    return Fetcher(
+        timeout=_FETCH_TIMEOUT, size_cap=MAX_DOCUMENT_BYTES, retries=0, transport=transport
+    )
+
+
+async def extract_target(
+    target: str, fetcher: Fetcher, *, words: int = DEFAULT_WORDS
 ) -> dict[str, Any]:
     """One target -> the probe's record (the fields in FIELDS), through the pipeline's code."""
-    article = _read_target(target, transport=transport)
+    article = await _read_target(target, fetcher)
     summary = LeadSummarizer().summarize(article.lead or "", words=words, language=article.language)
     return {
         "target": target,
@@ -122,15 +94,16 @@ def extract_target(
     }
 
 
-def _records(targets: list[str], words: int) -> Iterator[dict[str, Any]]:
-    """Records in order; a failing target becomes {"target", "error"} and the rest go on."""
-    for target in targets:
-        try:
-            yield extract_target(target, words=words)
-        except DigestError as exc:
-            yield {"target": target, "error": str(exc)}
-        except Exception as exc:  # a probe reports every failure and moves on to the next
-            yield {"target": target, "error": f"{type(exc).__name__}: {exc}"}
+async def _records(targets: list[str], words: int, emit: Callable[[dict[str, Any]], None]) -> None:
+    """Emit records in order; a failing target becomes {"target", "error"}; the rest go on."""
+    async with probe_fetcher() as fetcher:
+        for target in targets:
+            try:
+                emit(await extract_target(target, fetcher, words=words))
+            except DigestError as exc:
+                emit({"target": target, "error": str(exc)})
+            except Exception as exc:  # a probe reports every failure and moves on to the next
+                emit({"target": target, "error": f"{type(exc).__name__}: {exc}"})
 
 
 def _dumps(record: dict[str, Any]) -> str:
@@ -172,27 +145,27 @@ def extract_command(
         raise typer.BadParameter("use --json or --jsonl, not both")
     if targets.count("-") > 1:
         raise typer.BadParameter("standard input (-) can be read only once")
-    failed = False
+    records: list[dict[str, Any]] = []
+    console = Console(soft_wrap=False)
+
+    def emit(record: dict[str, Any]) -> None:
+        records.append(record)
+        if as_json:
+            return  # printed as a whole below
+        if as_jsonl or len(targets) > 1:
+            typer.echo(_dumps(record))
+            sys.stdout.flush()
+        else:
+            _show(record, console)
+
+    asyncio.run(_records(targets, words, emit))
     if as_json:
-        records = list(_records(targets, words))
-        failed = any("error" in r for r in records)
         typer.echo(
             _dumps(records[0]) if len(targets) == 1 else json.dumps(records, ensure_ascii=False)
         )
-    elif as_jsonl or len(targets) > 1:
-        for record in _records(targets, words):
-            failed |= "error" in record
-            typer.echo(_dumps(record))
-            sys.stdout.flush()
-    else:
-        console = Console(soft_wrap=False)
-        for record in _records(targets, words):
-            failed |= "error" in record
-            _show(record, console)
-    if failed:
+    if any("error" in record for record in records):
         raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `extract` command to the main `digest` app."""
     app.command("extract")(extract_command)

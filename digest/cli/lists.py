@@ -1,460 +1,73 @@
-"""`digest lists`, `digest subscribers ...` and `digest web`.
+"""`digest lists`: every list, configured or stored, with its members by status."""
 
-These open only what they need (configuration, store, link signer), not the whole pipeline, so
-they start fast and run where the extraction stack is not installed.
-"""
+from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from digest.config import Config, load_config
-from digest.errors import UsageError
-from digest.store import Store, open_store
-from digest.tokens import LinkSigner, load_secret
+from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
 
-subscribers_app = typer.Typer(
-    help="Add, remove, show, import and export subscribers.", no_args_is_help=True
-)
-
-ListArgument = Annotated[str, typer.Argument(help="name of the list")]
-EmailArgument = Annotated[str, typer.Argument(help="email address")]
+__all__ = ["lists_command", "register"]
 
 
-@dataclass
-class WebContext:
-    """What the web app needs; `digest.pipeline.Workspace` has the same shape."""
-
-    config: Config
-    home: Path
-    store: Store
-    signer: LinkSigner
-
-
-@contextmanager
-def _store(config: Path | None, home: Path | None) -> Iterator[tuple[Config, Store]]:
-    from digest.cli import home_dir
-
-    loaded = load_config(config)
-    store = open_store(loaded.store.url, home_dir(home))
-    try:
-        yield loaded, store
-    finally:
-        store.close()
-
-
-def _list_id(config: Config, store: Store, name: str) -> int:
-    """The list's id: configured lists are created on first use, others must exist."""
-    if name in config.lists:
-        return store.ensure_list(name, config.lists[name].title)
-    found = store.list_id(name)
-    if found is None:
-        known = sorted(set(config.lists) | {row.name for row in store.lists_overview()})
-        raise UsageError(f"no list named {name!r} (known: {', '.join(known) or 'none'})")
-    return found
-
-
-def _email(raw: str) -> str:
-    from email_validator import EmailNotValidError
-
-    from digest.subscribers import normalize_email
-
-    try:
-        return normalize_email(raw)
-    except EmailNotValidError as exc:
-        raise UsageError(f"{raw!r} is not a valid address: {exc}") from None
+def lists_command(
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
+    """Every list (configured or stored) with its members by status."""
+    with open_workspace(config, home) as ws:
+        loaded, store = ws.config, ws.store
+        for name, configured in loaded.lists.items():
+            store.ensure_list(name, configured.title)
+        rows = store.lists_overview()
+    if json_output:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "list": r.name,
+                        "title": r.title,
+                        "members": r.counts,
+                        "configured": r.name in loaded.lists,
+                        "double_opt_in": r.name in loaded.lists
+                        and loaded.lists[r.name].double_opt_in,
+                    }
+                    for r in rows
+                ]
+            )
+        )
+        return
+    table = Table(box=None, header_style="bold")
+    for column in (
+        "list",
+        "title",
+        "active",
+        "pending",
+        "unsubscribed",
+        "bounced",
+        "complained",
+        "opt-in",
+    ):
+        table.add_column(column)
+    for row in rows:
+        known = loaded.lists.get(row.name)
+        table.add_row(
+            row.name,
+            row.title,
+            *(
+                str(row.counts.get(s, 0))
+                for s in ("active", "pending", "unsubscribed", "bounced", "complained")
+            ),
+            "double"
+            if known and known.double_opt_in
+            else ("single" if known else "not configured"),
+        )
+    out.print(table if rows else "no lists")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `digest` command."""
-    from digest.cli import ConfigOption, HomeOption, err, friendly, out
-
-    app.add_typer(subscribers_app, name="subscribers")
-
-    @app.command("lists")
-    @friendly
-    def lists_command(
-        config: ConfigOption = None,
-        home: HomeOption = None,
-        json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-    ) -> None:
-        """Every list (configured or stored) with its members by status."""
-        with _store(config, home) as (loaded, store):
-            for name, configured in loaded.lists.items():
-                store.ensure_list(name, configured.title)
-            rows = store.lists_overview()
-        if json_output:
-            out.print_json(
-                json.dumps(
-                    [
-                        {
-                            "list": r.name,
-                            "title": r.title,
-                            "members": r.counts,
-                            "configured": r.name in loaded.lists,
-                            "double_opt_in": r.name in loaded.lists
-                            and loaded.lists[r.name].double_opt_in,
-                        }
-                        for r in rows
-                    ]
-                )
-            )
-            return
-        table = Table(box=None, header_style="bold")
-        for column in (
-            "list",
-            "title",
-            "active",
-            "pending",
-            "unsubscribed",
-            "bounced",
-            "complained",
-            "opt-in",
-        ):
-            table.add_column(column)
-        for row in rows:
-            known = loaded.lists.get(row.name)
-            table.add_row(
-                row.name,
-                row.title,
-                *(
-                    str(row.counts.get(s, 0))
-                    for s in ("active", "pending", "unsubscribed", "bounced", "complained")
-                ),
-                "double"
-                if known and known.double_opt_in
-                else ("single" if known else "not configured"),
-            )
-        out.print(table if rows else "no lists")
-
-    @subscribers_app.command("add")
-    @friendly
-    def add(
-        list_name: ListArgument,
-        email: EmailArgument,
-        name: Annotated[str, typer.Option(help="the subscriber's name")] = "",
-        attr: Annotated[list[str] | None, typer.Option(help="attribute as key=value")] = None,
-        resubscribe: Annotated[
-            bool, typer.Option(help="put back someone who unsubscribed, bounced or complained")
-        ] = False,
-        config: ConfigOption = None,
-        home: HomeOption = None,
-    ) -> None:
-        """Add one subscriber to a list (active at once: you vouch for their consent)."""
-        attributes = {}
-        for item in attr or []:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise UsageError(f"--attr {item!r} is not key=value")
-            attributes[key.strip()] = value.strip()
-        address = _email(email)
-        with _store(config, home) as (loaded, store):
-            list_id = _list_id(loaded, store, list_name)
-            suppression = store.suppression(address)
-            if suppression is not None:
-                raise UsageError(
-                    f"{address} is suppressed ({suppression.reason}); "
-                    "`digest subscribers unsuppress` first if that is wrong"
-                )
-            outcome = store.upsert_subscriber(
-                list_id,
-                address,
-                name=name,
-                attributes=attributes,
-                origin="cli",
-                resubscribe=resubscribe,
-            )
-            row = store.subscriber_by_email(address)
-            status = store.membership_status(list_id, row.id) if row else None
-        out.print(f"{address}: {outcome}, {status} on {list_name}")
-        if status != "active":
-            err.print(f"{address} left {list_name} ({status}); --resubscribe puts them back")
-            raise typer.Exit(1)
-
-    @subscribers_app.command("remove")
-    @friendly
-    def remove(
-        list_name: ListArgument,
-        email: EmailArgument,
-        config: ConfigOption = None,
-        home: HomeOption = None,
-    ) -> None:
-        """Unsubscribe one address from a list (kept as unsubscribed, so imports skip it)."""
-        address = _email(email)
-        with _store(config, home) as (loaded, store):
-            list_id = _list_id(loaded, store, list_name)
-            row = store.subscriber_by_email(address)
-            outcome = (
-                store.unsubscribe(list_id, row.id, source="cli", reason="removed by operator")
-                if row
-                else "unknown"
-            )
-        if outcome == "unknown":
-            raise UsageError(f"{address} is not on {list_name}")
-        out.print(
-            f"{address}: {'unsubscribed' if outcome == 'unsubscribed' else 'already left'}"
-            f" {list_name}"
-        )
-
-    @subscribers_app.command("show")
-    @friendly
-    def show(
-        email: EmailArgument,
-        config: ConfigOption = None,
-        home: HomeOption = None,
-        json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-    ) -> None:
-        """One subscriber: lists and statuses, consent, suppression, recent events."""
-        address = _email(email)
-        with _store(config, home) as (_, store):
-            row = store.subscriber_by_email(address)
-            suppression = store.suppression(address)
-            memberships = store.memberships_of(row.id) if row else []
-            events = store.events_for(address, limit=20)
-        if row is None and suppression is None and not events:
-            raise UsageError(f"{address} is not known")
-        data: dict[str, Any] = {
-            "email": address,
-            "name": row.name if row else None,
-            "attributes": row.attributes if row else {},
-            "created": row.created_at.isoformat(timespec="seconds")
-            if row and row.created_at
-            else None,
-            "lists": [
-                {
-                    "list": m.list_name,
-                    "status": m.status,
-                    "origin": m.origin,
-                    "since": m.updated_at.isoformat(timespec="seconds"),
-                    "reason": m.status_reason,
-                    "confirmed": m.confirmed_at.isoformat(timespec="seconds")
-                    if m.confirmed_at
-                    else None,
-                }
-                for m in memberships
-            ],
-            "suppressed": {
-                "reason": suppression.reason,
-                "detail": suppression.detail,
-                "since": suppression.created_at.isoformat(timespec="seconds"),
-            }
-            if suppression
-            else None,
-            "events": [
-                {
-                    "at": e.received_at.isoformat(timespec="seconds"),
-                    "provider": e.provider,
-                    "kind": e.kind,
-                }
-                for e in events
-            ],
-        }
-        if json_output:
-            out.print_json(json.dumps(data))
-            return
-        out.print(f"[bold]{address}[/bold] {data['name'] or ''}".rstrip(), markup=True)
-        if data["created"]:
-            out.print(f"  known since {data['created']}")
-        for key, value in (data["attributes"] or {}).items():
-            out.print(f"  {key}: {value}")
-        for m in data["lists"]:
-            extra = f", {m['reason']}" if m["reason"] else ""
-            confirmed = f", confirmed {m['confirmed']}" if m["confirmed"] else ""
-            out.print(
-                f"  {m['list']}: {m['status']} since {m['since']} "
-                f"(from {m['origin'] or '?'}{extra}{confirmed})",
-                soft_wrap=True,
-                markup=False,
-            )
-        if suppression:
-            out.print(
-                f"  [red]suppressed[/red]: {suppression.reason} {suppression.detail}".rstrip(),
-                markup=True,
-            )
-        for e in data["events"]:
-            out.print(f"  {e['at']} {e['provider']} {e['kind']}")
-
-    @subscribers_app.command("import")
-    @friendly
-    def import_command(
-        list_name: ListArgument,
-        file: Annotated[
-            Path,
-            typer.Argument(
-                help="CSV file (header optional; , ; or tab)", exists=True, dir_okay=False
-            ),
-        ],
-        dry_run: Annotated[
-            bool, typer.Option("--dry-run", help="report what would change; write nothing")
-        ] = False,
-        resubscribe: Annotated[
-            bool,
-            typer.Option(
-                help="put back people who unsubscribed, bounced or complained (never suppressed)"
-            ),
-        ] = False,
-        skipped_out: Annotated[
-            Path | None,
-            typer.Option(
-                "--skipped", help="write every skipped row (line and reason) to this file"
-            ),
-        ] = None,
-        show: Annotated[
-            int, typer.Option(help="skipped rows to print (the first 1000 are kept)")
-        ] = 1000,
-        json_output: Annotated[
-            bool, typer.Option("--json", help="machine-readable summary")
-        ] = False,
-        config: ConfigOption = None,
-        home: HomeOption = None,
-    ) -> None:
-        """Import subscribers from CSV; bad rows are skipped and reported, never fatal."""
-        from digest.subscribers import Skipped, import_csv
-
-        handle: TextIO | None = None
-        try:
-            if skipped_out is not None:
-                handle = open(skipped_out, "w", encoding="utf-8")  # noqa: SIM115
-
-            def on_skip(item: Skipped) -> None:
-                if handle is not None:
-                    handle.write(f"{item.line}\t{item.reason}\n")
-
-            with _store(config, home) as (loaded, store):
-                list_id = _list_id(loaded, store, list_name)
-                report = import_csv(
-                    store, list_id, file, dry_run=dry_run, resubscribe=resubscribe, on_skip=on_skip
-                )
-        finally:
-            if handle is not None:
-                handle.close()
-        if json_output:
-            out.print_json(
-                json.dumps(
-                    {
-                        **report.as_json(),
-                        "skipped_rows": [
-                            {"line": s.line, "reason": s.reason} for s in report.skipped[:show]
-                        ],
-                    }
-                )
-            )
-            return
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.skipped_by_kind.items()))
-        out.print(
-            f"{file.name} -> {list_name}: {report.imported} imported, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.skipped_count} skipped"
-            + (f" ({kinds})" if kinds else "")
-            + ("; dry run, nothing written" if dry_run else ""),
-            markup=False,
-            soft_wrap=True,
-        )
-        for item in report.skipped[:show]:
-            out.print(f"  line {item.line}: {item.reason}", soft_wrap=True, markup=False)
-        hidden = report.skipped_count - min(show, len(report.skipped))
-        if hidden > 0:
-            where = f"all in {skipped_out}" if skipped_out else "--skipped FILE lists them all"
-            out.print(f"  ... {hidden} more skipped rows ({where})")
-
-    @subscribers_app.command("export")
-    @friendly
-    def export_command(
-        list_name: ListArgument,
-        status: Annotated[
-            str | None,
-            typer.Option(
-                help="only this status (active, pending, unsubscribed, bounced, complained)"
-            ),
-        ] = None,
-        out_file: Annotated[
-            Path | None, typer.Option("--out", help="file (default: stdout)")
-        ] = None,
-        config: ConfigOption = None,
-        home: HomeOption = None,
-    ) -> None:
-        """Write a list's members as CSV (it imports back as it is, leavers included)."""
-        from digest.store.subscribers import STATUSES
-        from digest.subscribers import export_csv
-
-        if status is not None and status not in STATUSES:
-            raise UsageError(f"--status must be one of {', '.join(STATUSES)}")
-        with _store(config, home) as (loaded, store):
-            list_id = _list_id(loaded, store, list_name)
-            if out_file is None:
-                count = export_csv(store, list_id, sys.stdout, status=status)
-            else:
-                with open(out_file, "w", encoding="utf-8", newline="") as handle:
-                    count = export_csv(store, list_id, handle, status=status)
-        err.print(f"{count} members of {list_name} exported")
-
-    @subscribers_app.command("suppress")
-    @friendly
-    def suppress(
-        email: EmailArgument,
-        reason: Annotated[str, typer.Option(help="why")] = "manual",
-        config: ConfigOption = None,
-        home: HomeOption = None,
-    ) -> None:
-        """Never send anything to this address again, whatever the list."""
-        address = _email(email)
-        with _store(config, home) as (_, store):
-            store.suppress(address, reason[:50], "cli")
-            store.record_event("cli", "suppressed", address, {"reason": reason})
-        out.print(f"{address}: suppressed")
-
-    @subscribers_app.command("unsuppress")
-    @friendly
-    def unsuppress(
-        email: EmailArgument,
-        config: ConfigOption = None,
-        home: HomeOption = None,
-    ) -> None:
-        """Lift a suppression (their lists keep their statuses: add them back explicitly)."""
-        address = _email(email)
-        with _store(config, home) as (_, store):
-            lifted = store.unsuppress(address)
-            if lifted:
-                store.record_event("cli", "unsuppressed", address, {})
-        out.print(f"{address}: {'no longer suppressed' if lifted else 'was not suppressed'}")
-
-    @app.command("web")
-    @friendly
-    def web(
-        config: ConfigOption = None,
-        home: HomeOption = None,
-        host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8080,
-    ) -> None:
-        """Serve sign-up, confirmation, one-click unsubscribe and provider webhooks."""
-        import uvicorn
-
-        from digest.cli import home_dir
-        from digest.web.app import create_app
-
-        loaded = load_config(config)
-        directory = home_dir(home)
-        store = open_store(loaded.store.url, directory)
-        context = WebContext(
-            loaded, directory, store, LinkSigner(load_secret(loaded.web.secret_env, directory))
-        )
-        try:
-            app = create_app(context)
-            err.print(f"serving on http://{host}:{port} (links in messages: {loaded.web.base_url})")
-            # X-Forwarded-For is believed only when configured, and then only from a proxy on
-            # this machine (uvicorn's default; FORWARDED_ALLOW_IPS widens it).
-            uvicorn.run(
-                app,
-                host=host,
-                port=port,
-                log_level="info",
-                proxy_headers=loaded.web.trust_forwarded_for,
-            )
-        finally:
-            store.close()
+    app.command("lists")(lists_command)

@@ -1,73 +1,90 @@
-"""`digest serve`: the scheduler, the sender loop and the web app as one long-lived process."""
+"""`digest serve` (scheduler, sender and web app in one long-lived process) and `digest web`
+(the web app alone: sign-up, confirmation, one-click unsubscribe, provider webhooks)."""
 
 from __future__ import annotations
-
-__all__ = ["register", "web_app_factory"]
 
 import asyncio
 import logging
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-# digest.cli imports this module once these names exist (see COMMAND_MODULES)
-from digest.cli import ConfigOption, HomeOption, friendly, open_workspace
+from digest.cli.common import ConfigOption, HomeOption, err, open_workspace
 from digest.errors import UsageError
 
+__all__ = ["register", "serve", "web"]
 
-def web_app_factory() -> Any:
-    """`digest.web.app.create_app`, or None (with a warning) where the web app is not installed."""
-    from importlib import import_module
+HostOption = Annotated[str, typer.Option(help="address the web app listens on")]
 
-    try:
-        return import_module("digest.web.app").create_app
-    except (ImportError, AttributeError) as exc:
-        logging.getLogger("digest.service").warning("web app not available (%s)", exc)
-        return None
+
+def serve(
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the web app (0: any free one)")] = 8080,
+    web: Annotated[bool, typer.Option("--web/--no-web", help="serve the web app")] = True,
+    catch_up: Annotated[
+        bool, typer.Option("--catch-up/--no-catch-up", help="send missed periods at start")
+    ] = True,
+    poll: Annotated[
+        float, typer.Option(help="seconds between looks for unfinished issues", min=0.1)
+    ] = 5.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="log warnings only")] = False,
+) -> None:
+    """Run the schedules (each digest in its time zone) and the web app until SIGTERM.
+
+    Any number of `digest serve` processes may share one PostgreSQL store: each period is
+    built once and every subscriber gets each issue once. SIGHUP or an edit of the
+    configuration file reloads the schedules.
+    """
+    # lazy: `digest --help` starts without APScheduler, Starlette and the pipeline
+    from digest.service import Service, ServiceOptions
+    from digest.web import create_app
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a port number")
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    options = ServiceOptions(host=host, port=port, poll_interval=poll, catch_up=catch_up, web=web)
+    with open_workspace(config, home) as ws:
+        service = Service(
+            ws, config_path=ws.config.path, app_factory=create_app if web else None, options=options
+        )
+        asyncio.run(service.run())
+
+
+def web(
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8080,
+) -> None:
+    """Serve sign-up, confirmation, one-click unsubscribe and provider webhooks."""
+    # lazy: `digest --help` starts without uvicorn and Starlette
+    import uvicorn
+
+    from digest.web import create_app
+
+    with open_workspace(config, home) as ws:
+        app = create_app(ws)
+        err.print(f"serving on http://{host}:{port} (links in messages: {ws.config.web.base_url})")
+        # X-Forwarded-For is believed only when configured, and then only from a proxy on
+        # this machine (uvicorn's default; FORWARDED_ALLOW_IPS widens it).
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=ws.config.web.trust_forwarded_for,
+        )
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    @friendly
-    def serve(
-        config: ConfigOption = None,
-        home: HomeOption = None,
-        host: Annotated[str, typer.Option(help="address the web app listens on")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="port of the web app (0: any free one)")] = 8080,
-        web: Annotated[bool, typer.Option("--web/--no-web", help="serve the web app")] = True,
-        catch_up: Annotated[
-            bool, typer.Option("--catch-up/--no-catch-up", help="send missed periods at start")
-        ] = True,
-        poll: Annotated[
-            float, typer.Option(help="seconds between looks for unfinished issues", min=0.1)
-        ] = 5.0,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="log warnings only")] = False,
-    ) -> None:
-        """Run the schedules (each digest in its time zone) and the web app until SIGTERM.
-
-        Any number of `digest serve` processes may share one PostgreSQL store: each period is
-        built once and every subscriber gets each issue once. SIGHUP or an edit of the
-        configuration file reloads the schedules.
-        """
-        from digest.service import Service, ServiceOptions
-
-        if not 0 <= port <= 65535:
-            raise UsageError(f"--port {port} is not a port number")
-        logging.basicConfig(
-            level=logging.WARNING if quiet else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        ws = open_workspace(config, home)
-        options = ServiceOptions(
-            host=host, port=port, poll_interval=poll, catch_up=catch_up, web=web
-        )
-        factory = web_app_factory() if web else None
-        try:
-            service = Service(ws, config_path=ws.config.path, app_factory=factory, options=options)
-            asyncio.run(service.run())
-        finally:
-            ws.close()
+    app.command()(serve)
+    app.command()(web)

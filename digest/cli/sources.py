@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-from digest.cli import ConfigOption, HomeOption, err, friendly, home_dir, out
+from digest.cli.common import ConfigOption, HomeOption, err, open_workspace, out
 
 
 def _age(when: datetime | None, now: datetime) -> str:
@@ -57,53 +58,43 @@ def source_rows(config: Any, health: dict[str, dict[str, Any]]) -> list[dict[str
     return rows
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("sources")
-    @friendly
-    def sources(
-        config: ConfigOption = None,
-        home: HomeOption = None,
-        json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-    ) -> None:
-        """Every source's health: last success, last error, failures in a row, items seen."""
-        from rich.table import Table
-
-        from digest.config import load_config
-        from digest.store import open_store
-
-        loaded = load_config(config)
-        store = open_store(loaded.store.url, home_dir(home))
-        try:
-            rows = source_rows(loaded, store.source_health())
-        finally:
-            store.close()
-        failing = [row for row in rows if row["state"] == "failing"]
-        if json_output:
-            out.print_json(json.dumps(rows, default=lambda value: value.isoformat()))
-        else:
-            now = datetime.now(UTC)
-            table = Table(box=None, header_style="bold", pad_edge=False)
-            for column in ("source", "kind", "state", "last success", "last new item",
-                           "items seen", "failures"):  # fmt: skip
-                table.add_column(column, no_wrap=True)
-            table.add_column("last error", overflow="fold")
-            for row in rows:
-                state = row["state"]
-                shown = {"failing": "[red]failing[/red]", "ok": "[green]ok[/green]"}.get(
-                    state, state
-                )
-                table.add_row(
-                    row["source"],
-                    row["kind"],
-                    shown,
-                    _age(row["last_success"], now),
-                    _age(row["last_new_item"], now),
-                    str(row["items_seen"]),
-                    str(row["consecutive_failures"]),
-                    row["last_error"] or "",
-                )
-            out.print(table if rows else "no sources configured")
-            if failing:
-                err.print(f"{len(failing)} of {len(rows)} sources failing")
+def sources(
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
+    """Every source's health: last success, last error, failures in a row, items seen."""
+    with open_workspace(config, home) as ws:
+        rows = source_rows(ws.config, ws.store.source_health())
+    failing = [row for row in rows if row["state"] == "failing"]
+    if json_output:
+        out.print_json(json.dumps(rows, default=lambda value: value.isoformat()))
+    else:
+        now = datetime.now(UTC)
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("source", "kind", "state", "last success", "last new item",
+                       "items seen", "failures"):  # fmt: skip
+            table.add_column(column, no_wrap=True)
+        table.add_column("last error", overflow="fold")
+        for row in rows:
+            state = row["state"]
+            shown = {"failing": "[red]failing[/red]", "ok": "[green]ok[/green]"}.get(state, state)
+            table.add_row(
+                row["source"],
+                row["kind"],
+                shown,
+                _age(row["last_success"], now),
+                _age(row["last_new_item"], now),
+                str(row["items_seen"]),
+                str(row["consecutive_failures"]),
+                row["last_error"] or "",
+            )
+        out.print(table if rows else "no sources configured")
         if failing:
-            raise typer.Exit(1)
+            err.print(f"{len(failing)} of {len(rows)} sources failing")
+    if failing:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sources")(sources)

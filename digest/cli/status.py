@@ -3,7 +3,7 @@ their delivery counts by status, and the sources that are failing."""
 
 from __future__ import annotations
 
-__all__ = ["collect_status", "register"]
+__all__ = ["collect_status", "register", "status"]
 
 import json
 from datetime import datetime
@@ -12,14 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-# digest.cli imports this module once these names exist (see COMMAND_MODULES)
-from digest.cli import ConfigOption, HomeOption, friendly, open_workspace, out
-from digest.store.db import utcnow
+from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
 
 
 def collect_status(ws: Any, *, last: int = 5, now: datetime | None = None) -> dict[str, Any]:
     """Everything `digest status` shows, as plain data."""
-    from digest.schedule import DigestSchedule  # APScheduler: only for this command
+    # lazy: APScheduler and SQLAlchemy only for this command
+    from digest.schedule import DigestSchedule
+    from digest.store.db import utcnow
 
     now = now or utcnow()
     digests = []
@@ -65,59 +65,57 @@ def _issue(ws: Any, issue: Any) -> dict[str, Any]:
     }
 
 
+def status(
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="machine-readable: the recent issues")
+    ] = False,
+    schedules: Annotated[
+        bool, typer.Option("--schedules", help="with --json: the digests and sources instead")
+    ] = False,
+    last: Annotated[int, typer.Option(help="issues to show per digest", min=1)] = 5,
+) -> None:
+    """Per digest: next firing (local and UTC), last issues with delivery counts, failing
+    sources."""
+    with open_workspace(config, home) as ws:
+        found = collect_status(ws, last=last)
+        recent = [_issue(ws, issue) for issue in ws.store.issues_of(limit=50)]
+    if json_output:
+        out.print_json(json.dumps(found if schedules else recent))
+        return
+    for entry in found["digests"]:
+        next_line = (
+            f"next {entry['next_local']} ({entry['timezone']}) = {entry['next_utc']} UTC, "
+            f"period {entry['next_period']}"
+            if entry["next_local"]
+            else "never fires again"
+        )
+        out.print(
+            f"[bold]{entry['digest']}[/bold]  {entry['schedule']}  {next_line}", soft_wrap=True
+        )
+        if not entry["issues"]:
+            out.print("  no issues yet")
+            continue
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("issue", "period", "status", "created (UTC)"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("deliveries")
+        for row in entry["issues"]:
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(row["deliveries"].items()))
+            detail = counts or row["reason"] or "-"
+            created = datetime.fromisoformat(row["created"]).strftime("%Y-%m-%d %H:%M")
+            table.add_row(str(row["issue"]), row["period"], row["status"], created, detail)
+        out.print(table)
+    for source in found["failing_sources"]:
+        out.print(
+            f"[yellow]source failing:[/yellow] {source['source']}: {source['failures']} "
+            f"time(s) in a row since {source['since']}: {source['error']}",
+            soft_wrap=True,
+        )
+    if not found["digests"]:
+        out.print("no digests configured")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    @friendly
-    def status(
-        config: ConfigOption = None,
-        home: HomeOption = None,
-        json_output: Annotated[
-            bool, typer.Option("--json", help="machine-readable: the recent issues")
-        ] = False,
-        schedules: Annotated[
-            bool, typer.Option("--schedules", help="with --json: the digests and sources instead")
-        ] = False,
-        last: Annotated[int, typer.Option(help="issues to show per digest", min=1)] = 5,
-    ) -> None:
-        """Per digest: next firing (local and UTC), last issues with delivery counts, failing
-        sources."""
-        ws = open_workspace(config, home)
-        try:
-            found = collect_status(ws, last=last)
-            recent = [_issue(ws, issue) for issue in ws.store.issues_of(limit=50)]
-        finally:
-            ws.close()
-        if json_output:
-            out.print_json(json.dumps(found if schedules else recent))
-            return
-        for entry in found["digests"]:
-            next_line = (
-                f"next {entry['next_local']} ({entry['timezone']}) = {entry['next_utc']} UTC, "
-                f"period {entry['next_period']}"
-                if entry["next_local"]
-                else "never fires again"
-            )
-            out.print(
-                f"[bold]{entry['digest']}[/bold]  {entry['schedule']}  {next_line}", soft_wrap=True
-            )
-            if not entry["issues"]:
-                out.print("  no issues yet")
-                continue
-            table = Table(box=None, header_style="bold", pad_edge=False)
-            for column in ("issue", "period", "status", "created (UTC)"):
-                table.add_column(column, no_wrap=True)
-            table.add_column("deliveries")
-            for row in entry["issues"]:
-                counts = ", ".join(f"{n} {s}" for s, n in sorted(row["deliveries"].items()))
-                detail = counts or row["reason"] or "-"
-                created = datetime.fromisoformat(row["created"]).strftime("%Y-%m-%d %H:%M")
-                table.add_row(str(row["issue"]), row["period"], row["status"], created, detail)
-            out.print(table)
-        for source in found["failing_sources"]:
-            out.print(
-                f"[yellow]source failing:[/yellow] {source['source']}: {source['failures']} "
-                f"time(s) in a row since {source['since']}: {source['error']}",
-                soft_wrap=True,
-            )
-        if not found["digests"]:
-            out.print("no digests configured")
+    app.command()(status)

@@ -15,7 +15,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from digest.cli.extract import FIELDS, register
+from digest.cli import app as digest_app
+from digest.cli.extract import FIELDS
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "extract"
 NOISY = DATA / "noisy_article.html"
@@ -24,14 +25,7 @@ LEAD_START = "The harbor bridge reopened to traffic on Tuesday morning"
 
 @pytest.fixture
 def app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def main() -> None:
-        """Keeps `extract` a subcommand, as in the real `digest` app."""
-
-    return app
+    return digest_app
 
 
 @pytest.fixture

@@ -1,0 +1,62 @@
+"""`digest preview`: the next issue as files (html, txt, eml, json); nothing sent or marked."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from digest.cli.common import (
+    ConfigOption,
+    HomeOption,
+    VerboseOption,
+    open_workspace,
+    out,
+    print_report,
+    setup_logging,
+)
+
+__all__ = ["preview", "register"]
+
+
+def preview(
+    digest: Annotated[str, typer.Argument(help="name of the digest")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the preview into")] = Path(
+        "preview"
+    ),
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the next issue as issue.html, issue.txt, issue.eml and issue.json; send nothing."""
+    # lazy: `digest --help` starts without the pipeline
+    from digest.pipeline import render_settings, write_preview
+    from digest.render import render_report
+    from digest.workspace import ensure_folder
+
+    setup_logging(verbose)
+    with open_workspace(config, home) as ws:
+        ws.config.digest(digest)
+        ensure_folder(out_dir, "--out")
+        draft = asyncio.run(write_preview(ws, digest, out_dir))
+        report_lines = (
+            render_report(draft.rendered, render_settings(ws.config, digest))
+            if draft.rendered
+            else []
+        )
+    print_report(draft.report)
+    if draft.rendered is None:
+        out.print(f"{digest}: nothing new to send; preview not written")
+        return
+    for line in report_lines:
+        out.print(f"{digest}: {line}", soft_wrap=True)
+    size_kb = draft.rendered.html_size / 1024
+    out.print(
+        f"{digest}: {len(draft.rendered.articles)} articles, HTML {size_kb:.1f} KB -> {out_dir}/"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(preview)

@@ -1,0 +1,80 @@
+"""`digest run` and `digest resume`: build and deliver now, or finish what was left unsent."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from digest.cli.common import (
+    ConfigOption,
+    HomeOption,
+    VerboseOption,
+    open_workspace,
+    out,
+    print_report,
+    setup_logging,
+)
+
+__all__ = ["register", "resume", "run"]
+
+DigestArgument = Annotated[str, typer.Argument(help="name of the digest")]
+MaxWaitOption = Annotated[
+    float, typer.Option(help="seconds to keep waiting for retries before leaving them")
+]
+
+
+def run(
+    digest: DigestArgument,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    max_wait: MaxWaitOption = 600.0,
+    verbose: VerboseOption = False,
+) -> None:
+    """Build the digest's current issue and deliver it to every active subscriber."""
+    from digest.pipeline import run_digest  # lazy: `digest --help` starts without the pipeline
+
+    setup_logging(verbose)
+    with open_workspace(config, home) as ws:
+        ws.config.digest(digest)
+        result = asyncio.run(run_digest(ws, digest, max_wait=max_wait))
+    for resumed in result.resumed:
+        out.print(f"resumed issue {resumed.issue_id}: {resumed.status} {resumed.counts}")
+    print_report(result.report)
+    if result.status == "skipped":
+        out.print(f"{digest}: {result.message}; nothing sent")
+        return
+    out.print(f"{digest}: {result.message}")
+    if result.status in ("failed", "partial") or (
+        result.dispatch is not None and result.dispatch.error
+    ):
+        raise typer.Exit(1)
+
+
+def resume(
+    digest: Annotated[str | None, typer.Argument(help="only this digest")] = None,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+    max_wait: MaxWaitOption = 600.0,
+    verbose: VerboseOption = False,
+) -> None:
+    """Carry on sending issues that were frozen but not finished (after a crash or an outage)."""
+    from digest.pipeline import resume_unfinished  # lazy: `digest --help` starts without it
+
+    setup_logging(verbose)
+    with open_workspace(config, home) as ws:
+        reports = asyncio.run(resume_unfinished(ws, digest, max_wait=max_wait))
+    if not reports:
+        out.print("nothing unfinished")
+    failed = False
+    for report in reports:
+        out.print(f"issue {report.issue_id}: {report.status} {report.counts}")
+        failed = failed or report.status in ("failed", "partial")
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(resume)
