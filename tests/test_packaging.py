@@ -7,7 +7,7 @@ from pathlib import Path
 
 import digest
 from digest.render import DEFAULT_TEMPLATE_DIR
-from digest.web.app import TEMPLATES
+from digest.web.pages import TEMPLATES
 
 PACKAGE = Path(digest.__file__).parent
 ROOT = PACKAGE.parent

@@ -1,5 +1,5 @@
-"""The public web side: sign-up and confirmation, one-click unsubscribe, provider webhooks.
+"""The web app: sign-up, one-click unsubscribe, the web view of issues, provider webhooks."""
 
-`digest.web.app.create_app(workspace)` builds the Starlette app that `digest web` serves and the
-scheduler service mounts; `digest.web.webhooks` verifies each provider's signatures.
-"""
+from digest.web.app import create_app
+
+__all__ = ["create_app"]

@@ -15,10 +15,11 @@ import httpx
 import pytest
 import uvicorn
 
-from digest.config import Config, load_config
+from digest.config import load_config
 from digest.store import Store, open_store
 from digest.tokens import LinkSigner
-from digest.web.app import create_app
+from digest.web import create_app
+from digest.workspace import Workspace
 
 CONFIG = """
 [web]
@@ -56,16 +57,6 @@ signup = false
 """
 
 
-@dataclass
-class Ws:
-    """The parts of digest.pipeline.Workspace the web app uses."""
-
-    config: Config
-    home: Path
-    store: Store
-    signer: LinkSigner
-
-
 class LiveServer:
     """uvicorn serving an ASGI app on a free port of 127.0.0.1, in a thread."""
 
@@ -98,16 +89,16 @@ class LiveServer:
 
 
 @pytest.fixture
-def make_ws(tmp_path: Path, home: Path) -> Iterator[Callable[..., Ws]]:
+def make_ws(tmp_path: Path, home: Path) -> Iterator[Callable[..., Workspace]]:
     stores: list[Store] = []
 
-    def make(sns: str = "", store: Store | None = None) -> Ws:
+    def make(sns: str = "", store: Store | None = None) -> Workspace:
         path = tmp_path / "digest.toml"
         path.write_text(CONFIG.format(outbox=tmp_path / "outbox", sns=sns), encoding="utf-8")
         config = load_config(path)
         opened = store or open_store(None, home)
         stores.append(opened)
-        return Ws(config, home, opened, LinkSigner("test-secret-key"))
+        return Workspace(config, home, opened, LinkSigner("test-secret-key"))
 
     yield make
     for store in stores:
@@ -142,13 +133,13 @@ def webhook_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @dataclass
 class Running:
-    ws: Ws
+    ws: Workspace
     url: str
     client: httpx.Client
 
 
 @pytest.fixture
-def live(make_ws: Callable[..., Ws], webhook_env: dict[str, str]) -> Iterator[Running]:
+def live(make_ws: Callable[..., Workspace], webhook_env: dict[str, str]) -> Iterator[Running]:
     ws = make_ws()
     with (
         LiveServer(create_app(ws)) as server,

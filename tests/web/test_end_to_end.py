@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 
 from digest.config import load_config
-from digest.pipeline import Workspace, run_digest, sync_lists
-from digest.web.app import create_app
+from digest.pipeline import run_digest, sync_lists
+from digest.web import create_app
+from digest.workspace import Workspace
 from tests.web.conftest import LiveServer
 
 

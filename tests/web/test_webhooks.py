@@ -29,14 +29,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from digest.web.app import create_app
+from digest.web import create_app
 from digest.web.webhooks import host_allowed, sns_string_to_sign
-from tests.web.conftest import LiveServer, Running, Ws
+from digest.workspace import Workspace
+from tests.web.conftest import LiveServer, Running
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-feedback"
 
 
-def _member(ws: Ws, email: str, *lists: str) -> int:
+def _member(ws: Workspace, email: str, *lists: str) -> int:
     for name in lists or ("open",):
         ws.store.upsert_subscriber(ws.store.ensure_list(name, name), email)
     row = ws.store.subscriber_by_email(email)
@@ -44,7 +45,7 @@ def _member(ws: Ws, email: str, *lists: str) -> int:
     return row.id
 
 
-def _statuses(ws: Ws, email: str) -> dict[str, str]:
+def _statuses(ws: Workspace, email: str) -> dict[str, str]:
     row = ws.store.subscriber_by_email(email)
     assert row is not None
     return {m.list_name: m.status for m in ws.store.memberships_of(row.id)}
@@ -436,7 +437,7 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
 
 @pytest.fixture
 def ses_live(
-    make_ws: Callable[..., Ws], webhook_env: dict[str, str], sns_host: SnsHost
+    make_ws: Callable[..., Workspace], webhook_env: dict[str, str], sns_host: SnsHost
 ) -> Iterator[Running]:
     ws = make_ws(
         sns=f'sns_certificate_hosts = ["{sns_host.host}"]\nsns_ca_bundle = "{sns_host.ca_file}"'
@@ -576,7 +577,7 @@ def test_certificate_host_patterns() -> None:
 # -- every endpoint ---------------------------------------------------------------------------
 
 
-def test_unconfigured_providers_are_not_found(make_ws: Callable[..., Ws]) -> None:
+def test_unconfigured_providers_are_not_found(make_ws: Callable[..., Workspace]) -> None:
     ws = make_ws()  # no secrets in the environment
     with (
         LiveServer(create_app(ws)) as server,

@@ -1,0 +1,263 @@
+"""Sign-up with double opt-in: a form, the POST (form or JSON), the confirmation link.
+
+    GET  /subscribe?list=NAME    the sign-up form
+    POST /subscribe              form or JSON; 202 whatever the address's standing
+    GET  /confirm/{token}        a page with a button
+    POST /confirm/{token}        activates the subscription
+
+The answer to a sign-up is the same for a new, pending, active, unsubscribed or suppressed
+address, so it reveals nothing; confirmation links are signed and expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+
+from email_validator import EmailNotValidError
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from digest.config import Config, ListConfig, parse_window
+from digest.models import OutgoingMessage
+from digest.subscribers import normalize_email
+from digest.tokens import EXPIRED
+from digest.web.middleware import ClientLimiter
+from digest.web.site import Site
+
+__all__ = ["SignupRoutes", "confirmation_sender"]
+
+log = logging.getLogger(__name__)
+
+
+class SignupRoutes:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        web = site.config.web
+        self.limiter = ClientLimiter(web.signup_rate, web.signup_burst)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/subscribe", self.subscribe_form, methods=["GET"]),
+            Route("/subscribe", self.subscribe, methods=["POST"]),
+            Route("/confirm/{token}", self.confirm_page, methods=["GET"]),
+            Route("/confirm/{token}", self.confirm, methods=["POST"]),
+        ]
+
+    async def subscribe_form(self, request: Request) -> Response:
+        name = request.query_params.get("list", "")
+        configured = self.site.config.lists.get(name)
+        if configured is None or not configured.signup:
+            return self.site.pages.page("invalid.html", 404, reason="list")
+        return self.site.pages.page("subscribe.html", list_name=name, title=configured.title)
+
+    async def subscribe(self, request: Request) -> Response:
+        """Same answer (202) whatever the address's standing, so it reveals nothing."""
+        wants_json = "json" in request.headers.get("content-type", "")
+        wait = self.limiter.allow(self.site.client(request))
+        if wait:
+            headers = {"Retry-After": str(max(1, round(wait)))}
+            if wants_json:
+                return JSONResponse({"error": "too many requests"}, 429, headers=headers)
+            return self.site.pages.page("invalid.html", 429, reason="rate")
+        fields = await _fields(request, wants_json)
+        if fields is None:
+            return JSONResponse({"error": "send a form or a JSON object"}, 400)
+        list_name = fields.get("list", "")
+        configured = self.site.config.lists.get(list_name)
+        if configured is None or not configured.signup:
+            return JSONResponse({"error": "no such list"}, 404)
+        try:
+            email = normalize_email(fields.get("email", ""))
+        except EmailNotValidError as exc:
+            if wants_json:
+                return JSONResponse({"error": f"invalid address: {exc}"}, 422)
+            return self.site.pages.page(
+                "subscribe.html",
+                422,
+                list_name=list_name,
+                title=configured.title,
+                error=str(exc),
+            )
+        name = fields.get("name", "")[:200]
+        list_id = await asyncio.to_thread(self.site.store.ensure_list, list_name, configured.title)
+        outcome, subscriber_id = await asyncio.to_thread(
+            self.site.store.request_subscription,
+            list_id,
+            email,
+            name=name,
+            double_opt_in=configured.double_opt_in,
+            client=self.site.client(request),
+        )
+        task = None
+        if outcome == "confirm" and subscriber_id is not None:
+            task = BackgroundTask(
+                self.send_confirmation, list_name, configured, list_id, subscriber_id, email, name
+            )
+        # The same body for every outcome: new, pending, active, unsubscribed, suppressed.
+        message = (
+            "Thank you. Please check your inbox to confirm."
+            if configured.double_opt_in
+            else "Thank you for subscribing."
+        )
+        if wants_json:
+            return JSONResponse({"status": "accepted", "message": message}, 202, background=task)
+        response = self.site.pages.page(
+            "subscribed.html", 202, title=configured.title, message=message
+        )
+        response.background = task
+        return response
+
+    async def send_confirmation(
+        self,
+        list_name: str,
+        configured: ListConfig,
+        list_id: int,
+        subscriber_id: int,
+        email: str,
+        name: str,
+    ) -> None:
+        """Send the opt-in link through the list's provider; failures are recorded, not raised."""
+        sender = confirmation_sender(self.site.config, list_name)
+        if sender is None:
+            self.site.store.record_event(
+                "web", "confirmation_failed", email, {"error": "no sender"}
+            )
+            return
+        provider_name, from_addr = sender
+        token = self.site.signer.confirm_token(subscriber_id, list_id)
+        link = f"{self.site.config.web.base_url}/confirm/{token}"
+        hours = int(parse_window(configured.confirm_window).total_seconds() // 3600)
+        context = {"title": configured.title, "link": link, "name": name, "hours": hours}
+        text = self.site.pages.render("email/confirm.txt", **context)
+        html = self.site.pages.render("email/confirm.html", **context)
+        event_id = self.site.store.record_event(
+            "web", "confirmation_sent", email, {"list_id": list_id, "provider": provider_name}
+        )
+        message = build_message(
+            -event_id,
+            to=email,
+            to_name=name,
+            from_addr=from_addr,
+            subject=configured.confirm_subject,
+            text=text,
+            html=html,
+        )
+        try:
+            transport = self.site.ws.transport(provider_name)
+            try:
+                [result] = await transport.send_batch([message])
+            finally:
+                await transport.aclose()
+            if result.outcome != "sent":
+                raise RuntimeError(result.error or str(result.outcome))
+        except Exception as exc:  # the sign-up was answered already; keep the reason
+            log.warning("confirmation to list %s failed: %s", list_name, exc)
+            self.site.store.record_event(
+                "web", "confirmation_failed", email, {"list_id": list_id, "error": str(exc)}
+            )
+
+    async def confirm_page(self, request: Request) -> Response:
+        found = self._confirm_token(request)
+        if isinstance(found, Response):
+            return found
+        title, _ = self.site.list_title(found[1])
+        return self.site.pages.page("confirm.html", title=title)
+
+    async def confirm(self, request: Request) -> Response:
+        found = self._confirm_token(request)
+        if isinstance(found, Response):
+            return found
+        subscriber_id, list_id = found
+        done = await asyncio.to_thread(
+            self.site.store.confirm_subscription,
+            list_id,
+            subscriber_id,
+            client=self.site.client(request),
+        )
+        title, _ = self.site.list_title(list_id)
+        if not done:
+            return self.site.pages.page("invalid.html", 409, reason="confirm")
+        return self.site.pages.page("confirmed.html", title=title)
+
+    def _confirm_token(self, request: Request) -> tuple[int, int] | Response:
+        token = request.path_params["token"]
+        unverified = self.site.signer.read_confirm_token(token, max_age=10**9)
+        if unverified is None or unverified is EXPIRED:
+            return self.site.pages.invalid()
+        _, list_id = unverified
+        name = self.site.store.list_name(list_id) or ""
+        configured = self.site.config.lists.get(name)
+        window = parse_window(configured.confirm_window if configured else "3d")
+        found = self.site.signer.read_confirm_token(token, max_age=int(window.total_seconds()))
+        if found is EXPIRED:
+            return self.site.pages.page("invalid.html", 410, reason="expired")
+        if found is None:
+            return self.site.pages.invalid()
+        return found
+
+
+def confirmation_sender(config: Config, list_name: str) -> tuple[str, str] | None:
+    """(provider name, From) for a list's confirmation messages."""
+    configured = config.lists[list_name]
+    digest = next((d for d in config.digests.values() if d.list == list_name), None)
+    provider = configured.confirm_provider or (digest.provider if digest else None)
+    from_addr = configured.confirm_from or (digest.from_ if digest else None)
+    if provider is None or from_addr is None or provider not in config.providers:
+        return None
+    return provider, from_addr
+
+
+async def _fields(request: Request, wants_json: bool) -> dict[str, str] | None:
+    if wants_json:
+        try:
+            payload = json.loads(await request.body())
+        except ValueError:
+            return None
+        if not isinstance(payload, dict):
+            return None
+        return {k: str(v) for k, v in payload.items() if isinstance(v, str | int)}
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def build_message(
+    delivery_id: int,
+    *,
+    to: str,
+    to_name: str,
+    from_addr: str,
+    subject: str,
+    text: str,
+    html: str,
+) -> OutgoingMessage:
+    """A small transactional text + HTML message (no List-Unsubscribe: nobody is on a list)."""
+    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "digest.local"
+    message = EmailMessage()
+    message["From"] = from_addr
+    message["To"] = f"{to_name} <{to}>" if to_name else to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    headers = {"Message-ID": str(message["Message-ID"]), "Auto-Submitted": "auto-generated"}
+    return OutgoingMessage(
+        delivery_id=delivery_id,
+        to_email=to,
+        to_name=to_name,
+        from_addr=from_addr,
+        reply_to=None,
+        subject=subject,
+        html=html,
+        text=text,
+        headers=headers,
+        mime=message.as_bytes(),
+        tag="confirmation",
+    )

@@ -1,0 +1,45 @@
+"""What every route group shares: the workspace, the pages and the client's address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from digest.config import Config, ListConfig
+from digest.store import Store
+from digest.tokens import LinkSigner
+from digest.web.middleware import client_address
+from digest.web.pages import Pages
+from digest.workspace import Workspace
+
+__all__ = ["Site"]
+
+
+@dataclass
+class Site:
+    """The web app's view of the workspace, shared by the route groups."""
+
+    ws: Workspace
+    pages: Pages = field(default_factory=Pages)
+
+    @property
+    def config(self) -> Config:
+        return self.ws.config  # read each time: the service may reload the configuration
+
+    @property
+    def store(self) -> Store:
+        return self.ws.store
+
+    @property
+    def signer(self) -> LinkSigner:
+        return self.ws.signer
+
+    def client(self, request: Request) -> str:
+        return client_address(request, self.config.web)
+
+    def list_title(self, list_id: int) -> tuple[str, ListConfig | None]:
+        """A list's title (its name when it is no longer configured) and its configuration."""
+        name = self.store.list_name(list_id) or ""
+        configured = self.config.lists.get(name)
+        return (configured.title if configured else name), configured
