@@ -27,7 +27,7 @@ __all__ = ["DigestGroup", "report_error"]
 def report_error(exc: DigestError) -> int:
     """Print the error as the CLI shows it; returns its exit code."""
     lines = [str(problem) for problem in exc.problems] if isinstance(exc, ConfigError) else []
-    for line in lines or [str(exc)]:
+    for line in lines or [" ".join(str(exc).split())]:  # a driver's message may span lines
         err.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
     if state.verbose:
         err.print("".join(traceback.format_exception(exc)), markup=False, soft_wrap=True)
