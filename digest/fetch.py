@@ -51,6 +51,8 @@ __all__ = [
     "Fetcher",
     "ValidatorStore",
     "decode_text",
+    "http_client",
+    "sync_http_client",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,37 @@ USER_AGENT = (
 DEFAULT_SIZE_CAP = 10 * 1024 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CHUNK = 64 * 1024  # most bytes one decompression step may produce
+
+
+def http_client(
+    *,
+    timeout: httpx.Timeout | float,
+    user_agent: str = USER_AGENT,
+    headers: dict[str, str] | None = None,
+    follow_redirects: bool = False,
+    max_redirects: int = 5,
+    limits: httpx.Limits | None = None,
+    verify: ssl.SSLContext | bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """Every asynchronous HTTP client Digest uses is made here (gathering, extraction, the
+    provider transports, webhook certificates): an honest User-Agent and an explicit timeout."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        headers={"User-Agent": user_agent, **(headers or {})},
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
+        limits=limits or httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        verify=verify,
+        transport=transport,
+    )
+
+
+def sync_http_client(
+    *, timeout: httpx.Timeout | float, user_agent: str = USER_AGENT
+) -> httpx.Client:
+    """The blocking twin of `http_client`, for code that runs in a worker thread."""
+    return httpx.Client(timeout=timeout, headers={"User-Agent": user_agent})
 
 
 class ValidatorStore(Protocol):
@@ -143,7 +176,7 @@ class Fetcher:
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host)
         )
-        self.client = httpx.AsyncClient(
+        self.client = http_client(
             timeout=httpx.Timeout(
                 connect=min(connect_timeout, timeout),
                 read=min(read_timeout, timeout),
@@ -152,8 +185,8 @@ class Fetcher:
             ),
             follow_redirects=True,
             max_redirects=max_redirects,
+            user_agent=user_agent,
             headers={
-                "User-Agent": user_agent,
                 "Accept-Encoding": "gzip, deflate, br",
                 "Accept": "application/atom+xml, application/rss+xml, application/feed+json, "
                 "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, "

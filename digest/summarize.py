@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from digest.fetch import sync_http_client
+
 LOGGER = logging.getLogger(__name__)
 
 
@@ -371,7 +373,7 @@ class ChatSummarizer:
                 self.url, json=payload, headers=headers, timeout=self.timeout
             )
         else:
-            with httpx.Client(timeout=self.timeout) as client:
+            with sync_http_client(timeout=self.timeout) as client:
                 response = client.post(self.url, json=payload, headers=headers)
         response.raise_for_status()
         content = response.json()["choices"][0]["message"]["content"]

@@ -31,6 +31,7 @@ from digest.errors import (
     ProviderAuthError,
     RetryableDeliveryError,
 )
+from digest.fetch import http_client
 from digest.models import Outcome, OutgoingMessage, SendResult
 
 __all__ = [
@@ -53,16 +54,13 @@ __all__ = [
 # Connect fast or fail; give a 500-message batch time to be accepted.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-USER_AGENT = "digest-sender/0.1"
 
 RetryAfterFn = Callable[[httpx.Headers], float | None]
 
 
 def make_client(timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     """One pooled client per transport: connections are reused across batches."""
-    return httpx.AsyncClient(
-        timeout=timeout, limits=DEFAULT_LIMITS, headers={"User-Agent": USER_AGENT}
-    )
+    return http_client(timeout=timeout, limits=DEFAULT_LIMITS)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from digest.fetch import http_client
 from digest.web.webhooks.common import (
     Feedback,
     Kind,
@@ -100,7 +101,7 @@ class SnsVerifier:
         verify: ssl.SSLContext | bool = True
         if self.ca_bundle:
             verify = ssl.create_default_context(cafile=self.ca_bundle)
-        return httpx.AsyncClient(verify=verify, timeout=10.0, follow_redirects=False)
+        return http_client(verify=verify, timeout=10.0)
 
     async def _certificate(self, url: str) -> Any:
         from cryptography import x509
