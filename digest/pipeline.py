@@ -28,13 +28,14 @@ from digest.config import Config, DigestConfig
 from digest.errors import DigestError, ExtractionError, StoreError
 from digest.fetch import USER_AGENT, Fetcher, FetchError
 from digest.models import Article, ExtractedArticle, Recipient, SourceItem
-from digest.personalize import MessageTemplate, render_preview
 from digest.render import (
     IssueContent,
+    MessageTemplate,
     RenderCache,
     RenderedIssue,
     RenderSettings,
     render_issue,
+    render_preview,
 )
 from digest.send import make_transport
 from digest.send.dispatch import DispatchReport, dispatch_issue

@@ -21,8 +21,6 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -37,7 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Config, ListConfig, parse_window
-from digest.models import OutgoingMessage
+from digest.render import build_message, render_preview
 from digest.store import Store
 from digest.store.subscribers import BOUNCED, COMPLAINED, UNSUBSCRIBED
 from digest.subscribers import normalize_email
@@ -273,7 +271,6 @@ class WebApp:
         """An issue as sent, for the "view in your browser" link; nobody's data in it."""
         from digest.errors import StoreError
         from digest.models import Recipient
-        from digest.personalize import render_preview
         from digest.pipeline import stored_rendering
         from digest.store.issues import COMPLETE, FROZEN, PARTIAL, SENDING
 
@@ -591,43 +588,6 @@ def confirmation_sender(config: Config, list_name: str) -> tuple[str, str] | Non
     if provider is None or from_addr is None or provider not in config.providers:
         return None
     return provider, from_addr
-
-
-def build_message(
-    delivery_id: int,
-    *,
-    to: str,
-    to_name: str,
-    from_addr: str,
-    subject: str,
-    text: str,
-    html: str,
-) -> OutgoingMessage:
-    """A small transactional text + HTML message (no List-Unsubscribe: nobody is on a list)."""
-    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "digest.local"
-    message = EmailMessage()
-    message["From"] = from_addr
-    message["To"] = f"{to_name} <{to}>" if to_name else to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    headers = {"Message-ID": str(message["Message-ID"]), "Auto-Submitted": "auto-generated"}
-    return OutgoingMessage(
-        delivery_id=delivery_id,
-        to_email=to,
-        to_name=to_name,
-        from_addr=from_addr,
-        reply_to=None,
-        subject=subject,
-        html=html,
-        text=text,
-        headers=headers,
-        mime=message.as_bytes(),
-        tag="confirmation",
-    )
 
 
 async def _is_one_click(request: Request) -> bool:
