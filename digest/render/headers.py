@@ -84,14 +84,16 @@ def fold(line: str, limit: int = 78) -> str:
     if len(line) <= limit or "\r\n" in line:
         return line
     out = []
+    start = line.index(":") + 2  # never between the name and the value
     while len(line) > limit:
-        cut = line.rfind(" ", line.index(":") + 2, limit)
+        cut = line.rfind(" ", start, limit)
         if cut <= 0:
             cut = line.find(" ", limit)
             if cut < 0:
                 break
         out.append(line[:cut])
         line = line[cut:]
+        start = 1  # a continuation line starts with the space it was folded at
     out.append(line)
     return "\r\n".join(out)
 

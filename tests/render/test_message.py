@@ -164,6 +164,12 @@ def test_names_cannot_inject_headers_or_parts(template: MessageTemplate) -> None
     assert parsed["To"].addresses[0].display_name == clean_value(name)
 
 
+def test_a_long_name_folds_in_the_to_header(template: MessageTemplate) -> None:
+    name = " ".join(f"Name{i}" for i in range(40))  # 3+ folded lines (this used to raise)
+    parsed = parse_mime(template.personalize(sample_recipient(name=name)).mime)
+    assert parsed["To"].addresses[0].display_name == name
+
+
 def test_message_ids_are_unique_per_recipient(template: MessageTemplate) -> None:
     ids = {template.personalize(sample_recipient(i)).headers["Message-ID"] for i in range(50)}
     assert len(ids) == 50

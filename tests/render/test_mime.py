@@ -100,6 +100,13 @@ def test_names_and_subjects_are_encoded_not_injected() -> None:
     assert parsed["Subject"] == "Bitte bestätigen ☕ Cc: x@example.com"
 
 
+def test_a_long_name_folds() -> None:
+    name = " ".join(f"Name{i}" for i in range(30))
+    assert len(name) <= 200  # the sign-up form keeps 200 characters
+    parsed = parse_mime(confirmation(to_name=name).mime)
+    assert parsed["To"].addresses[0].display_name == name
+
+
 def test_without_a_name_the_address_stands_alone() -> None:
     assert parse_mime(confirmation(to_name="").mime)["To"] == "new.reader@example.org"
 
