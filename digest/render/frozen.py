@@ -53,7 +53,7 @@ class RenderedIssue:
     warnings: list[str]
     articles: list[Article]
     more: list[Article]
-    nonce: str = ""  # identifies this issue's placeholder tokens (see `Placeholder`)
+    nonce: str = ""  # identifies this issue's placeholder tokens (digest.render.placeholders)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form for the store; `from_json` reads it back."""
