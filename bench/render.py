@@ -1,6 +1,6 @@
 """Render a 30-article issue once, then personalize it into complete MIME messages.
 
-    PYTHONPATH=. /work/venv/bin/python bench/render.py [--recipients 20000]
+    .venv/bin/python bench/render.py [--recipients 20000]
 
 Prints the machine, each stage's time, the per-recipient alternatives it replaces (a full
 re-render and a stdlib MIME build per recipient), and whether the targets are met:
@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "rende
 
 from render_samples import sample_content, sample_settings
 
-from digest import render
 from digest.models import Recipient
-from digest.render import MessageTemplate, personalize_all, render_issue
+from digest.render import MessageTemplate, inline_css, personalize_all, render_issue
+from digest.render.environment import Plan, environment, template_context
+from digest.render.placeholders import TemplateRecipient
 
 FIRST = ["Ada", "Grace", "O'Neil & Sons", "Zoë", "Łukasz", "Mary-Jane", "李", "<b>Bob</b>"]
 LAST = ["Lovelace", "Hopper", "Ünal", "Smith", "Nakamura", "da Silva"]
@@ -110,14 +111,14 @@ def main() -> None:
 
     # Stages, measured one by one (as render_issue runs them).
     nonce = "0123456789"
-    plan = render.Plan()
-    ctx_recipient = render.TemplateRecipient(nonce)
-    env = render.environment(settings.template_dir)
-    context = render._context(content, settings, plan, ctx_recipient)
+    plan = Plan()
+    ctx_recipient = TemplateRecipient(nonce)
+    env = environment(settings.template_dir)
+    context = template_context(content, settings, plan, ctx_recipient)
     raw_html = env.get_template("issue.html").render(context)
     jinja_html = timed(lambda: env.get_template("issue.html").render(context), 20)
     jinja_text = timed(lambda: env.get_template("issue.txt").render(context), 20)
-    inline = timed(lambda: render.inline_css(raw_html), 10)
+    inline = timed(lambda: inline_css(raw_html), 10)
     whole = timed(lambda: render_issue(content, settings), 10)
     rendered = render_issue(content, settings)
     print(

@@ -1,5 +1,6 @@
-"""Summaries: sentence segmentation, the lead summarizer's cuts, and the chat summarizer
-against a real local fake of an OpenAI-compatible endpoint (never a real service)."""
+"""Summaries: the lead summarizer's cuts, and the chat summarizer against a real local fake
+of an OpenAI-compatible endpoint (never a real service). Sentence segmentation and the cutter
+itself are tested in tests/test_text.py."""
 
 from __future__ import annotations
 
@@ -14,83 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from digest.summarize import ChatSummarizer, LeadSummarizer, split_sentences, trim_to_words
-
-# --- sentence segmentation ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "language", "expected"),
-    [
-        (
-            "The U.S. Senate voted on Tuesday. Sen. Martin Heinrich (D-N.M.) said it was late.",
-            "en",
-            [
-                "The U.S. Senate voted on Tuesday.",
-                "Sen. Martin Heinrich (D-N.M.) said it was late.",
-            ],
-        ),
-        (
-            "Prices rose 3.5 percent in the U.S. The Fed was surprised. John F. Kennedy Jr. was "
-            "not.",
-            "en",
-            [
-                "Prices rose 3.5 percent in the U.S.",
-                "The Fed was surprised.",
-                "John F. Kennedy Jr. was not.",
-            ],
-        ),
-        (
-            "The Dept. of Energy paid $1.2 billion at 3 p.m. on Friday. Nobody objected.",
-            "en",
-            ["The Dept. of Energy paid $1.2 billion at 3 p.m. on Friday.", "Nobody objected."],
-        ),
-        (
-            "Die Firma hat u. a. Autos verkauft, z. B. 3,5 Mrd. Euro mehr. Am 3. Oktober war "
-            "Feiertag.",
-            "de",
-            [
-                "Die Firma hat u. a. Autos verkauft, z. B. 3,5 Mrd. Euro mehr.",
-                "Am 3. Oktober war Feiertag.",
-            ],
-        ),
-        (
-            "M. Dupont est arrivé. Il a dit « Bonjour ! » et il est parti. Mme Martin aussi.",
-            "fr",
-            [
-                "M. Dupont est arrivé.",
-                "Il a dit « Bonjour ! » et il est parti.",
-                "Mme Martin aussi.",
-            ],
-        ),
-        (
-            "El Sr. García llegó a EE.UU. el lunes. ¿Qué pasó? Nadie lo sabe.",
-            "es",
-            ["El Sr. García llegó a EE.UU. el lunes.", "¿Qué pasó?", "Nadie lo sabe."],
-        ),
-        (
-            "Is it over? “Yes,” she said. It is.",
-            "en",
-            ["Is it over?", "“Yes,” she said.", "It is."],
-        ),
-        ("日本の首相が辞任した。後任は未定。", "ja", ["日本の首相が辞任した。", "後任は未定。"]),
-        (
-            "The vote is at 10 a.m. The council meets at 9 a.m. Eastern time. See Fig. 3 here.",
-            "en",
-            [
-                "The vote is at 10 a.m.",
-                "The council meets at 9 a.m. Eastern time.",
-                "See Fig. 3 here.",
-            ],
-        ),
-        ("He was born in 1990. He moved.", "en", ["He was born in 1990.", "He moved."]),
-        ("  No   final stop  ", None, ["No final stop"]),
-        ("", None, []),
-    ],
-)
-def test_split_sentences(text: str, language: str | None, expected: list[str]) -> None:
-    assert split_sentences(text, language) == expected
-
+from digest.summarize import ChatSummarizer, LeadSummarizer
 
 # --- the lead summarizer ------------------------------------------------------------------
 
@@ -168,11 +93,6 @@ def test_language_aware_cut() -> None:
     assert LeadSummarizer().summarize(text, words=12, language="de") == (
         "Die Stadt zahlt u. a. 3,5 Mio. Euro für die Brücke."
     )
-
-
-def test_trim_to_words() -> None:
-    assert trim_to_words("one two three four", 2) == "one two…"
-    assert trim_to_words("one two", 5) == "one two"
 
 
 # --- the chat summarizer, against a local fake endpoint ------------------------------------

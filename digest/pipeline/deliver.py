@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from digest.models import Recipient
-from digest.personalize import MessageTemplate
 from digest.pipeline.build import render_settings
 from digest.render import (
+    MessageTemplate,
     RenderedIssue,
 )
 from digest.send.dispatch import DispatchReport, dispatch_issue

@@ -12,12 +12,13 @@ import orjson
 
 from digest.config import Config
 from digest.models import Article, Recipient
-from digest.personalize import MessageTemplate, render_preview
 from digest.pipeline.build import Draft, compose_issue, render_settings
 from digest.pipeline.lifecycle import sync_lists
 from digest.render import (
     IssueContent,
+    MessageTemplate,
     render_issue,
+    render_preview,
     render_report,
 )
 from digest.workspace import Workspace

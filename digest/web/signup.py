@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
 
 from email_validator import EmailNotValidError
 from starlette.background import BackgroundTask
@@ -24,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from digest.config import Config, ListConfig, parse_window
-from digest.models import OutgoingMessage
+from digest.render import build_message
 from digest.subscribers import normalize_email
 from digest.tokens import EXPIRED
 from digest.web.middleware import ClientLimiter
@@ -224,40 +222,3 @@ async def _fields(request: Request, wants_json: bool) -> dict[str, str] | None:
         return {k: str(v) for k, v in payload.items() if isinstance(v, str | int)}
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def build_message(
-    delivery_id: int,
-    *,
-    to: str,
-    to_name: str,
-    from_addr: str,
-    subject: str,
-    text: str,
-    html: str,
-) -> OutgoingMessage:
-    """A small transactional text + HTML message (no List-Unsubscribe: nobody is on a list)."""
-    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "digest.local"
-    message = EmailMessage()
-    message["From"] = from_addr
-    message["To"] = f"{to_name} <{to}>" if to_name else to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    headers = {"Message-ID": str(message["Message-ID"]), "Auto-Submitted": "auto-generated"}
-    return OutgoingMessage(
-        delivery_id=delivery_id,
-        to_email=to,
-        to_name=to_name,
-        from_addr=from_addr,
-        reply_to=None,
-        subject=subject,
-        html=html,
-        text=text,
-        headers=headers,
-        mime=message.as_bytes(),
-        tag="confirmation",
-    )

@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from digest.errors import StoreError
 from digest.models import Recipient
-from digest.personalize import render_preview
 from digest.pipeline import stored_rendering
+from digest.render import render_preview
 from digest.store.issues import COMPLETE, FROZEN, PARTIAL, SENDING
 from digest.web.pages import ISSUE_HEADERS
 from digest.web.site import Site

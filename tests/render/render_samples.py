@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from lxml import etree
+
 from digest.models import Article, Recipient
 from digest.render import IssueContent, RenderSettings
 
@@ -125,3 +127,7 @@ def sample_recipient(delivery_id: int = 1, **changes: object) -> Recipient:
     for key, value in changes.items():
         setattr(recipient, key, value)
     return recipient
+
+
+def parse_html(html: str) -> etree._Element:
+    return etree.fromstring(html.encode(), etree.HTMLParser(encoding="utf-8"))

@@ -1,10 +1,11 @@
-"""lint_email_html: what the check and preview commands report about an email's HTML."""
+"""lint_email_html and render_report: what the check and preview commands report."""
 
 from __future__ import annotations
 
 import pytest
+from render_samples import sample_content, sample_settings
 
-from digest.render import lint_email_html
+from digest.render import RenderedIssue, lint_email_html, render_issue, render_report
 
 CLEAN = (
     '<!DOCTYPE html><html lang="en" dir="ltr"><head>'
@@ -46,3 +47,15 @@ def test_an_image_link_with_alt_text_has_a_name() -> None:
         '<a href="https://x.org"><img src="https://x.org/a.png" alt="Logo"></a>',
     )
     assert lint_email_html(html) == []
+
+
+@pytest.fixture(scope="module")
+def rendered() -> RenderedIssue:
+    return render_issue(sample_content(6), sample_settings())
+
+
+def test_report_of_a_clean_issue(rendered: RenderedIssue) -> None:
+    assert render_report(rendered, sample_settings()) == [
+        f"HTML {rendered.html_size:,} bytes of a 100,000-byte budget (within budget); "
+        "6 articles in full, 0 in more stories"
+    ]

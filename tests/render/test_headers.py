@@ -1,0 +1,98 @@
+"""Header writing: display names, encoded words, folding, URLs in List-Unsubscribe."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+
+import pytest
+
+from digest.render.headers import (
+    address_line,
+    display_name,
+    dot_atom,
+    encoded_words,
+    fold,
+    header_line,
+    header_uri,
+)
+
+
+def parse_head(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.mark.parametrize("text", ["Zoë", "Łukasz Ünal-Łukasiewicz 😀 " * 6, "李" * 40])
+def test_encoded_words_are_short_and_decode_back(text: str) -> None:
+    encoded = encoded_words(text)
+    assert all(len(word.strip()) <= 75 for word in encoded.split("\r\n"))
+    assert str(make_header(decode_header(encoded))) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Ada Lovelace", "Ada Lovelace"),
+        ("O'Neil, Jr.", '"O\'Neil, Jr."'),
+        ('Say "hi" \\o/', '"Say \\"hi\\" \\\\o/"'),
+        ("  spaced\r\n  out ", "spaced out"),
+        ("", ""),
+    ],
+)
+def test_display_names_plain_or_quoted(name: str, shown: str) -> None:
+    assert display_name(name) == shown
+
+
+def test_non_ascii_display_names_are_encoded() -> None:
+    assert display_name("Zoë") == "=?utf-8?b?Wm/Dqw==?="
+
+
+def test_fold_breaks_at_spaces_and_unfolds_to_the_same() -> None:
+    line = "Subject: " + " ".join(f"word{i}" for i in range(40))
+    folded = fold(line)
+    assert all(len(part) <= 78 for part in folded.split("\r\n"))
+    assert folded.replace("\r\n", "") == line
+
+
+def test_a_name_too_long_to_fold_is_encoded() -> None:
+    raw = address_line("To", "x" * 1500, "reader@example.com")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert raw.isascii() and b"=?utf-8?b?" in raw
+    assert str(make_header(decode_header(raw[len(b"To: ") : raw.rindex(b" <")].decode()))) == (
+        "x" * 1500
+    )
+    assert parse_head(raw)["To"].addresses[0].addr_spec == "reader@example.com"
+
+
+def test_a_long_name_folds_over_several_lines() -> None:
+    """Three lines or more: each continuation folds at its own spaces (this used to raise)."""
+    name = " ".join(f"Name{i}" for i in range(40))
+    raw = address_line("To", name, "reader@example.com")
+    lines = raw.decode().split("\r\n")
+    assert len(lines) > 3 and all(len(line) <= 78 for line in lines)
+    parsed = parse_head(raw)
+    assert parsed["To"].addresses[0].display_name == name
+    assert parsed["To"].addresses[0].addr_spec == "reader@example.com"
+
+
+def test_header_values_stay_on_one_logical_line() -> None:
+    raw = header_line("Subject", "Breaking\r\nBcc: victim@example.com ☕")
+    assert raw.isascii() and raw.endswith(b"\r\n")
+    parsed = parse_head(raw)
+    assert parsed["Bcc"] is None
+    assert parsed["Subject"] == "Breaking Bcc: victim@example.com ☕"
+
+
+def test_header_uris_escape_what_uri_syntax_forbids() -> None:
+    url = "https://digest.example.org/u/7?a=1&b=%41"
+    assert header_uri(url) == url
+    assert header_uri("https://x.org/über a<b>") == "https://x.org/%C3%BCber%20a%3Cb%3E"
+
+
+def test_dot_atoms_for_message_ids() -> None:
+    assert dot_atom("example/2026-11-26") == "example-2026-11-26"
+    assert dot_atom("..") == "x"
