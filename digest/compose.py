@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from digest.identity import dedupe_key
 from digest.models import Article
-from digest.sources.identity import dedupe_key
 
 OLDER_THAN_WINDOW = "older than the digest's window"
 

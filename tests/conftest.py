@@ -1,4 +1,10 @@
-"""Shared fixtures: a copy of the example configuration, stores on SQLite and real PostgreSQL."""
+"""Shared fixtures: a copy of the example configuration, stores on SQLite and real PostgreSQL.
+
+Markers (`bash scripts/test --fast` runs what has none of them):
+    postgres   talks to the real PostgreSQL server (every test that uses `postgres_url`)
+    browser    drives Debian's Chromium through Playwright
+    slow       takes more than about a second (real processes, real time)
+"""
 
 from __future__ import annotations
 
@@ -75,7 +81,10 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=ENGINES)
 def store(request: pytest.FixtureRequest, home: Path) -> Iterator[Store]:
     """The same tests over both engines."""
     if request.param == "sqlite":
@@ -84,3 +93,10 @@ def store(request: pytest.FixtureRequest, home: Path) -> Iterator[Store]:
         opened = open_store(request.getfixturevalue("postgres_url"), home)
     yield opened
     opened.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for a PostgreSQL database is a `postgres` test, however it asks."""
+    for item in items:
+        if {"postgres_url", "postgres_admin_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)

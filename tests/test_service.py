@@ -29,6 +29,7 @@ from digest.service import Service, ServiceOptions
 from digest.store.db import utcnow
 from digest.web import create_app
 from digest.workspace import Workspace
+from tests.conftest import ENGINES
 from tests.service.helpers import add_subscribers, write_article, write_config
 
 QUICK = ServiceOptions(poll_interval=0.2, watch_interval=0.1, web=False, catch_up=False)
@@ -193,7 +194,7 @@ async def test_the_repeated_hour_of_fall_back_does_not_send_a_daily_digest_twice
 # -- exactly once with two services on one store ------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("engine", ENGINES)
 async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],
@@ -231,7 +232,7 @@ async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
     assert owners == {"one", "two"}  # both shared the sending
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("engine", ENGINES)
 async def test_two_services_firing_at_the_same_minute_build_one_issue_and_share_the_sending(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],

@@ -21,6 +21,7 @@ from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
 from digest.errors import ExtractionError
 from digest.fetch import Fetcher, FetchError
+from digest.identity import dedupe_key, url_key
 from digest.models import Article, ExtractedArticle, SourceItem
 from digest.render import (
     IssueContent,
@@ -29,7 +30,6 @@ from digest.render import (
     RenderSettings,
 )
 from digest.sources import GatherResult, content_hash, gather, is_remote
-from digest.sources.identity import dedupe_key, url_key
 from digest.store import Store
 from digest.store.articles import SourceResult, StoredArticle
 from digest.store.db import utcnow

@@ -19,8 +19,8 @@ from urllib.parse import urljoin
 
 import nh3
 
+from digest.identity import item_key
 from digest.models import SourceItem
-from digest.sources.identity import item_key
 
 # Tags a feed item's body may keep; everything else (scripts, styles, iframes, forms) goes.
 ALLOWED_TAGS = {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from digest.fetch import Fetched
+from digest.identity import item_key
 from digest.models import SourceItem
-from digest.sources.identity import item_key
 
 
 def page_item(name: str, fetched: Fetched, *, key_url: str) -> SourceItem:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
+from digest.identity import item_key, url_key
 from digest.models import SourceItem
-from digest.sources.identity import item_key, url_key
 from digest.sources.normalize import plain_text
 
 FEED_TYPES = (

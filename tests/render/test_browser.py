@@ -18,9 +18,12 @@ from render_samples import sample_content, sample_recipient, sample_settings
 from digest.render import lint_email_html, render_issue, render_preview
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
+    ),
+]
 
 # Every visible piece of text: its font size, colour, effective background and their contrast.
 TEXT_REPORT = """() => {

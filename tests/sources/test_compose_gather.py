@@ -11,9 +11,9 @@ import pytest
 
 from digest import extract
 from digest.config import load_config
+from digest.identity import url_key
 from digest.models import ExtractedArticle
 from digest.pipeline import compose_issue
-from digest.sources.identity import url_key
 from digest.workspace import Workspace
 from tests.sources.hostile import HostileServer, rss
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from digest.sources.identity import dedupe_key, item_key, url_key
+from digest.identity import dedupe_key, item_key, url_key
 
 
 def test_url_key_drops_tracking_fragments_and_noise() -> None:
