@@ -18,13 +18,9 @@ pytestmark = pytest.mark.slow
 def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
     """lint-imports over the `digest` package found in `tree`, with the project's contracts."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    command = "from importlinter.cli import lint_imports_command as c; c()"
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from importlinter.cli import lint_imports_command as c; c()",
-            "--no-cache",
-        ],  # fmt: skip
+        [sys.executable, "-c", command, "--no-cache"],
         cwd=tree,
         env=env,
         capture_output=True,
