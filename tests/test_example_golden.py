@@ -1,12 +1,15 @@
-"""Golden files of the example issue: what `digest preview example` writes, inlined HTML and text.
+"""Golden files of the example issue: what `digest preview example` writes, inlined HTML, text
+and the whole message (.eml) a subscriber receives.
 
 The example runs at a fixed moment with fixed file times and a fixed signing key, so the output
-is stable. Regenerate after an intended change with `DIGEST_REGEN_GOLDEN=1` and review the diff.
+is stable; only the MIME boundary is random and is normalized. Regenerate after an intended
+change with `UPDATE_GOLDEN=1` and review the diff.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,21 +18,10 @@ import time_machine
 from typer.testing import CliRunner
 
 from digest.cli import app
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 MOMENT = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
-
-
-def _compare(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DIGEST_REGEN_GOLDEN") == "1":
-        path.write_text(actual, encoding="utf-8")
-        return
-    if not path.exists():
-        pytest.fail(f"{path} is missing; run with DIGEST_REGEN_GOLDEN=1 to create it")
-    assert actual == path.read_text(encoding="utf-8"), (
-        f"{name} differs from the golden file; if intended, regenerate with DIGEST_REGEN_GOLDEN=1"
-    )
 
 
 def test_example_issue_matches_golden_files(
@@ -55,5 +47,9 @@ def test_example_issue_matches_golden_files(
             ],
         )
     assert result.exit_code == 0, result.stderr
-    _compare("example-issue.html", (out_dir / "issue.html").read_text(encoding="utf-8"))
-    _compare("example-issue.txt", (out_dir / "issue.txt").read_text(encoding="utf-8"))
+    assert_golden(GOLDEN / "example-issue.html", (out_dir / "issue.html").read_bytes())
+    assert_golden(GOLDEN / "example-issue.txt", (out_dir / "issue.txt").read_bytes())
+    message = re.sub(
+        rb"=_digest_[0-9a-f]+", b"=_digest_BOUNDARY", (out_dir / "issue.eml").read_bytes()
+    )
+    assert_golden(GOLDEN / "example-issue.eml", message)

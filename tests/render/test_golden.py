@@ -1,36 +1,24 @@
 """The example issue, byte for byte: any change to templates or inlining shows up here.
 
-Regenerate after an intended change with `DIGEST_REGEN_GOLDEN=1` and review the diff.
+Regenerate after an intended change with `UPDATE_GOLDEN=1` and review the diff.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from render_samples import sample_content, sample_recipient, sample_settings
 
 from digest.render import lint_email_html, render_issue, render_preview
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 NONCE = "0123456789"  # fixed placeholder nonce, so the frozen output is reproducible
 
 
 def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DIGEST_REGEN_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as f:
-            f.write(actual)
-        return
-    if not path.exists():
-        pytest.fail(f"{path} is missing; run with DIGEST_REGEN_GOLDEN=1 to create it")
-    with path.open(encoding="utf-8", newline="") as f:
-        expected = f.read()
-    assert actual == expected, (
-        f"{name} differs from the golden file; if intended, regenerate with DIGEST_REGEN_GOLDEN=1"
-    )
+    assert_golden(GOLDEN / name, actual)
 
 
 @pytest.mark.parametrize("images", [True, False], ids=["images", "no-images"])
