@@ -7,6 +7,10 @@ import binascii
 import time
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from digest.web.webhooks.common import (
     Feedback,
     Kind,
@@ -19,8 +23,6 @@ from digest.web.webhooks.common import (
 
 def load_sendgrid_key(text: str) -> Any:
     """SendGrid shows the key as base64 DER; a PEM block works too."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     material = text.strip()
     if material.startswith("-----BEGIN"):
@@ -41,9 +43,6 @@ def verify_sendgrid(
     tolerance: float,
     now: float | None = None,
 ) -> None:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     if not signature or not timestamp:
         raise Rejected(401, "missing signature headers")

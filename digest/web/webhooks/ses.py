@@ -12,6 +12,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from digest.fetch import http_client
 from digest.web.webhooks.common import (
@@ -104,7 +108,6 @@ class SnsVerifier:
         return http_client(verify=verify, timeout=10.0)
 
     async def _certificate(self, url: str) -> Any:
-        from cryptography import x509
 
         if url in self._certs:
             return self._certs[url]
@@ -126,9 +129,6 @@ class SnsVerifier:
 
     async def verify(self, message: Any, *, now: datetime | None = None) -> dict[str, Any]:
         """Check everything SNS offers; returns the message. Raises Rejected."""
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
         if not isinstance(message, dict):
             raise Rejected(400, "not an SNS message")
