@@ -1,39 +1,37 @@
-"""Typed configuration, read from one TOML file and validated where it enters.
+"""Every setting, declared once: its type, its default and a one-line help text.
 
-Every problem is reported at once, each naming the file, the key path (for example
-`digests.weekly.schedule`) and what is wrong. Unknown keys are errors, so a typo is never ignored.
-Secrets never live here: providers name the environment variable that holds them.
+`config/reference.toml` is generated from these declarations (`python -m digest.config.reference`)
+and a test fails when it is stale or a setting has no help. Unknown keys are errors, so a typo
+is never ignored. Secrets never live here: providers name the environment variable that holds them.
 """
 
 from __future__ import annotations
 
-import os
+import builtins
 import re
-import tomllib
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from digest.errors import ConfigError, ConfigProblem
+from digest.errors import UsageError
+from digest.schedule import crontab_trigger
 
 __all__ = [
     "Config",
     "DigestConfig",
+    "FetchConfig",
     "ListConfig",
     "ProviderConfig",
+    "SendConfig",
     "SourceConfig",
-    "find_config",
-    "load_config",
+    "SourceFilters",
+    "StoreConfig",
+    "WebConfig",
+    "WebhooksConfig",
     "parse_window",
 ]
 
@@ -55,6 +53,8 @@ class _Strict(BaseModel):
 
 
 class StoreConfig(_Strict):
+    """Where every result of every stage is kept."""
+
     url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default sqlite under the data directory. "
@@ -138,6 +138,8 @@ class WebhooksConfig(_Strict):
 
 
 class WebConfig(_Strict):
+    """The web app: sign-up, one-click unsubscribe, the web view of issues, webhooks."""
+
     base_url: str = Field(
         default="http://127.0.0.1:8080",
         description="public base URL that links in messages (unsubscribe, web view) are built on",
@@ -185,21 +187,51 @@ ProviderKind = Literal["outbox", "postmark", "sendgrid", "mailgun", "resend", "s
 
 
 class ProviderConfig(_Strict):
-    kind: ProviderKind
-    base_url: str | None = Field(default=None, description="point an HTTP provider at a sandbox")
-    token_env: str | None = Field(default=None, description="env var holding the API token/key")
-    rate_limit: float | None = Field(default=None, gt=0, description="messages per second")
-    message_stream: str = "broadcast"  # postmark
-    domain: str | None = None  # mailgun
-    region: str | None = None  # ses
-    access_key_env: str | None = None  # ses
-    secret_key_env: str | None = None  # ses
-    host: str | None = None  # smtp
-    port: int | None = Field(default=None, ge=1, le=65535)  # smtp
-    username_env: str | None = None  # smtp
-    password_env: str | None = None  # smtp
-    security: Literal["starttls", "tls", "none"] = "starttls"  # smtp
-    directory: str | None = None  # outbox; default <home>/outbox
+    """An email provider a digest sends through; secrets are named, never written here."""
+
+    kind: ProviderKind = Field(
+        description="outbox writes .eml files; the others send through the provider's API or SMTP"
+    )
+    base_url: str | None = Field(
+        default=None, description="HTTP providers: the API's root, to point it at a sandbox"
+    )
+    token_env: str | None = Field(
+        default=None,
+        description="postmark, sendgrid, mailgun, resend: env var holding the API token or key",
+    )
+    rate_limit: float | None = Field(
+        default=None, gt=0, description="messages per second at most (default: no limit)"
+    )
+    message_stream: str = Field(
+        default="broadcast", description="postmark: the message stream bulk mail goes to"
+    )
+    domain: str | None = Field(default=None, description="mailgun: the sending domain")
+    region: str | None = Field(default=None, description="ses: the AWS region, e.g. eu-west-1")
+    access_key_env: str | None = Field(
+        default=None, description="ses: env var holding the AWS access key id"
+    )
+    secret_key_env: str | None = Field(
+        default=None, description="ses: env var holding the AWS secret access key"
+    )
+    host: str | None = Field(default=None, description="smtp: the server's host name")
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="smtp: the server's port (default: 587 starttls, 465 tls, 25 none)",
+    )
+    username_env: str | None = Field(
+        default=None, description="smtp: env var holding the user name, if the server asks"
+    )
+    password_env: str | None = Field(
+        default=None, description="smtp: env var holding the password, if the server asks"
+    )
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="smtp: how the connection is encrypted"
+    )
+    directory: str | None = Field(
+        default=None, description="outbox: folder the .eml files go to (default: <home>/outbox)"
+    )
 
     @model_validator(mode="after")
     def _required_per_kind(self) -> ProviderConfig:
@@ -218,21 +250,43 @@ class ProviderConfig(_Strict):
 
 
 class SourceFilters(_Strict):
-    include: list[str] = Field(default_factory=list, description="keywords or /regex/")
-    exclude: list[str] = Field(default_factory=list)
+    """Which of a source's items reach the digest (title, summary and categories are matched)."""
+
+    include: list[str] = Field(
+        default_factory=list,
+        description="keep only items matching one of these keywords or /regular expressions/",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="drop items matching one of these (after include)"
+    )
 
 
 class SourceConfig(_Strict):
-    kind: Literal["feed", "page", "site", "folder"]
-    url: str | None = Field(default=None, description="URL or local path (feed, page, site)")
-    path: str | None = Field(default=None, description="folder to read (folder)")
-    title: str | None = None
-    max_items: int = Field(default=50, ge=1, le=10_000)
-    fetch_full: bool = Field(default=True, description="fetch the article page for teaser items")
+    """Where articles come from."""
+
+    kind: Literal["feed", "page", "site", "folder"] = Field(
+        description="feed: RSS, Atom or JSON Feed; page: one article page; site: a site's feed "
+        "or, failing that, the articles its page links to; folder: local .html, .md, .txt files"
+    )
+    url: str | None = Field(
+        default=None, description="feed, page, site: the URL, or a local file's path"
+    )
+    path: str | None = Field(default=None, description="folder: the folder to read")
+    title: str | None = Field(
+        default=None, description="the source's name in the email (default: its key)"
+    )
+    max_items: int = Field(
+        default=50, ge=1, le=10_000, description="newest items kept from one gathering"
+    )
+    fetch_full: bool = Field(
+        default=True, description="fetch the article page for items that are only teasers"
+    )
     headers: dict[str, str] = Field(
         default_factory=dict, description="extra HTTP headers sent with every request"
     )
-    filters: SourceFilters = Field(default_factory=SourceFilters)
+    filters: SourceFilters = Field(
+        default_factory=SourceFilters, description="keywords or patterns that keep or drop items"
+    )
     timeout: float | None = Field(
         default=None,
         gt=0,
@@ -251,7 +305,9 @@ class SourceConfig(_Strict):
 
 
 class ListConfig(_Strict):
-    title: str
+    """A mailing list: who gets the digests that send to it, and how people join."""
+
+    title: str = Field(description="the list's name as subscribers see it")
     subscribers: str | None = Field(
         default=None, description="CSV file of subscribers to import at every run (email,name,...)"
     )
@@ -271,7 +327,10 @@ class ListConfig(_Strict):
         "to this list)",
     )
     confirm_subject: str = Field(
-        default="Please confirm your subscription", min_length=1, max_length=200
+        default="Please confirm your subscription",
+        min_length=1,
+        max_length=200,
+        description="Subject of confirmation messages",
     )
     confirm_window: str = Field(
         default="3d", description="how long a confirmation link stays valid (90m, 36h, 3d...)"
@@ -286,32 +345,59 @@ class ListConfig(_Strict):
     @field_validator("confirm_from")
     @classmethod
     def _confirm_from(cls, value: str | None) -> str | None:
-        from email.utils import parseaddr
-
         if value is not None and "@" not in parseaddr(value)[1]:
             raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
         return value
 
 
 class DigestConfig(_Strict):
-    title: str
-    sources: list[str] = Field(min_length=1)
-    list: str
-    provider: str
-    from_: str = Field(alias="from")
-    reply_to: str | None = None
-    schedule: str = "0 8 * * MON"
-    timezone: str = "UTC"
-    window: str = "7d"
-    max_articles: int = Field(default=12, ge=1, le=200)
-    min_articles: int = Field(default=1, ge=1)
-    summary_words: int = Field(default=60, ge=5, le=500)
-    template: str | None = Field(default=None, description="folder of templates that extend base")
-    subject: str = "{{ title }}, {{ date }}: {{ first_headline }}"
-    postal_address: str = ""
-    language: str = "en"
-    size_budget: int = Field(default=100_000, ge=10_000)
-    approval: bool = False
+    """A newsletter: its sources, its list, its schedule and how each issue looks."""
+
+    title: str = Field(description="the digest's name, at the top of every issue")
+    # builtins.list: the `list` field below shadows the name inside this class
+    sources: builtins.list[str] = Field(min_length=1, description="names of the sources it gathers")
+    list: str = Field(description="name of the list it is sent to")
+    provider: str = Field(description="name of the provider it is sent through")
+    from_: str = Field(
+        alias="from", description="the From address, like 'The Brief <news@example.org>'"
+    )
+    reply_to: str | None = Field(default=None, description="a Reply-To address, if any")
+    schedule: str = Field(
+        default="0 8 * * MON", description="when issues are built: cron, in the digest's timezone"
+    )
+    timezone: str = Field(default="UTC", description="IANA time zone of the schedule and dates")
+    window: str = Field(
+        default="7d", description="how recent a story must be to go in (90m, 36h, 7d, 2w)"
+    )
+    max_articles: int = Field(
+        default=12, ge=1, le=200, description="stories shown in full at most; the rest are listed"
+    )
+    min_articles: int = Field(
+        default=1, ge=1, description="fewer new stories than this: the issue is skipped"
+    )
+    summary_words: int = Field(
+        default=60, ge=5, le=500, description="word budget of each story's summary"
+    )
+    template: str | None = Field(
+        default=None, description="folder of templates that extend the built-in base.html"
+    )
+    subject: str = Field(
+        default="{{ title }}, {{ date }}: {{ first_headline }}",
+        description="Subject, a Jinja template (title, date, first_headline, count)",
+    )
+    postal_address: str = Field(
+        default="", description="postal address in the footer (bulk-sender rules ask for one)"
+    )
+    language: str = Field(default="en", description="language of the issue (html lang)")
+    size_budget: int = Field(
+        default=100_000,
+        ge=10_000,
+        description="bytes of HTML an issue may take (Gmail clips at 102 KB); over it, images "
+        "go, then summaries shorten, then stories move to the list",
+    )
+    approval: bool = Field(
+        default=False, description="each issue waits as a draft until an editor approves it"
+    )
     grace: str = Field(
         default="1h",
         description="how late a missed firing may still be sent when the service starts "
@@ -351,8 +437,6 @@ class DigestConfig(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from digest.schedule import crontab_trigger
-
         try:
             crontab_trigger(value, ZoneInfo("UTC"))  # read as the scheduler will read it
         except ValueError as exc:
@@ -377,8 +461,6 @@ class DigestConfig(_Strict):
     @field_validator("from_")
     @classmethod
     def _from(cls, value: str) -> str:
-        from email.utils import parseaddr
-
         if "@" not in parseaddr(value)[1]:
             raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
         return value
@@ -401,6 +483,8 @@ class DigestConfig(_Strict):
 
 
 class SendConfig(_Strict):
+    """How the delivery ledger is worked: leases, batches, concurrency."""
+
     lease_seconds: float = Field(
         default=300.0,
         gt=0,
@@ -445,14 +529,20 @@ Name = Annotated[str, Field(pattern=_NAME)]
 
 
 class Config(_Strict):
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    web: WebConfig = Field(default_factory=WebConfig)
-    send: SendConfig = Field(default_factory=SendConfig)
-    fetch: FetchConfig = Field(default_factory=FetchConfig)
-    providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
-    sources: dict[Name, SourceConfig] = Field(default_factory=dict)
-    lists: dict[Name, ListConfig] = Field(default_factory=dict)
-    digests: dict[Name, DigestConfig] = Field(default_factory=dict)
+    """The whole configuration file."""
+
+    store: StoreConfig = Field(default_factory=StoreConfig, description="the store")
+    web: WebConfig = Field(default_factory=WebConfig, description="the web app")
+    send: SendConfig = Field(default_factory=SendConfig, description="delivery")
+    fetch: FetchConfig = Field(default_factory=FetchConfig, description="gathering's network use")
+    providers: dict[Name, ProviderConfig] = Field(
+        default_factory=dict, description="email providers, by name"
+    )
+    sources: dict[Name, SourceConfig] = Field(
+        default_factory=dict, description="sources of articles, by name"
+    )
+    lists: dict[Name, ListConfig] = Field(default_factory=dict, description="lists, by name")
+    digests: dict[Name, DigestConfig] = Field(default_factory=dict, description="digests, by name")
 
     # Where the file was read from; relative paths in it are relative to its folder.
     path: Path = Field(default=Path("."), exclude=True)
@@ -463,155 +553,8 @@ class Config(_Strict):
         return candidate if candidate.is_absolute() else self.path.parent / candidate
 
     def digest(self, name: str) -> DigestConfig:
-        from digest.errors import UsageError
-
         try:
             return self.digests[name]
         except KeyError:
             known = ", ".join(sorted(self.digests)) or "none"
             raise UsageError(f"no digest named {name!r} in {self.path} (known: {known})") from None
-
-
-def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config to read: --config, $DIGEST_CONFIG, config/digest.toml, else the example."""
-    if explicit:
-        return Path(explicit)
-    if env := os.environ.get("DIGEST_CONFIG"):
-        return Path(env)
-    for candidate in (Path("config/digest.toml"), Path("config/example.toml")):
-        if candidate.exists():
-            return candidate
-    return Path("config/digest.toml")
-
-
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and validate a configuration file; raise ConfigError listing every problem."""
-    file = find_config(path)
-    shown = str(file)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([ConfigProblem(shown, "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(shown, "", f"cannot read: {exc}")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(shown, "", f"not valid TOML: {exc}")]) from None
-
-    if "path" in raw:
-        raise ConfigError([ConfigProblem(shown, "path", "unknown key (check its spelling)")])
-    try:
-        config = Config.model_validate({**raw, "path": file})
-    except ValidationError as exc:
-        raise ConfigError([_problem(shown, err) for err in exc.errors()]) from None
-    problems = _cross_check(config, shown)
-    if problems:
-        raise ConfigError(problems)
-    return config
-
-
-def _problem(file: str, error: Any) -> ConfigProblem:
-    loc = [str(part) for part in error["loc"]]
-    # pydantic puts the failing validator's kind at the end of model-level errors
-    if loc and loc[-1] in {"function-after", "function-before"}:
-        loc = loc[:-1]
-    key = ".".join("from" if part == "from_" else part for part in loc)
-    if error["type"] == "extra_forbidden":
-        return ConfigProblem(file, key, "unknown key (check its spelling)")
-    if error["type"] == "missing":
-        return ConfigProblem(file, key, "required key is missing")
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return ConfigProblem(file, key, message)
-
-
-def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
-    """What a single key cannot know: references between tables, files and folders."""
-    problems: list[ConfigProblem] = []
-    for name, digest in config.digests.items():
-        for index, source_name in enumerate(digest.sources):
-            if source_name not in config.sources:
-                problems.append(
-                    ConfigProblem(
-                        file,
-                        f"digests.{name}.sources[{index}]",
-                        f"no source named {source_name!r}",
-                    )
-                )
-        if digest.list not in config.lists:
-            problems.append(ConfigProblem(file, f"digests.{name}.list", f"no list {digest.list!r}"))
-        if digest.provider not in config.providers:
-            problems.append(
-                ConfigProblem(
-                    file, f"digests.{name}.provider", f"no provider named {digest.provider!r}"
-                )
-            )
-        if digest.template and not config.resolve(digest.template).is_dir():
-            problems.append(
-                ConfigProblem(
-                    file,
-                    f"digests.{name}.template",
-                    f"folder {config.resolve(digest.template)} does not exist",
-                )
-            )
-    for name, source in config.sources.items():
-        if source.kind == "folder" and source.path and not config.resolve(source.path).is_dir():
-            problems.append(
-                ConfigProblem(
-                    file,
-                    f"sources.{name}.path",
-                    f"folder {config.resolve(source.path)} does not exist",
-                )
-            )
-        if source.url and not re.match(r"^https?://", source.url):
-            local = config.resolve(source.url.removeprefix("file://"))
-            if not local.exists():
-                problems.append(
-                    ConfigProblem(file, f"sources.{name}.url", f"file {local} does not exist")
-                )
-        for which in ("include", "exclude"):
-            for index, pattern in enumerate(getattr(source.filters, which)):
-                if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
-                    try:
-                        re.compile(pattern[1:-1])
-                    except re.error as exc:
-                        problems.append(
-                            ConfigProblem(
-                                file,
-                                f"sources.{name}.filters.{which}[{index}]",
-                                f"bad regular expression: {exc}",
-                            )
-                        )
-    for name, mailing_list in config.lists.items():
-        if mailing_list.confirm_provider and mailing_list.confirm_provider not in config.providers:
-            problems.append(
-                ConfigProblem(
-                    file,
-                    f"lists.{name}.confirm_provider",
-                    f"no provider named {mailing_list.confirm_provider!r}",
-                )
-            )
-        elif mailing_list.double_opt_in and mailing_list.signup:
-            senders = [d for d in config.digests.values() if d.list == name]
-            if not mailing_list.confirm_provider and not senders:
-                problems.append(
-                    ConfigProblem(
-                        file,
-                        f"lists.{name}.confirm_provider",
-                        "double opt-in needs a provider to send confirmations "
-                        "(set it, or send a digest to this list)",
-                    )
-                )
-            elif not mailing_list.confirm_from and not senders:
-                problems.append(
-                    ConfigProblem(
-                        file, f"lists.{name}.confirm_from", "double opt-in needs a From address"
-                    )
-                )
-        if mailing_list.subscribers and not config.resolve(mailing_list.subscribers).is_file():
-            problems.append(
-                ConfigProblem(
-                    file,
-                    f"lists.{name}.subscribers",
-                    f"file {config.resolve(mailing_list.subscribers)} does not exist",
-                )
-            )
-    return problems
