@@ -40,18 +40,22 @@ from pathlib import Path
 
 from digest.errors import ExtractionError
 from digest.extract import extract_document
+from digest.testing.shared import shared_folder
 
 _TOKEN = re.compile(r"\w+")
 TARGETS = {"lead_match": 95.0, "title_exact": 90.0, "median_ms": 25.0, "crashes": 0}
 
 
 def default_corpus() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    for base in (here.parent / "shared", Path("/work/shared")):
-        path = base / "corpus" / "article-extraction-benchmark"
-        if path.is_dir():
-            return path
-    return here.parent / "shared" / "corpus" / "article-extraction-benchmark"
+    """The corpus in the shared folder beside the checkout (or under $DIGEST_SHARED)."""
+    found = shared_folder("corpus", "article-extraction-benchmark")
+    return (
+        found
+        or Path(__file__).resolve().parents[2]
+        / "shared"
+        / "corpus"
+        / "article-extraction-benchmark"
+    )
 
 
 def gold_lead(body: str) -> str | None:

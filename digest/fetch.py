@@ -10,15 +10,13 @@ conditional GET (ETag / Last-Modified) so an unchanged document costs one round 
     async with Fetcher() as fetcher:
         fetched = await fetcher.get(url, etag=..., last_modified=...)
         if fetched.not_modified: ...          # 304: use what was parsed last time
-        text, charset = fetched.text()         # header charset, then declaration, then detection
+        text, charset = fetched.text()         # digest.charset: one decoder for feeds and pages
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import email.utils
 import hashlib
 import importlib.util
 import logging
@@ -26,6 +24,7 @@ import random
 import re
 import ssl
 import sys
+import time
 import zlib
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -36,6 +35,8 @@ from typing import Any, Protocol
 import httpx
 
 from digest import __version__
+from digest.charset import decode
+from digest.dates import parse_date
 from digest.errors import FetchError
 
 # httpcore asks for sniffio on every request and anyio 4 no longer brings it along: remember
@@ -50,8 +51,8 @@ __all__ = [
     "Fetched",
     "Fetcher",
     "ValidatorStore",
-    "decode_text",
     "http_client",
+    "parse_retry_after",
     "sync_http_client",
 ]
 
@@ -132,8 +133,8 @@ class Fetched:
         return hashlib.sha1(self.content, usedforsecurity=False).hexdigest()
 
     def text(self) -> tuple[str, str]:
-        """The body as text and the charset used (see `decode_text`)."""
-        return decode_text(self.content, self.content_type)
+        """The body as text and the codec used (see `digest.charset.decode`)."""
+        return decode(self.content, self.content_type)
 
 
 class Fetcher:
@@ -300,7 +301,7 @@ class Fetcher:
                     )
                 reason = f"HTTP {status} {response.reason_phrase}".rstrip()
                 if status in TRANSIENT_STATUSES:
-                    raise _Transient(reason, _retry_after(response.headers.get("Retry-After")))
+                    raise _Transient(reason, parse_retry_after(response.headers.get("Retry-After")))
                 if status >= 400:
                     if status == 410:
                         reason += " (the server says it is gone for good)"
@@ -553,87 +554,21 @@ def _status(reason: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if not value:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-# -- charsets ----------------------------------------------------------------------------------
-
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
-_XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']")
-_META_CHARSET = re.compile(
-    rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE
-)  # <meta charset=..> and <meta http-equiv=Content-Type content="..; charset=..">
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def declared_charset(content: bytes, content_type: str | None) -> str | None:
-    """The charset a document claims: byte-order mark, HTTP header, then its own declaration."""
-    for bom, name in _BOMS:
-        if content.startswith(bom):
-            return name
-    if content_type and (header := _HEADER_CHARSET.search(content_type)):
-        return header.group(1)
-    head = content[:2048]
-    declared = _XML_DECLARATION.match(head) or _META_CHARSET.search(head)
-    return declared.group(1).decode("ascii") if declared else None
-
-
-def decode_text(content: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """Bytes to text: the declared charset if it decodes, else UTF-8, else detection.
-
-    Returns the text and the charset used. Invalid bytes are replaced, never fatal: the
-    charset is then reported with a "+replaced" suffix so the caller can log it.
-    """
-    declared = declared_charset(content, content_type)
-    tried: list[str] = []
-    for candidate in (declared, "utf-8"):
-        if not candidate or candidate in tried:
-            continue
-        tried.append(candidate)
-        try:
-            codec = codecs.lookup(candidate).name
-        except LookupError:
-            continue
-        if codec in ("ascii", "iso8859-1"):
-            codec = "cp1252"  # WHATWG: these labels mean windows-1252 on the web
-        try:
-            return content.decode(codec), codec
-        except UnicodeDecodeError:
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(content[:200_000]).best()
-    if best is not None and best.encoding:
-        try:
-            return content.decode(best.encoding), best.encoding
-        except (UnicodeDecodeError, LookupError):
-            pass
-    fallback = declared if declared and _known(declared) else "utf-8"
-    return content.decode(fallback, errors="replace"), f"{fallback}+replaced"
-
-
-def _known(name: str) -> bool:
     try:
-        codecs.lookup(name)
-    except LookupError:
-        return False
-    return True
+        seconds = float(value)
+    except ValueError:
+        when = parse_date(value)
+        if when is None:
+            return None
+        now_dt = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+        return max(0.0, (when - now_dt).total_seconds())
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, inf
+        return None
+    return max(0.0, seconds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import formataddr
 from enum import StrEnum
 from typing import Any
 
@@ -181,8 +182,6 @@ class OutgoingMessage:
 
     @property
     def to_header(self) -> str:
-        from email.utils import formataddr
-
         return formataddr((self.to_name, self.to_email)) if self.to_name else self.to_email
 
     def __repr__(self) -> str:

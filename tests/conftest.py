@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.store import Store, open_store
+# Tables the CLI prints are as wide as the terminal; tests read them whole, whether pytest runs
+# in a terminal, a pipe or an xdist worker.
+os.environ["COLUMNS"] = "160"
+
+from digest.store import Store, open_store  # noqa: E402 (after the width is set)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config"

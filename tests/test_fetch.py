@@ -11,7 +11,7 @@ import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from digest.fetch import USER_AGENT, Fetcher, FetchError, decode_text
+from digest.fetch import USER_AGENT, Fetcher, FetchError
 from tests.sources.hostile import (
     Handler,
     HostileServer,
@@ -236,33 +236,6 @@ def test_unsupported_content_encoding_is_named() -> None:
 
     with pytest.raises(FetchError, match="unsupported Content-Encoding 'zstd2'"):
         asyncio.run(go())
-
-
-def test_charset_header_then_declaration_then_detection() -> None:
-    latin = "Café crème à la française, déjà vu".encode("iso-8859-1")
-    assert decode_text(latin, "text/xml; charset=ISO-8859-1") == (
-        "Café crème à la française, déjà vu",
-        "cp1252",
-    )
-    declared = b'<?xml version="1.0" encoding="iso-8859-1"?><a>' + latin + b"</a>"
-    text, charset = decode_text(declared, "application/xml")
-    assert "Café" in text and charset == "cp1252"
-    assert decode_text("Grüße".encode(), None) == ("Grüße", "utf-8")
-    detected = ("Привет, мир! Это проверка определения кодировки текста. " * 8).encode("cp1251")
-    text, charset = decode_text(detected, None)
-    assert text.startswith("Привет") and charset == "cp1251"
-
-
-def test_invalid_utf8_is_replaced_not_fatal() -> None:
-    broken = b'<?xml version="1.0" encoding="utf-8"?><rss>ok \xff\xfe\xfa bad</rss>'
-    text, charset = decode_text(broken, "application/xml; charset=utf-8")
-    assert text.startswith("<?xml") and "ok" in text
-    assert charset  # either detected or utf-8 with replacements, never an exception
-
-
-def test_bom_wins() -> None:
-    body = "\ufeffhello".encode("utf-16")
-    assert decode_text(body, "text/plain; charset=iso-8859-1")[0].lstrip("\ufeff") == "hello"
 
 
 async def test_many_origins_share_a_bounded_set_of_pools() -> None:

@@ -69,7 +69,7 @@ def web(
     # lazy: `digest --help` starts without uvicorn and Starlette
     import uvicorn
 
-    from digest.web import create_app
+    from digest.web import create_app  # lazy, as above
 
     with open_workspace(config, home) as ws:
         app = create_app(ws)

@@ -45,7 +45,7 @@ def _email(raw: str) -> str:
     # lazy: `digest --help` starts without email-validator
     from email_validator import EmailNotValidError
 
-    from digest.subscribers import normalize_email
+    from digest.subscribers import normalize_email  # lazy, as above
 
     try:
         return normalize_email(raw)

@@ -28,12 +28,12 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
     """Build the transport a provider entry describes; secrets are read from the environment."""
     kwargs: dict[str, Any] = {"base_url": provider.base_url} if provider.base_url else {}
     if provider.kind == "outbox":
-        from digest.send.outbox import OutboxTransport
+        from digest.send.outbox import OutboxTransport  # lazy: only the chosen adapter loads
 
         directory = Path(provider.directory) if provider.directory else home / "outbox"
         return OutboxTransport(directory)
     if provider.kind == "postmark":
-        from digest.send.postmark import PostmarkTransport
+        from digest.send.postmark import PostmarkTransport  # lazy: only the chosen adapter loads
 
         return PostmarkTransport(
             _secret(name, provider.token_env, "token_env"),
@@ -41,22 +41,22 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
             **kwargs,
         )
     if provider.kind == "sendgrid":
-        from digest.send.sendgrid import SendGridTransport
+        from digest.send.sendgrid import SendGridTransport  # lazy: only the chosen adapter loads
 
         return SendGridTransport(_secret(name, provider.token_env, "token_env"), **kwargs)
     if provider.kind == "mailgun":
-        from digest.send.mailgun import MailgunTransport
+        from digest.send.mailgun import MailgunTransport  # lazy: only the chosen adapter loads
 
         assert provider.domain is not None
         return MailgunTransport(
             _secret(name, provider.token_env, "token_env"), provider.domain, **kwargs
         )
     if provider.kind == "resend":
-        from digest.send.resend import ResendTransport
+        from digest.send.resend import ResendTransport  # lazy: only the chosen adapter loads
 
         return ResendTransport(_secret(name, provider.token_env, "token_env"), **kwargs)
     if provider.kind == "ses":
-        from digest.send.ses import SesTransport
+        from digest.send.ses import SesTransport  # lazy: only the chosen adapter loads
 
         assert provider.region is not None
         return SesTransport(
@@ -66,7 +66,7 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
             base_url=provider.base_url,
         )
     if provider.kind == "smtp":
-        from digest.send.smtp import SmtpTransport
+        from digest.send.smtp import SmtpTransport  # lazy: only the chosen adapter loads
 
         assert provider.host is not None
         username = (

@@ -18,8 +18,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -31,7 +29,7 @@ from digest.errors import (
     ProviderAuthError,
     RetryableDeliveryError,
 )
-from digest.fetch import http_client
+from digest.fetch import http_client, parse_retry_after
 from digest.models import Outcome, OutgoingMessage, SendResult
 
 __all__ = [
@@ -61,29 +59,6 @@ RetryAfterFn = Callable[[httpx.Headers], float | None]
 def make_client(timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     """One pooled client per transport: connections are reused across batches."""
     return http_client(timeout=timeout, limits=DEFAULT_LIMITS)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        now_dt = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-        return max(0.0, (when - now_dt).total_seconds())
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, inf
-        return None
-    return max(0.0, seconds)
 
 
 def retry_after_seconds_reset(headers: httpx.Headers) -> float | None:

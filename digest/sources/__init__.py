@@ -34,6 +34,7 @@ from digest.sources.cache import decode_items, encode_items, fingerprint
 from digest.sources.feed import FeedError, keep_by_filters, parse_document
 from digest.sources.folder import read_folder
 from digest.sources.normalize import build_items
+from digest.sources.page import page_item
 from digest.store.articles import CachedSource
 
 __all__ = ["GatherResult", "SourceCache", "SourceReport", "gather", "is_remote", "passes_filters"]
@@ -206,8 +207,6 @@ class _Gatherer:
         )
 
     async def page(self, name: str, source: SourceConfig, report: SourceReport) -> list[SourceItem]:
-        from digest.sources.page import page_item
-
         assert source.url is not None
         cached = self.usable(name, source, source.url)
         fetched = await self.read(name, source, source.url, cached)
@@ -227,7 +226,7 @@ class _Gatherer:
 
     async def site(self, name: str, source: SourceConfig, report: SourceReport) -> list[SourceItem]:
         """The site's known feed, else discovery, else the articles its page links to."""
-        from digest.sources import site as discovery
+        from digest.sources import site as discovery  # lazy: lxml, 30 ms, for site sources only
 
         assert source.url is not None
         cached = self.usable(name, source)

@@ -13,15 +13,15 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from digest.charset import REPLACED, decode
 from digest.config import SourceConfig
+from digest.dates import parse_date
 from digest.errors import FeedError
-from digest.fetch import decode_text
 from digest.models import SourceItem
 from digest.sources.normalize import (
     Entry,
     ParsedFeed,
     build_items,
-    parse_date,
     plain_text,
     sanitize_html,
 )
@@ -68,22 +68,24 @@ def parse_document(content: bytes, url: str | None, content_type: str | None = N
         raise FeedError("empty response (no feed in it)")
     stripped = content.lstrip()
     if stripped[:1] in (b"{", b"[") or (content_type and "json" in content_type.lower()):
-        from digest.sources.jsonfeed import NotAJsonFeed, parse_json_feed
+        from digest.sources.jsonfeed import NotAJsonFeed, parse_json_feed  # lazy: see below
 
         try:
             return parse_json_feed(content, url)
         except NotAJsonFeed as exc:
             raise FeedError(str(exc)) from None
-    text, charset = decode_text(content, content_type)
+    text, charset = decode(content, content_type)
     problems = (
-        [f"invalid {charset.split('+')[0]} text, bad bytes replaced"] if "+" in charset else []
+        [f"invalid {charset.removesuffix(REPLACED)} text, bad bytes replaced"]
+        if charset.endswith(REPLACED)
+        else []
     )
     if looks_like_html(content, content_type):
         raise FeedError(
             'the URL serves an HTML page, not a feed (kind = "site" finds a site\'s feed)'
         )
     data = text.encode("utf-8")
-    from digest.sources.xmlfeed import NotAFeed, parse_xml
+    from digest.sources.xmlfeed import NotAFeed, parse_xml  # lazy: a run of 304s parses nothing
 
     try:
         feed = parse_xml(data, url)
@@ -99,7 +101,7 @@ def parse_document(content: bytes, url: str | None, content_type: str | None = N
 
 def _feedparser(data: bytes, url: str | None, why: str) -> ParsedFeed:
     """feedparser's reading of a document the fast parser rejected (or FeedError)."""
-    import feedparser
+    import feedparser  # lazy: 0.1 s to import, for the rare feed the fast parser refuses
 
     parsed = feedparser.parse(data, response_headers={"content-location": url or ""})
     if not parsed.entries:

@@ -8,8 +8,9 @@ from urllib.parse import urljoin
 
 import orjson
 
+from digest.dates import parse_date
 from digest.errors import FeedError
-from digest.sources.normalize import Entry, ParsedFeed, parse_date
+from digest.sources.normalize import Entry, ParsedFeed
 
 
 class NotAJsonFeed(FeedError):

@@ -8,13 +8,11 @@ turns entries into `SourceItem`s the same way whatever the format.
 
 from __future__ import annotations
 
-import calendar
-import email.utils
 import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from urllib.parse import urljoin
 
 import nh3
@@ -29,16 +27,6 @@ ALLOWED_TAGS = {
     "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
 }  # fmt: skip
 _LINK_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
-_ISO_START = re.compile(r"^\d{4}-\d\d")
-_RFC822 = re.compile(
-    r"^(?:[A-Za-z]{3,9},?\s*)?(\d{1,2})\s+([A-Za-z]{3})[A-Za-z]*\.?\s+(\d{4})\s+"
-    r"(\d{1,2}):(\d\d)(?::(\d\d))?\s*([+-]\d{4}|[A-Za-z]{1,3})?$"
-)
-_MONTHS = {m: n for n, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-)}  # fmt: skip
-_ZONES = {"": 0, "gmt": 0, "ut": 0, "utc": 0, "z": 0, "est": -5, "edt": -4, "cst": -6,
-          "cdt": -5, "mst": -7, "mdt": -6, "pst": -8, "pdt": -7}  # fmt: skip
 
 
 @dataclass
@@ -97,61 +85,6 @@ def plain_text(fragment: str | None) -> str:
         if "&" in fragment and ";" in fragment:  # double-escaped titles ("&amp;amp;") happen
             fragment = html.unescape(fragment)
     return " ".join(fragment.split())
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """A feed date (RFC 822, ISO 8601/RFC 3339, or what feedparser knows) in UTC; None if none."""
-    if not value or not (value := value.strip()):
-        return None
-    when: datetime | None = None
-    if (rfc := _RFC822.match(value)) and (when := _rfc822(rfc)) is not None:
-        return when
-    if _ISO_START.match(value):
-        try:
-            when = datetime.fromisoformat(value.replace("z", "Z"))
-        except ValueError:
-            when = None
-    if when is None:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-    if when is None:
-        when = _feedparser_date(value)
-    if when is None:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _rfc822(match: re.Match[str]) -> datetime | None:
-    """The common RFC 822 shape, ten times faster than email.utils; None for odd ones."""
-    day, month, year, hour, minute, second, zone = match.groups()
-    number = _MONTHS.get(month.lower())
-    zone = (zone or "").lower()
-    if number is None or (zone[:1] not in "+-" and zone not in _ZONES):
-        return None
-    if zone[:1] in "+-" and zone:
-        offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * (1 if zone[0] == "+" else -1)
-    else:
-        offset = _ZONES[zone] * 60
-    try:
-        local = datetime(int(year), number, int(day), int(hour), int(minute), int(second or 0))
-    except ValueError:
-        return None
-    return (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
-
-
-def _feedparser_date(value: str) -> datetime | None:
-    """feedparser's many date formats, for the rare date the standard ones miss."""
-    from feedparser.datetimes import _parse_date
-
-    parsed = _parse_date(value)
-    if not parsed:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
 
 
 def _sort_key(entry: Entry) -> tuple[bool, float]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
+from lxml import html as lxml_html
+
 from digest.identity import item_key, url_key
 from digest.models import SourceItem
 from digest.sources.normalize import plain_text
@@ -48,8 +50,6 @@ class Link:
 
 
 def _tree(html: str, base: str) -> object:
-    from lxml import html as lxml_html
-
     return lxml_html.document_fromstring(html, base_url=base)
 
 

@@ -14,8 +14,9 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from digest.dates import parse_date
 from digest.errors import FeedError
-from digest.sources.normalize import Entry, ParsedFeed, parse_date
+from digest.sources.normalize import Entry, ParsedFeed
 
 ATOM10 = "http://www.w3.org/2005/Atom"
 ATOM03 = "http://purl.org/atom/ns#"

@@ -8,8 +8,9 @@ import orjson
 import pytest
 
 from digest.config import SourceConfig
+from digest.dates import parse_date
 from digest.sources.feed import FeedError, parse_document, parse_feed
-from digest.sources.normalize import parse_date, plain_text
+from digest.sources.normalize import plain_text
 from tests.sources.hostile import rss, story_items
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

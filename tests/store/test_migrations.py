@@ -17,9 +17,7 @@ def test_files_sorted_by_name_are_the_chain_in_order() -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(config)
     chain = [script.revision for script in reversed(list(scripts.walk_revisions()))]
-    by_file = {
-        Path(str(script.path)).name: script.revision for script in scripts.walk_revisions()
-    }
+    by_file = {Path(str(script.path)).name: script.revision for script in scripts.walk_revisions()}
     in_file_order = [by_file[name] for name in sorted(by_file)]
     assert in_file_order == chain, "number migration files in the order they apply"
     prefixes = [name.split("_", 1)[0] for name in sorted(by_file)]
