@@ -20,7 +20,7 @@ import pytest
 # in a terminal, a pipe or an xdist worker.
 os.environ["COLUMNS"] = "160"
 
-from digest.store import Store, open_store  # noqa: E402 (after the width is set)
+from digest.store import Store, open_store  # after the width is set
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config"
