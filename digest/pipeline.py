@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -27,7 +27,14 @@ from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
 from digest.errors import DigestError, ExtractionError, StoreError
 from digest.fetch import USER_AGENT, Fetcher, FetchError
-from digest.models import Article, ExtractedArticle, Recipient, SourceItem
+from digest.models import (
+    Article,
+    ExtractedArticle,
+    IssueStatus,
+    MembershipStatus,
+    Recipient,
+    SourceItem,
+)
 from digest.personalize import MessageTemplate, render_preview
 from digest.render import (
     IssueContent,
@@ -40,17 +47,14 @@ from digest.send import make_transport
 from digest.send.dispatch import DispatchReport, dispatch_issue
 from digest.sources import GatherResult, content_hash, gather, is_remote
 from digest.sources.identity import dedupe_key, url_key
-from digest.store import DeliveryRow, Store, open_store
-from digest.store.articles import SourceResult, StoredArticle
-from digest.store.db import utcnow
-from digest.store.issues import (
-    APPROVED,
-    DRAFT,
-    DROPPED,
-    FROZEN,
-    SKIPPED,
-    UNFINISHED,
+from digest.store import (
+    DeliveryRow,
     IssueRow,
+    SourceResult,
+    Store,
+    StoredArticle,
+    open_store,
+    utcnow,
 )
 from digest.summarize import LeadSummarizer, Summarizer
 from digest.tokens import LinkSigner, load_secret
@@ -108,7 +112,7 @@ class Draft:
 class RunReport:
     digest: str
     issue_id: int | None
-    status: str
+    status: IssueStatus | Literal["claimed"]  # "claimed": another process had the period
     message: str
     resumed: list[DispatchReport] = field(default_factory=list)
     dispatch: DispatchReport | None = None
@@ -516,7 +520,7 @@ async def resume_unfinished(
 ) -> list[DispatchReport]:
     """Carry on sending every frozen issue that still has deliveries to make."""
     reports = []
-    for issue in reversed(ws.store.issues_of(name, statuses=UNFINISHED, limit=1000)):
+    for issue in reversed(ws.store.issues_of(name, statuses=IssueStatus.UNFINISHED, limit=1000)):
         if issue.digest not in ws.config.digests:
             log.warning(
                 "issue %s belongs to digest %r, no longer configured", issue.id, issue.digest
@@ -601,18 +605,24 @@ async def build_claimed(
             if not draft.selection.chosen
             else f"only {len(draft.selection.chosen)} new articles (minimum {digest.min_articles})"
         )
-        ws.store.set_issue_status(issue_id, SKIPPED, report={**draft.report, "reason": reason})
-        return RunReport(name, issue_id, SKIPPED, reason, report=draft.report)
+        ws.store.set_issue_status(
+            issue_id, IssueStatus.SKIPPED, report={**draft.report, "reason": reason}
+        )
+        return RunReport(name, issue_id, IssueStatus.SKIPPED, reason, report=draft.report)
     store_draft(ws, issue_id, draft)
     if digest.approval:
         waiting = "waiting for an editor's approval"
         if digest.approval_deadline:
             waiting += f" (then {digest.on_deadline} after {digest.approval_deadline})"
-        return RunReport(name, issue_id, DRAFT, waiting, report=draft.report)
+        return RunReport(name, issue_id, IssueStatus.DRAFT, waiting, report=draft.report)
     if not send:
         planned = freeze(ws, issue_id)
         return RunReport(
-            name, issue_id, FROZEN, f"issue {issue_id}: {planned} planned", report=draft.report
+            name,
+            issue_id,
+            IssueStatus.FROZEN,
+            f"issue {issue_id}: {planned} planned",
+            report=draft.report,
         )
     return await freeze_and_send(ws, issue_id, max_wait=max_wait, stop=stop)
 
@@ -645,11 +655,16 @@ def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> l
     digest = ws.config.digest(name)
     now = now or utcnow()
     reports: list[RunReport] = []
-    for issue in ws.store.issues_of(name, statuses=(APPROVED,), limit=100):
+    for issue in ws.store.issues_of(name, statuses=(IssueStatus.APPROVED,), limit=100):
         with contextlib.suppress(StoreError):
             planned = freeze(ws, issue.id)
             reports.append(
-                RunReport(name, issue.id, FROZEN, f"approved issue {issue.id}: {planned} planned")
+                RunReport(
+                    name,
+                    issue.id,
+                    IssueStatus.FROZEN,
+                    f"approved issue {issue.id}: {planned} planned",
+                )
             )
     deadline = digest.approval_deadline_delta
     if not digest.approval or deadline is None:
@@ -658,13 +673,15 @@ def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> l
         if digest.on_deadline == "drop":
             reason = f"not approved within {digest.approval_deadline}; dropped"
             if ws.store.drop_draft(issue_id, reason):
-                reports.append(RunReport(name, issue_id, DROPPED, reason))
+                reports.append(RunReport(name, issue_id, IssueStatus.DROPPED, reason))
             continue
         note = f"not approved within {digest.approval_deadline}; sent as built"
         with contextlib.suppress(StoreError):
             planned = freeze(ws, issue_id)
             ws.store.note_on_issue(issue_id, "approval", note)
-            reports.append(RunReport(name, issue_id, FROZEN, f"{note}: {planned} planned"))
+            reports.append(
+                RunReport(name, issue_id, IssueStatus.FROZEN, f"{note}: {planned} planned")
+            )
     return reports
 
 
@@ -703,7 +720,7 @@ async def freeze_and_send(
     stop: asyncio.Event | None = None,
 ) -> RunReport:
     issue = ws.store.get_issue(issue_id)
-    if issue.status not in (DRAFT, APPROVED):
+    if issue.status not in IssueStatus.EDITABLE:
         raise DigestError(f"issue {issue_id} is {issue.status}, not a draft to send")
     planned = freeze(ws, issue_id)
     dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait, stop=stop)
@@ -723,7 +740,7 @@ def sample_recipient(ws: Workspace, name: str) -> Recipient:
     """The list's first active subscriber (or a stand-in) as the preview's reader."""
     digest = ws.config.digest(name)
     list_id = ws.store.ensure_list(digest.list, ws.config.lists[digest.list].title)
-    row = next(ws.store.members(list_id, status="active"), None)
+    row = next(ws.store.members(list_id, status=MembershipStatus.ACTIVE), None)
     subscriber_id = row.id if row else 0
     base = ws.config.web.base_url
     return Recipient(

@@ -32,8 +32,8 @@ from typing import Any, Literal, NamedTuple, TextIO
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import DOT_ATOM_TEXT
 
-from digest.store import Store
-from digest.store.subscribers import ACTIVE, INACTIVE_STATUSES, ImportRow
+from digest.models import MembershipStatus
+from digest.store import ImportRow, Store
 
 __all__ = [
     "ImportReport",
@@ -66,6 +66,8 @@ BATCH_SIZE = 5000  # rows a transaction; three batches at most are in memory
 PROCESS_MIN_BYTES = 8 << 20  # from this size a file is read in a process (spawning costs ~0.3 s)
 MAX_DETAILED = 1000  # skipped rows kept in the report; the rest are counted (and streamed)
 MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminated quote
+# A plain str, not the enum member: a million rows are pickled and bound one by one.
+_ACTIVE = MembershipStatus.ACTIVE.value
 _CASE_INSENSITIVE_MAILBOXES = {
     "info",
     "marketing",
@@ -528,7 +530,7 @@ def _batches(path: Path, batch_size: int) -> Iterator[Batch]:
             except EmailNotValidError as exc:
                 invalid.append((raw.line, f"invalid address: {raw.email!r}: {exc}"))
             else:
-                status = raw.status if raw.status in INACTIVE_STATUSES else ACTIVE
+                status = raw.status if raw.status in MembershipStatus.INACTIVE else _ACTIVE
                 batch.append(ImportRow(raw.line, email, raw.name, raw.attributes, status))
         if len(batch) >= batch_size or len(invalid) >= batch_size:
             yield batch, invalid
@@ -645,7 +647,9 @@ def _from_process(path: Path, batch_size: int) -> Iterator[Batch]:
 # -- export -----------------------------------------------------------------------------------
 
 
-def export_csv(store: Store, list_id: int, out: TextIO, *, status: str | None = None) -> int:
+def export_csv(
+    store: Store, list_id: int, out: TextIO, *, status: MembershipStatus | None = None
+) -> int:
     """Write a list's members as CSV (email, name, status, joined, origin, attributes...).
 
     Two passes over the store, streamed: the first finds the attribute columns, the second

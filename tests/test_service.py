@@ -25,7 +25,7 @@ from digest.models import OutgoingMessage, SendResult
 from digest.pipeline import Workspace, run_period, settle_drafts
 from digest.send.outbox import OutboxTransport
 from digest.service import Service, ServiceOptions
-from digest.store.db import utcnow
+from digest.store import tables, utcnow
 from tests.service.helpers import add_subscribers, write_article, write_config
 
 QUICK = ServiceOptions(poll_interval=0.2, watch_interval=0.1, web=False, catch_up=False)
@@ -258,8 +258,7 @@ async def test_two_services_firing_at_the_same_minute_build_one_issue_and_share_
 def _lease_owners(ws: Workspace, issue_id: int) -> set[str]:
     from sqlalchemy import select
 
-    from digest.store.schema import deliveries
-
+    deliveries = tables.deliveries
     with ws.store.engine.connect() as conn:
         return set(
             conn.execute(
@@ -292,9 +291,7 @@ async def test_catch_up_sends_a_missed_period_once_and_a_restart_sends_nothing_m
         with ws.store.engine.begin() as conn:
             from sqlalchemy import update
 
-            from digest.store.schema import issues
-
-            conn.execute(update(issues).values(created_at=utc(2026, 11, 16, 7, 0, 3)))
+            conn.execute(update(tables.issues).values(created_at=utc(2026, 11, 16, 7, 0, 3)))
         for _ in range(2):  # a second start finds the period claimed and sends nothing
             service = Service(ws, options=options)
 
@@ -482,8 +479,7 @@ async def test_a_claim_whose_builder_died_is_built_again_or_skipped_when_too_old
 ) -> None:
     from sqlalchemy import update
 
-    from digest.store.schema import issues
-
+    issues = tables.issues
     config = write_config(tmp_path / "config")
     write_article(tmp_path / "config" / "articles", "one", "A story")
     recorder = Recorder()

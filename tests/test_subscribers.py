@@ -303,7 +303,7 @@ def test_reader_thread_errors_and_early_exits(
 ) -> None:
     import threading
 
-    from digest.store.subscribers import ImportSession
+    from digest.store import ImportSession
 
     list_id = sqlite_store.ensure_list("readers")
     before = threading.active_count()

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from digest.config import Config, load_config
 from digest.errors import ConfigError, DigestError, UsageError
+from digest.models import IssueStatus
 
 app = typer.Typer(
     name="digest",
@@ -172,11 +173,11 @@ def run(
     for resumed in result.resumed:
         out.print(f"resumed issue {resumed.issue_id}: {resumed.status} {resumed.counts}")
     _print_report(result.report)
-    if result.status == "skipped":
+    if result.status == IssueStatus.SKIPPED:
         out.print(f"{digest}: {result.message}; nothing sent")
         return
     out.print(f"{digest}: {result.message}")
-    if result.status in ("failed", "partial") or (
+    if result.status in (IssueStatus.FAILED, IssueStatus.PARTIAL) or (
         result.dispatch is not None and result.dispatch.error
     ):
         raise typer.Exit(1)
@@ -255,7 +256,7 @@ def resume(
     failed = False
     for report in reports:
         out.print(f"issue {report.issue_id}: {report.status} {report.counts}")
-        failed = failed or report.status in ("failed", "partial")
+        failed = failed or report.status in (IssueStatus.FAILED, IssueStatus.PARTIAL)
     if failed:
         raise typer.Exit(1)
 
@@ -264,17 +265,16 @@ def resume(
 @friendly
 def db_upgrade(config: ConfigOption = None, home: HomeOption = None) -> None:
     """Apply the schema migrations (also done on every start)."""
-    from digest.store.db import current_revision, default_url, make_engine, upgrade
+    from digest.store import open_store
 
     loaded = load_config(config)
     directory = home_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(loaded.store.url or default_url(directory))
+    store = open_store(loaded.store.url, directory)  # migrates
     try:
-        upgrade(engine)
-        out.print(f"store at revision {current_revision(engine)}")
+        out.print(f"store at revision {store.revision()}")
     finally:
-        engine.dispose()
+        store.close()
 
 
 def _register_commands() -> None:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from digest.config import Config, load_config
 from digest.errors import UsageError
+from digest.models import MembershipStatus
 from digest.store import Store, open_store
 from digest.tokens import LinkSigner, load_secret
 
@@ -108,26 +109,14 @@ def register(app: typer.Typer) -> None:
             )
             return
         table = Table(box=None, header_style="bold")
-        for column in (
-            "list",
-            "title",
-            "active",
-            "pending",
-            "unsubscribed",
-            "bounced",
-            "complained",
-            "opt-in",
-        ):
+        for column in ("list", "title", *MembershipStatus, "opt-in"):
             table.add_column(column)
         for row in rows:
             known = loaded.lists.get(row.name)
             table.add_row(
                 row.name,
                 row.title,
-                *(
-                    str(row.counts.get(s, 0))
-                    for s in ("active", "pending", "unsubscribed", "bounced", "complained")
-                ),
+                *(str(row.counts.get(status, 0)) for status in MembershipStatus),
                 "double"
                 if known and known.double_opt_in
                 else ("single" if known else "not configured"),
@@ -174,7 +163,7 @@ def register(app: typer.Typer) -> None:
             row = store.subscriber_by_email(address)
             status = store.membership_status(list_id, row.id) if row else None
         out.print(f"{address}: {outcome}, {status} on {list_name}")
-        if status != "active":
+        if status != MembershipStatus.ACTIVE:
             err.print(f"{address} left {list_name} ({status}); --resubscribe puts them back")
             raise typer.Exit(1)
 
@@ -369,9 +358,7 @@ def register(app: typer.Typer) -> None:
         list_name: ListArgument,
         status: Annotated[
             str | None,
-            typer.Option(
-                help="only this status (active, pending, unsubscribed, bounced, complained)"
-            ),
+            typer.Option(help=f"only this status ({', '.join(MembershipStatus)})"),
         ] = None,
         out_file: Annotated[
             Path | None, typer.Option("--out", help="file (default: stdout)")
@@ -380,18 +367,18 @@ def register(app: typer.Typer) -> None:
         home: HomeOption = None,
     ) -> None:
         """Write a list's members as CSV (it imports back as it is, leavers included)."""
-        from digest.store.subscribers import STATUSES
         from digest.subscribers import export_csv
 
-        if status is not None and status not in STATUSES:
-            raise UsageError(f"--status must be one of {', '.join(STATUSES)}")
+        if status is not None and status not in tuple(MembershipStatus):
+            raise UsageError(f"--status must be one of {', '.join(MembershipStatus)}")
+        only = MembershipStatus(status) if status is not None else None
         with _store(config, home) as (loaded, store):
             list_id = _list_id(loaded, store, list_name)
             if out_file is None:
-                count = export_csv(store, list_id, sys.stdout, status=status)
+                count = export_csv(store, list_id, sys.stdout, status=only)
             else:
                 with open(out_file, "w", encoding="utf-8", newline="") as handle:
-                    count = export_csv(store, list_id, handle, status=status)
+                    count = export_csv(store, list_id, handle, status=only)
         err.print(f"{count} members of {list_name} exported")
 
     @subscribers_app.command("suppress")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 # digest.cli imports this module once these names exist (see COMMAND_MODULES)
 from digest.cli import ConfigOption, HomeOption, friendly, open_workspace, out
-from digest.store.db import utcnow
+from digest.store import utcnow
 
 
 def collect_status(ws: Any, *, last: int = 5, now: datetime | None = None) -> dict[str, Any]:

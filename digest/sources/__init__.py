@@ -34,7 +34,7 @@ from digest.sources.cache import decode_items, encode_items, fingerprint
 from digest.sources.feed import FeedError, keep_by_filters, parse_document
 from digest.sources.folder import read_folder
 from digest.sources.normalize import build_items
-from digest.store.articles import CachedSource
+from digest.store import CachedSource
 
 __all__ = ["GatherResult", "SourceCache", "SourceReport", "gather", "is_remote", "passes_filters"]
 

@@ -37,9 +37,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Config, ListConfig, parse_window
-from digest.models import OutgoingMessage
+from digest.models import IssueStatus, MembershipStatus, Outcome, OutgoingMessage
 from digest.store import Store
-from digest.store.subscribers import BOUNCED, COMPLAINED, UNSUBSCRIBED
 from digest.subscribers import normalize_email
 from digest.tokens import EXPIRED, LinkSigner
 from digest.web import webhooks
@@ -244,7 +243,7 @@ class WebApp:
             "unsubscribe.html",
             title=title,
             who=_mask(subscriber.email) if subscriber else None,
-            already=status in (UNSUBSCRIBED, BOUNCED, COMPLAINED),
+            already=status in MembershipStatus.INACTIVE,
             one_click=ONE_CLICK,
         )
 
@@ -275,7 +274,6 @@ class WebApp:
         from digest.models import Recipient
         from digest.personalize import render_preview
         from digest.pipeline import stored_rendering
-        from digest.store.issues import COMPLETE, FROZEN, PARTIAL, SENDING
 
         issue_id = self.signer.read_issue_token(request.path_params["token"])
         if issue_id is None:
@@ -284,7 +282,7 @@ class WebApp:
             issue = await asyncio.to_thread(self.store.get_issue, issue_id)
         except StoreError:
             return self.page("invalid.html", 404, reason="issue")
-        if issue.status not in (FROZEN, SENDING, COMPLETE, PARTIAL):
+        if issue.status not in IssueStatus.PUBLISHED:
             return self.page("invalid.html", 404, reason="issue")
         reader = Recipient(delivery_id=0, subscriber_id=0, email="", web_url=str(request.url))
         html, _ = render_preview(stored_rendering(issue), reader)
@@ -397,7 +395,7 @@ class WebApp:
                 [result] = await transport.send_batch([message])
             finally:
                 await transport.aclose()
-            if result.outcome != "sent":
+            if result.outcome != Outcome.SENT:
                 raise RuntimeError(result.error or str(result.outcome))
         except Exception as exc:  # the sign-up was answered already; keep the reason
             log.warning("confirmation to list %s failed: %s", list_name, exc)
@@ -570,12 +568,14 @@ def apply_feedback(store: Store, provider: str, items: list[Feedback]) -> dict[s
             continue
         reason = f"{item.event} ({provider})"
         if item.kind == "bounce":
-            store.stop_address(email, BOUNCED, reason=reason, detail=item.detail)
+            store.stop_address(email, MembershipStatus.BOUNCED, reason=reason, detail=item.detail)
         elif item.kind == "complaint":
-            store.stop_address(email, COMPLAINED, reason=reason, detail=item.detail)
+            store.stop_address(
+                email, MembershipStatus.COMPLAINED, reason=reason, detail=item.detail
+            )
         elif item.kind == "unsubscribe":
             list_id = store.list_of_message(item.message_id) if item.message_id else None
-            store.stop_address(email, UNSUBSCRIBED, reason=reason, list_id=list_id)
+            store.stop_address(email, MembershipStatus.UNSUBSCRIBED, reason=reason, list_id=list_id)
         else:
             continue
         counts["applied"] += 1
