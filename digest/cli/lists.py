@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -305,25 +305,13 @@ def register(app: typer.Typer) -> None:
         home: HomeOption = None,
     ) -> None:
         """Import subscribers from CSV; bad rows are skipped and reported, never fatal."""
-        from digest.subscribers import Skipped, import_csv
+        from digest.subscribers import import_csv, skipped_log
 
-        handle: TextIO | None = None
-        try:
-            if skipped_out is not None:
-                handle = open(skipped_out, "w", encoding="utf-8")  # noqa: SIM115
-
-            def on_skip(item: Skipped) -> None:
-                if handle is not None:
-                    handle.write(f"{item.line}\t{item.reason}\n")
-
-            with _store(config, home) as (loaded, store):
-                list_id = _list_id(loaded, store, list_name)
-                report = import_csv(
-                    store, list_id, file, dry_run=dry_run, resubscribe=resubscribe, on_skip=on_skip
-                )
-        finally:
-            if handle is not None:
-                handle.close()
+        with skipped_log(skipped_out) as on_skip, _store(config, home) as (loaded, store):
+            list_id = _list_id(loaded, store, list_name)
+            report = import_csv(
+                store, list_id, file, dry_run=dry_run, resubscribe=resubscribe, on_skip=on_skip
+            )
         if json_output:
             out.print_json(
                 json.dumps(
@@ -336,15 +324,7 @@ def register(app: typer.Typer) -> None:
                 )
             )
             return
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.skipped_by_kind.items()))
-        out.print(
-            f"{file.name} -> {list_name}: {report.imported} imported, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.skipped_count} skipped"
-            + (f" ({kinds})" if kinds else "")
-            + ("; dry run, nothing written" if dry_run else ""),
-            markup=False,
-            soft_wrap=True,
-        )
+        out.print(f"{file.name} -> {list_name}: {report.summary()}", markup=False, soft_wrap=True)
         for item in report.skipped[:show]:
             out.print(f"  line {item.line}: {item.reason}", soft_wrap=True, markup=False)
         hidden = report.skipped_count - min(show, len(report.skipped))
@@ -374,11 +354,7 @@ def register(app: typer.Typer) -> None:
         only = MembershipStatus(status) if status is not None else None
         with _store(config, home) as (loaded, store):
             list_id = _list_id(loaded, store, list_name)
-            if out_file is None:
-                count = export_csv(store, list_id, sys.stdout, status=only)
-            else:
-                with open(out_file, "w", encoding="utf-8", newline="") as handle:
-                    count = export_csv(store, list_id, handle, status=only)
+            count = export_csv(store, list_id, out_file or sys.stdout, status=only)
         err.print(f"{count} members of {list_name} exported")
 
     @subscribers_app.command("suppress")

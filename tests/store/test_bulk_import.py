@@ -1,7 +1,7 @@
 """The import engine on the real PostgreSQL: its two connections and a writer racing them.
 
 The import's rules, row by row and batched, are tested through `import_csv` on both engines in
-tests/test_subscribers.py.
+tests/subscribers/test_csv_import.py.
 """
 
 from __future__ import annotations
