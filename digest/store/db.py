@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from digest.errors import StoreError
 
@@ -226,9 +226,6 @@ HEAD_REVISION = "0002_schedule"
 
 def is_current(engine: Engine) -> bool:
     """True when the store is already at HEAD_REVISION (no Alembic needed to know)."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
     try:
         with engine.connect() as connection:
             found = connection.execute(text("SELECT version_num FROM alembic_version")).all()

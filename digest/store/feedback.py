@@ -78,7 +78,7 @@ def _insert_new(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> int
 class FeedbackQueries:
     engine: Engine
 
-    # -- leaving on a provider's word ------------------------------------------------------
+    # -- leaving on a provider's word --------------------------------------------------------
 
     def stop_address(
         self,
