@@ -55,11 +55,10 @@ def child(subscribers: int, base_url: str) -> None:
     from sqlalchemy import insert
 
     from digest.config import load_config
+    from digest.models import DeliveryStatus, MembershipStatus
     from digest.pipeline import deliver_issue, render_settings
     from digest.render import render_issue
-    from digest.store.db import utcnow
-    from digest.store.schema import memberships
-    from digest.store.schema import subscribers as subscribers_table
+    from digest.store import tables, utcnow
     from digest.workspace import Workspace
 
     work = Path(tempfile.mkdtemp(prefix="digest-bench-send-"))
@@ -96,7 +95,7 @@ postal_address = "1 Bench Street, Testville"
         for start in range(0, subscribers, 20_000):
             rows = range(start + 1, min(subscribers, start + 20_000) + 1)
             conn.execute(
-                insert(subscribers_table),
+                insert(tables.subscribers),
                 [
                     {
                         "id": n,
@@ -110,12 +109,12 @@ postal_address = "1 Bench Street, Testville"
                 ],
             )
             conn.execute(
-                insert(memberships),
+                insert(tables.memberships),
                 [
                     {
                         "list_id": list_id,
                         "subscriber_id": n,
-                        "status": "active",
+                        "status": MembershipStatus.ACTIVE,
                         "origin": "bench",
                         "created_at": now,
                         "updated_at": now,
@@ -156,7 +155,7 @@ postal_address = "1 Bench Street, Testville"
                 "freeze_s": froze,
                 "send_s": elapsed,
                 "counts": report.counts,
-                "rate": report.counts.get("sent", 0) / elapsed,
+                "rate": report.counts.get(DeliveryStatus.SENT, 0) / elapsed,
                 "peak_mb": peak_mb,
                 "html_kb": len(rendered.html.encode()) / 1024,
             }

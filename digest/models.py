@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(slots=True)  # tens of thousands live at once in a large gather
@@ -188,7 +188,114 @@ class OutgoingMessage:
         return f"OutgoingMessage(delivery_id={self.delivery_id!r}, to={self.to_email!r})"
 
 
+# -- statuses ---------------------------------------------------------------------------------
+# The values are what the store keeps in its `status` columns; a StrEnum member equals its
+# string, so rows read back compare equal to these without conversion.
+
+
+class IssueStatus(StrEnum):
+    """Where an issue is in its life; one row of `issues` per (digest, period).
+
+        building -> draft [-> approved] -> frozen -> sending -> complete | partial
+                \\-> skipped
+                         \\-> dropped (not approved in time)
+
+    A draft can be previewed, edited and approved; once frozen, nothing about the issue changes
+    but its deliveries.
+    """
+
+    BUILDING = "building"  # claimed for its period; its builder is gathering and rendering
+    DRAFT = "draft"  # built and stored, waiting to be frozen (or for an editor's approval)
+    APPROVED = "approved"  # an editor approved the draft; the next settling pass freezes it
+    FROZEN = "frozen"  # content fixed and deliveries planned; nothing sent yet
+    SENDING = "sending"  # its deliveries are being worked
+    COMPLETE = "complete"  # every delivery is done and none failed
+    PARTIAL = "partial"  # every delivery is done and some failed
+    SKIPPED = "skipped"  # never sent: too few new articles, or its period's grace window passed
+    FAILED = "failed"  # a run's verdict only: sending stopped (the issue itself stays `sending`)
+    DROPPED = "dropped"  # a draft nobody approved before its deadline
+
+    # Groups, set below the class (a value in the class body would become a member).
+    EDITABLE: ClassVar[tuple[IssueStatus, ...]]  # may still be frozen
+    UNFINISHED: ClassVar[tuple[IssueStatus, ...]]  # frozen, with deliveries still to work
+    PUBLISHED: ClassVar[tuple[IssueStatus, ...]]  # went (or is going) out: the web view shows it
+    ENDED: ClassVar[tuple[IssueStatus, ...]]  # nothing more happens to it (`completed_at` set)
+
+
+IssueStatus.EDITABLE = (IssueStatus.DRAFT, IssueStatus.APPROVED)
+IssueStatus.UNFINISHED = (IssueStatus.FROZEN, IssueStatus.SENDING)
+IssueStatus.PUBLISHED = (*IssueStatus.UNFINISHED, IssueStatus.COMPLETE, IssueStatus.PARTIAL)
+IssueStatus.ENDED = (
+    IssueStatus.COMPLETE,
+    IssueStatus.PARTIAL,
+    IssueStatus.SKIPPED,
+    IssueStatus.FAILED,
+    IssueStatus.DROPPED,
+)
+
+
+class DeliveryStatus(StrEnum):
+    """Where one delivery (one issue to one subscriber) is in the ledger.
+
+        pending -> sending (leased) -> sent | failed | suppressed | retry (-> sending again)
+
+    A due delivery whose member left the list or was suppressed since the freeze becomes
+    `skipped` instead of being handed out. The words overlap with `IssueStatus` but not the
+    meanings: a `failed` delivery is one recipient refused for good.
+    """
+
+    PENDING = "pending"  # planned; claimable once its not-before time (if any) has come
+    SENDING = "sending"  # leased to a sender; taken over by another once the lease expires
+    SENT = "sent"  # the provider accepted the message
+    RETRY = "retry"  # a transient failure; claimable again at its next attempt time
+    FAILED = "failed"  # refused for good for this recipient (or attempts ran out)
+    SUPPRESSED = "suppressed"  # the provider says the address is inactive; it is suppressed
+    SKIPPED = "skipped"  # not sent: the member left the list or was suppressed after freezing
+
+    OPEN: ClassVar[tuple[DeliveryStatus, ...]]  # still to be worked
+    DONE: ClassVar[tuple[DeliveryStatus, ...]]  # accounted for: never sent again
+
+
+DeliveryStatus.OPEN = (DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
+DeliveryStatus.DONE = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.SUPPRESSED,
+    DeliveryStatus.SKIPPED,
+)
+
+
+class MembershipStatus(StrEnum):
+    """Whether one subscriber gets one list.
+
+    Someone who left (unsubscribed, bounced, complained) is never put back to `active` unless
+    an operator or a confirmed request says so explicitly. Global suppression is separate: a
+    suppressed address gets nothing, whatever its memberships say.
+    """
+
+    ACTIVE = "active"  # gets the list's issues
+    PENDING = "pending"  # asked to join; waiting for the double opt-in confirmation
+    UNSUBSCRIBED = "unsubscribed"  # left the list (link, provider, operator)
+    BOUNCED = "bounced"  # the address bounced hard (it is suppressed too)
+    COMPLAINED = "complained"  # marked a message as spam (the address is suppressed too)
+
+    JOINED: ClassVar[tuple[MembershipStatus, ...]]  # on the list, or asking to be
+    INACTIVE: ClassVar[tuple[MembershipStatus, ...]]  # left the list
+    SUPPRESSING: ClassVar[tuple[MembershipStatus, ...]]  # leaving this way suppresses the address
+
+
+MembershipStatus.JOINED = (MembershipStatus.ACTIVE, MembershipStatus.PENDING)
+MembershipStatus.INACTIVE = (
+    MembershipStatus.UNSUBSCRIBED,
+    MembershipStatus.BOUNCED,
+    MembershipStatus.COMPLAINED,
+)
+MembershipStatus.SUPPRESSING = (MembershipStatus.BOUNCED, MembershipStatus.COMPLAINED)
+
+
 class Outcome(StrEnum):
+    """What a provider said about one message (recorded as the delivery's `DeliveryStatus`)."""
+
     SENT = "sent"
     FAILED = "failed"  # permanent for this recipient
     RETRY = "retry"  # try this recipient again later

@@ -40,6 +40,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from digest.config import Config, load_config
 from digest.errors import ConfigError, DigestError
+from digest.models import IssueStatus
 from digest.pipeline import (
     RunReport,
     build_claimed,
@@ -48,8 +49,7 @@ from digest.pipeline import (
     settle_drafts,
 )
 from digest.schedule import DigestSchedule
-from digest.store.db import utcnow
-from digest.store.issues import SKIPPED, UNFINISHED
+from digest.store import utcnow
 from digest.workspace import Workspace
 
 __all__ = ["AppFactory", "FiringExecutor", "Service", "ServiceOptions"]
@@ -367,7 +367,9 @@ class Service:
             for settled in settle_drafts(self.ws, name):
                 log.info("%s: %s", name, settled.message)
         worked = 0
-        for issue in reversed(self.ws.store.issues_of(None, statuses=UNFINISHED, limit=1000)):
+        for issue in reversed(
+            self.ws.store.issues_of(None, statuses=IssueStatus.UNFINISHED, limit=1000)
+        ):
             if self.stopping.is_set():
                 break
             if issue.digest not in self.ws.config.digests:
@@ -399,7 +401,9 @@ class Service:
                 seconds=self.options.build_timeout
             ):
                 reason = "the build was interrupted and the period is past its grace window"
-                self.ws.store.set_issue_status(issue.id, SKIPPED, report={"reason": reason})
+                self.ws.store.set_issue_status(
+                    issue.id, IssueStatus.SKIPPED, report={"reason": reason}
+                )
                 log.warning("%s: period %s skipped: %s", issue.digest, issue.period, reason)
                 continue
             log.warning(

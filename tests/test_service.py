@@ -26,7 +26,7 @@ from digest.pipeline import run_period, settle_drafts
 from digest.send import Transport, make_transport
 from digest.send.outbox import OutboxTransport
 from digest.service import Service, ServiceOptions
-from digest.store.db import utcnow
+from digest.store import tables, utcnow
 from digest.web import create_app
 from digest.workspace import Workspace
 from tests.conftest import ENGINES
@@ -271,8 +271,7 @@ async def test_two_services_firing_at_the_same_minute_build_one_issue_and_share_
 def _lease_owners(ws: Workspace, issue_id: int) -> set[str]:
     from sqlalchemy import select
 
-    from digest.store.schema import deliveries
-
+    deliveries = tables.deliveries
     with ws.store.engine.connect() as conn:
         return set(
             conn.execute(
@@ -304,9 +303,7 @@ async def test_catch_up_sends_a_missed_period_once_and_a_restart_sends_nothing_m
         with ws.store.engine.begin() as conn:
             from sqlalchemy import update
 
-            from digest.store.schema import issues
-
-            conn.execute(update(issues).values(created_at=utc(2026, 11, 16, 7, 0, 3)))
+            conn.execute(update(tables.issues).values(created_at=utc(2026, 11, 16, 7, 0, 3)))
         for _ in range(2):  # a second start finds the period claimed and sends nothing
             service = Service(ws, options=options)
 
@@ -489,8 +486,7 @@ async def test_a_claim_whose_builder_died_is_built_again_or_skipped_when_too_old
 ) -> None:
     from sqlalchemy import update
 
-    from digest.store.schema import issues
-
+    issues = tables.issues
     config = write_config(tmp_path / "config")
     write_article(tmp_path / "config" / "articles", "one", "A story")
     recorder.arm()

@@ -16,17 +16,16 @@ def db_upgrade(config: ConfigOption = None, home: HomeOption = None) -> None:
     """Apply the schema migrations (also done on every start)."""
     # lazy: `digest --help` starts without SQLAlchemy and pydantic
     from digest.config import load_config
-    from digest.store.db import current_revision, default_url, make_engine, upgrade
+    from digest.store import open_store
     from digest.workspace import ensure_folder, resolve_home
 
     loaded = load_config(config)
     directory = ensure_folder(resolve_home(home), "data directory")
-    engine = make_engine(loaded.store.url or default_url(directory))
+    store = open_store(loaded.store.url, directory)  # migrates
     try:
-        upgrade(engine)
-        out.print(f"store at revision {current_revision(engine)}")
+        out.print(f"store at revision {store.revision()}")
     finally:
-        engine.dispose()
+        store.close()
 
 
 def register(app: typer.Typer) -> None:

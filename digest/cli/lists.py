@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
+from digest.models import MembershipStatus
 
 __all__ = ["lists_command", "register"]
 
@@ -58,10 +59,7 @@ def lists_command(
         table.add_row(
             row.name,
             row.title,
-            *(
-                str(row.counts.get(s, 0))
-                for s in ("active", "pending", "unsubscribed", "bounced", "complained")
-            ),
+            *(str(row.counts.get(status, 0)) for status in MembershipStatus),
             "double"
             if known and known.double_opt_in
             else ("single" if known else "not configured"),

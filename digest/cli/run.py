@@ -16,6 +16,7 @@ from digest.cli.common import (
     print_report,
     setup_logging,
 )
+from digest.models import IssueStatus
 
 __all__ = ["register", "resume", "run"]
 
@@ -42,11 +43,11 @@ def run(
     for resumed in result.resumed:
         out.print(f"resumed issue {resumed.issue_id}: {resumed.status} {resumed.counts}")
     print_report(result.report)
-    if result.status == "skipped":
+    if result.status == IssueStatus.SKIPPED:
         out.print(f"{digest}: {result.message}; nothing sent")
         return
     out.print(f"{digest}: {result.message}")
-    if result.status in ("failed", "partial") or (
+    if result.status in (IssueStatus.FAILED, IssueStatus.PARTIAL) or (
         result.dispatch is not None and result.dispatch.error
     ):
         raise typer.Exit(1)
@@ -70,7 +71,7 @@ def resume(
     failed = False
     for report in reports:
         out.print(f"issue {report.issue_id}: {report.status} {report.counts}")
-        failed = failed or report.status in ("failed", "partial")
+        failed = failed or report.status in (IssueStatus.FAILED, IssueStatus.PARTIAL)
     if failed:
         raise typer.Exit(1)
 

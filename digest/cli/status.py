@@ -19,7 +19,7 @@ def collect_status(ws: Any, *, last: int = 5, now: datetime | None = None) -> di
     """Everything `digest status` shows, as plain data."""
     # lazy: APScheduler and SQLAlchemy only for this command
     from digest.schedule import DigestSchedule
-    from digest.store.db import utcnow
+    from digest.store import utcnow
 
     now = now or utcnow()
     digests = []

@@ -8,17 +8,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from digest.cli.common import ConfigOption, HomeOption, err, open_workspace, out
 from digest.errors import UsageError
+from digest.models import MembershipStatus
 
 if TYPE_CHECKING:
     from digest.config import Config
     from digest.store import Store
-    from digest.subscribers import Skipped
 
 __all__ = ["register", "subscribers_app"]
 
@@ -93,7 +93,7 @@ def add(
         row = store.subscriber_by_email(address)
         status = store.membership_status(list_id, row.id) if row else None
     out.print(f"{address}: {outcome}, {status} on {list_name}")
-    if status != "active":
+    if status != MembershipStatus.ACTIVE:
         err.print(f"{address} left {list_name} ({status}); --resubscribe puts them back")
         raise typer.Exit(1)
 
@@ -228,26 +228,14 @@ def import_command(
     home: HomeOption = None,
 ) -> None:
     """Import subscribers from CSV; bad rows are skipped and reported, never fatal."""
-    from digest.subscribers import import_csv  # lazy: `digest --help` starts without it
+    # lazy: `digest --help` starts without it
+    from digest.subscribers import import_csv, skipped_log
 
-    handle: TextIO | None = None
-    try:
-        if skipped_out is not None:
-            handle = open(skipped_out, "w", encoding="utf-8")  # noqa: SIM115
-
-        def on_skip(item: Skipped) -> None:
-            if handle is not None:
-                handle.write(f"{item.line}\t{item.reason}\n")
-
-        with open_workspace(config, home) as ws:
-            loaded, store = ws.config, ws.store
-            list_id = _list_id(loaded, store, list_name)
-            report = import_csv(
-                store, list_id, file, dry_run=dry_run, resubscribe=resubscribe, on_skip=on_skip
-            )
-    finally:
-        if handle is not None:
-            handle.close()
+    with skipped_log(skipped_out) as on_skip, open_workspace(config, home) as ws:
+        list_id = _list_id(ws.config, ws.store, list_name)
+        report = import_csv(
+            ws.store, list_id, file, dry_run=dry_run, resubscribe=resubscribe, on_skip=on_skip
+        )
     if json_output:
         out.print_json(
             json.dumps(
@@ -260,15 +248,7 @@ def import_command(
             )
         )
         return
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.skipped_by_kind.items()))
-    out.print(
-        f"{file.name} -> {list_name}: {report.imported} imported, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.skipped_count} skipped"
-        + (f" ({kinds})" if kinds else "")
-        + ("; dry run, nothing written" if dry_run else ""),
-        markup=False,
-        soft_wrap=True,
-    )
+    out.print(f"{file.name} -> {list_name}: {report.summary()}", markup=False, soft_wrap=True)
     for item in report.skipped[:show]:
         out.print(f"  line {item.line}: {item.reason}", soft_wrap=True, markup=False)
     hidden = report.skipped_count - min(show, len(report.skipped))
@@ -289,20 +269,14 @@ def export_command(
     home: HomeOption = None,
 ) -> None:
     """Write a list's members as CSV (it imports back as it is, leavers included)."""
-    # lazy: `digest --help` starts without SQLAlchemy
-    from digest.store.subscribers import STATUSES
-    from digest.subscribers import export_csv
+    from digest.subscribers import export_csv  # lazy: `digest --help` starts without it
 
-    if status is not None and status not in STATUSES:
-        raise UsageError(f"--status must be one of {', '.join(STATUSES)}")
+    if status is not None and status not in tuple(MembershipStatus):
+        raise UsageError(f"--status must be one of {', '.join(MembershipStatus)}")
+    only = MembershipStatus(status) if status is not None else None
     with open_workspace(config, home) as ws:
-        loaded, store = ws.config, ws.store
-        list_id = _list_id(loaded, store, list_name)
-        if out_file is None:
-            count = export_csv(store, list_id, sys.stdout, status=status)
-        else:
-            with open(out_file, "w", encoding="utf-8", newline="") as handle:
-                count = export_csv(store, list_id, handle, status=status)
+        list_id = _list_id(ws.config, ws.store, list_name)
+        count = export_csv(ws.store, list_id, out_file or sys.stdout, status=only)
     err.print(f"{count} members of {list_name} exported")
 
 

@@ -30,9 +30,7 @@ from digest.render import (
     RenderSettings,
 )
 from digest.sources import GatherResult, content_hash, gather, is_remote
-from digest.store import Store
-from digest.store.articles import SourceResult, StoredArticle
-from digest.store.db import utcnow
+from digest.store import SourceResult, Store, StoredArticle, utcnow
 from digest.summarize import LeadSummarizer, Summarizer
 from digest.workspace import Extractor, Workspace
 

@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from digest.models import Recipient
+from digest.models import IssueStatus, Recipient
 from digest.pipeline.build import render_settings
 from digest.render import (
     MessageTemplate,
@@ -19,11 +19,7 @@ from digest.render import (
 )
 from digest.send.dispatch import DispatchReport, dispatch_issue
 from digest.send.ratelimit import RateLimiter
-from digest.store import DeliveryRow
-from digest.store.issues import (
-    UNFINISHED,
-    IssueRow,
-)
+from digest.store import DeliveryRow, IssueRow
 from digest.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -95,7 +91,7 @@ async def resume_unfinished(
 ) -> list[DispatchReport]:
     """Carry on sending every frozen issue that still has deliveries to make."""
     reports = []
-    for issue in reversed(ws.store.issues_of(name, statuses=UNFINISHED, limit=1000)):
+    for issue in reversed(ws.store.issues_of(name, statuses=IssueStatus.UNFINISHED, limit=1000)):
         if issue.digest not in ws.config.digests:
             log.warning(
                 "issue %s belongs to digest %r, no longer configured", issue.id, issue.digest

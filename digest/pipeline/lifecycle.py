@@ -13,20 +13,14 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from digest.errors import DigestError, StoreError
+from digest.models import IssueStatus
 from digest.pipeline.build import Draft, compose_issue
 from digest.pipeline.deliver import deliver_issue, resume_unfinished
 from digest.send.dispatch import DispatchReport
-from digest.store.db import utcnow
-from digest.store.issues import (
-    APPROVED,
-    DRAFT,
-    DROPPED,
-    FROZEN,
-    SKIPPED,
-)
+from digest.store import utcnow
 from digest.subscribers import import_csv
 from digest.workspace import Workspace
 
@@ -37,7 +31,7 @@ log = logging.getLogger(__name__)
 class RunReport:
     digest: str
     issue_id: int | None
-    status: str
+    status: IssueStatus | Literal["claimed"]  # "claimed": another process had the period
     message: str
     resumed: list[DispatchReport] = field(default_factory=list)
     dispatch: DispatchReport | None = None
@@ -117,18 +111,24 @@ async def build_claimed(
             if not draft.selection.chosen
             else f"only {len(draft.selection.chosen)} new articles (minimum {digest.min_articles})"
         )
-        ws.store.set_issue_status(issue_id, SKIPPED, report={**draft.report, "reason": reason})
-        return RunReport(name, issue_id, SKIPPED, reason, report=draft.report)
+        ws.store.set_issue_status(
+            issue_id, IssueStatus.SKIPPED, report={**draft.report, "reason": reason}
+        )
+        return RunReport(name, issue_id, IssueStatus.SKIPPED, reason, report=draft.report)
     store_draft(ws, issue_id, draft)
     if digest.approval:
         waiting = "waiting for an editor's approval"
         if digest.approval_deadline:
             waiting += f" (then {digest.on_deadline} after {digest.approval_deadline})"
-        return RunReport(name, issue_id, DRAFT, waiting, report=draft.report)
+        return RunReport(name, issue_id, IssueStatus.DRAFT, waiting, report=draft.report)
     if not send:
         planned = freeze(ws, issue_id)
         return RunReport(
-            name, issue_id, FROZEN, f"issue {issue_id}: {planned} planned", report=draft.report
+            name,
+            issue_id,
+            IssueStatus.FROZEN,
+            f"issue {issue_id}: {planned} planned",
+            report=draft.report,
         )
     return await freeze_and_send(ws, issue_id, max_wait=max_wait, stop=stop)
 
@@ -161,11 +161,16 @@ def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> l
     digest = ws.config.digest(name)
     now = now or utcnow()
     reports: list[RunReport] = []
-    for issue in ws.store.issues_of(name, statuses=(APPROVED,), limit=100):
+    for issue in ws.store.issues_of(name, statuses=(IssueStatus.APPROVED,), limit=100):
         with contextlib.suppress(StoreError):
             planned = freeze(ws, issue.id)
             reports.append(
-                RunReport(name, issue.id, FROZEN, f"approved issue {issue.id}: {planned} planned")
+                RunReport(
+                    name,
+                    issue.id,
+                    IssueStatus.FROZEN,
+                    f"approved issue {issue.id}: {planned} planned",
+                )
             )
     deadline = digest.approval_deadline_delta
     if not digest.approval or deadline is None:
@@ -174,13 +179,15 @@ def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> l
         if digest.on_deadline == "drop":
             reason = f"not approved within {digest.approval_deadline}; dropped"
             if ws.store.drop_draft(issue_id, reason):
-                reports.append(RunReport(name, issue_id, DROPPED, reason))
+                reports.append(RunReport(name, issue_id, IssueStatus.DROPPED, reason))
             continue
         note = f"not approved within {digest.approval_deadline}; sent as built"
         with contextlib.suppress(StoreError):
             planned = freeze(ws, issue_id)
             ws.store.note_on_issue(issue_id, "approval", note)
-            reports.append(RunReport(name, issue_id, FROZEN, f"{note}: {planned} planned"))
+            reports.append(
+                RunReport(name, issue_id, IssueStatus.FROZEN, f"{note}: {planned} planned")
+            )
     return reports
 
 
@@ -219,7 +226,7 @@ async def freeze_and_send(
     stop: asyncio.Event | None = None,
 ) -> RunReport:
     issue = ws.store.get_issue(issue_id)
-    if issue.status not in (DRAFT, APPROVED):
+    if issue.status not in IssueStatus.EDITABLE:
         raise DigestError(f"issue {issue_id} is {issue.status}, not a draft to send")
     planned = freeze(ws, issue_id)
     dispatch = await deliver_issue(ws, ws.store.get_issue(issue_id), max_wait=max_wait, stop=stop)

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from digest.config import Config
-from digest.models import Article, Recipient
+from digest.models import Article, MembershipStatus, Recipient
 from digest.pipeline.build import Draft, compose_issue, render_settings
 from digest.pipeline.lifecycle import sync_lists
 from digest.render import (
@@ -28,7 +28,7 @@ def sample_recipient(ws: Workspace, name: str) -> Recipient:
     """The list's first active subscriber (or a stand-in) as the preview's reader."""
     digest = ws.config.digest(name)
     list_id = ws.store.ensure_list(digest.list, ws.config.lists[digest.list].title)
-    row = next(ws.store.members(list_id, status="active"), None)
+    row = next(ws.store.members(list_id, status=MembershipStatus.ACTIVE), None)
     subscriber_id = row.id if row else 0
     base = ws.config.web.base_url
     return Recipient(

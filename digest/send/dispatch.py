@@ -20,12 +20,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
-from digest.models import Outcome, OutgoingMessage, Recipient, SendResult
+from digest.models import (
+    DeliveryStatus,
+    IssueStatus,
+    Outcome,
+    OutgoingMessage,
+    Recipient,
+    SendResult,
+)
 from digest.send.base import Transport
-from digest.store import DeliveryRow, Store
-from digest.store.db import utcnow
-from digest.store.issues import COMPLETE, FAILED, PARTIAL, SENDING
-from digest.store.ledger import PENDING, RETRY
+from digest.store import DeliveryRow, Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
 @dataclass
 class DispatchReport:
     issue_id: int
-    status: str  # complete, partial, sending (unfinished), failed
+    status: IssueStatus  # complete, partial, sending (unfinished), failed (stopped)
     counts: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
@@ -75,7 +79,7 @@ async def dispatch_issue(
     Up to `concurrency` batches are in flight at once, so personalizing the next batch and
     recording the last overlap with the provider's answer to the current one.
     """
-    store.set_issue_status(issue_id, SENDING)
+    store.set_issue_status(issue_id, IssueStatus.SENDING)
     size = min(transport.max_batch, batch_size or transport.max_batch)
     halted: list[str] = []  # the reason, once a worker met an authentication failure
     busy = 0
@@ -114,7 +118,7 @@ async def dispatch_issue(
         try:
             results = await transport.send_batch(messages)
         except ProviderAuthError as exc:
-            store.release([row.id for row in batch], status=PENDING)
+            store.release([row.id for row in batch], status=DeliveryStatus.PENDING)
             halted.append(str(exc))
             log.error("issue %s stopped: %s", issue_id, exc)
             return
@@ -135,8 +139,12 @@ async def dispatch_issue(
     await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     if halted:
         issue = store.get_issue(issue_id)
-        store.set_issue_status(issue_id, SENDING, report={**issue.report, "stopped": halted[0]})
-        return DispatchReport(issue_id, FAILED, store.delivery_counts(issue_id), halted[0])
+        store.set_issue_status(
+            issue_id, IssueStatus.SENDING, report={**issue.report, "stopped": halted[0]}
+        )
+        return DispatchReport(
+            issue_id, IssueStatus.FAILED, store.delivery_counts(issue_id), halted[0]
+        )
     return finish_issue(store, issue_id)
 
 
@@ -167,10 +175,11 @@ def _schedule_retries(
 def finish_issue(store: Store, issue_id: int) -> DispatchReport:
     """Close the issue when nothing is left: complete, or partial when some deliveries failed."""
     counts = store.delivery_counts(issue_id)
-    open_count = sum(counts.get(s, 0) for s in (PENDING, RETRY, "sending"))
+    open_count = sum(counts.get(s, 0) for s in DeliveryStatus.OPEN)
     if open_count:
-        return DispatchReport(issue_id, SENDING, counts)
-    status = PARTIAL if counts.get("failed", 0) else COMPLETE
+        return DispatchReport(issue_id, IssueStatus.SENDING, counts)
+    failed = counts.get(DeliveryStatus.FAILED, 0)
+    status = IssueStatus.PARTIAL if failed else IssueStatus.COMPLETE
     store.set_issue_status(issue_id, status)
     return DispatchReport(issue_id, status, counts)
 

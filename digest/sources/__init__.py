@@ -35,7 +35,7 @@ from digest.sources.feed import FeedError, keep_by_filters, parse_document
 from digest.sources.folder import read_folder
 from digest.sources.normalize import build_items
 from digest.sources.page import page_item
-from digest.store.articles import CachedSource
+from digest.store import CachedSource
 
 __all__ = ["GatherResult", "SourceCache", "SourceReport", "gather", "is_remote", "passes_filters"]
 

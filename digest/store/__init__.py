@@ -1,7 +1,16 @@
 """The store: every result of every stage, so a crash at any point resumes without harm.
 
-`Store` is the one seam between Digest and its database (SQLite by default, PostgreSQL by URL).
-Its methods are grouped by domain in the mixins of this package; all of them use SQLAlchemy Core.
+`Store` is the one seam between Digest and its database (SQLite by default, PostgreSQL by URL):
+callers import it, `open_store` and the row types from here, never from the modules below.
+Its methods are grouped by domain in mixins, all over SQLAlchemy Core:
+
+    articles     articles seen, what each digest sent, fetch validators, source health
+    issues       the claim per (digest, period), drafts, freezing with the delivery plan
+    ledger       deliveries leased in batches, sent, recorded (exactly once)
+    lists        lists, subscribers, memberships: joining and leaving
+    feedback     suppressions, provider events, webhook receipts
+    bulk_import  the CSV import engine (set-based batches; two connections on PostgreSQL)
+    db, schema   engines, migrations, driver-level writes; the tables
 """
 
 from __future__ import annotations
@@ -10,16 +19,48 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from digest.store.articles import ArticleQueries
-from digest.store.db import default_url, make_engine, upgrade
-from digest.store.issues import IssueQueries
+from digest.store import schema as tables  # for tests and benches that set up rows by hand
+from digest.store.articles import ArticleQueries, CachedSource, SourceResult, StoredArticle
+from digest.store.bulk_import import (
+    ImportOutcome,
+    ImportQueries,
+    ImportRow,
+    ImportSession,
+    SplitImport,
+)
+from digest.store.db import as_utc, current_revision, default_url, make_engine, upgrade, utcnow
+from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
+from digest.store.issues import IssueQueries, IssueRow
 from digest.store.ledger import DeliveryRow, LedgerQueries
-from digest.store.subscribers import SubscriberQueries
+from digest.store.lists import ListQueries, ListRow, MembershipRow, SubscribeOutcome, SubscriberRow
 
-__all__ = ["DeliveryRow", "Store", "open_store"]
+__all__ = [
+    "CachedSource",
+    "DeliveryRow",
+    "EventRow",
+    "ImportOutcome",
+    "ImportRow",
+    "ImportSession",
+    "IssueRow",
+    "ListRow",
+    "MembershipRow",
+    "SourceResult",
+    "SplitImport",
+    "Store",
+    "StoredArticle",
+    "SubscribeOutcome",
+    "SubscriberRow",
+    "SuppressionRow",
+    "as_utc",
+    "open_store",
+    "tables",
+    "utcnow",
+]
 
 
-class Store(ArticleQueries, IssueQueries, LedgerQueries, SubscriberQueries):
+class Store(
+    ArticleQueries, IssueQueries, LedgerQueries, ListQueries, FeedbackQueries, ImportQueries
+):
     """Queries over one database. Cheap to share: it holds only an engine (a pool)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -28,6 +69,10 @@ class Store(ArticleQueries, IssueQueries, LedgerQueries, SubscriberQueries):
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def revision(self) -> str | None:
+        """The migration the database is at."""
+        return current_revision(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

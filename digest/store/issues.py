@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, literal, select, update
+from sqlalchemy import Engine, and_, delete, func, literal, select, update
 
 from digest.errors import StoreError
+from digest.models import DeliveryStatus, IssueStatus, MembershipStatus
 from digest.store.db import as_utc, dialect_insert, utcnow
 from digest.store.ledger import plan_local_hour
 from digest.store.schema import (
@@ -21,18 +22,13 @@ from digest.store.schema import (
     suppressions,
 )
 
-# The statuses an issue moves through; see digest/store/schema.py.
-BUILDING, DRAFT, APPROVED, FROZEN, SENDING = "building", "draft", "approved", "frozen", "sending"
-COMPLETE, PARTIAL, SKIPPED, FAILED, DROPPED = "complete", "partial", "skipped", "failed", "dropped"
-UNFINISHED = (FROZEN, SENDING)
-
 
 @dataclass(frozen=True)
 class IssueRow:
     id: int
     digest: str
     period: str
-    status: str
+    status: IssueStatus
     subject: str
     html: str
     text: str
@@ -48,7 +44,7 @@ def _issue(row: Any) -> IssueRow:
         id=row.id,
         digest=row.digest,
         period=row.period,
-        status=row.status,
+        status=IssueStatus(row.status),
         subject=row.subject,
         html=row.html,
         text=row.text,
@@ -74,7 +70,7 @@ class IssueQueries:
             .values(
                 digest=digest,
                 period=period,
-                status=BUILDING,
+                status=IssueStatus.BUILDING,
                 subject="",
                 html="",
                 text="",
@@ -98,7 +94,11 @@ class IssueQueries:
         return _issue(row)
 
     def issues_of(
-        self, digest: str | None = None, *, statuses: Iterable[str] | None = None, limit: int = 20
+        self,
+        digest: str | None = None,
+        *,
+        statuses: Iterable[IssueStatus] | None = None,
+        limit: int = 20,
     ) -> list[IssueRow]:
         query = select(issues).order_by(issues.c.id.desc()).limit(limit)
         if digest:
@@ -123,7 +123,7 @@ class IssueQueries:
                 update(issues)
                 .where(issues.c.id == issue_id)
                 .values(
-                    status=DRAFT,
+                    status=IssueStatus.DRAFT,
                     subject=subject,
                     html=html,
                     text=text,
@@ -134,22 +134,20 @@ class IssueQueries:
             )
 
     def set_issue_status(
-        self, issue_id: int, status: str, *, report: dict[str, Any] | None = None
+        self, issue_id: int, status: IssueStatus, *, report: dict[str, Any] | None = None
     ) -> None:
         values: dict[str, Any] = {"status": status}
         if report is not None:
             values["report"] = report
-        if status in (COMPLETE, PARTIAL, SKIPPED, FAILED, DROPPED):
+        if status in IssueStatus.ENDED:
             values["completed_at"] = utcnow()
-        if status == APPROVED:
+        if status == IssueStatus.APPROVED:
             values["approved_at"] = utcnow()
         with self.engine.begin() as conn:
             conn.execute(update(issues).where(issues.c.id == issue_id).values(values))
 
     def delete_issue(self, issue_id: int) -> None:
         """Forget a claim that never became an issue (a preview, or a build that failed)."""
-        from sqlalchemy import delete
-
         with self.engine.begin() as conn:
             conn.execute(delete(issues).where(issues.c.id == issue_id))
 
@@ -174,8 +172,8 @@ class IssueQueries:
         with self.engine.begin() as conn:
             updated = conn.execute(
                 update(issues)
-                .where(and_(issues.c.id == issue_id, issues.c.status.in_([DRAFT, APPROVED])))
-                .values(status=FROZEN, frozen_at=now)
+                .where(and_(issues.c.id == issue_id, issues.c.status.in_(IssueStatus.EDITABLE)))
+                .values(status=IssueStatus.FROZEN, frozen_at=now)
             )
             if not updated.rowcount:
                 raise StoreError(f"issue {issue_id} is not a draft or approved issue")
@@ -190,12 +188,15 @@ class IssueQueries:
                     literal(issue_id),
                     subscribers.c.id,
                     subscribers.c.email,
-                    literal("pending"),
+                    literal(DeliveryStatus.PENDING, deliveries.c.status.type),
                     literal(0),
                     literal(now),
                 )
                 .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
-                .where(memberships.c.list_id == list_id, memberships.c.status == "active")
+                .where(
+                    memberships.c.list_id == list_id,
+                    memberships.c.status == MembershipStatus.ACTIVE,
+                )
                 .where(~subscribers.c.email.in_(select(suppressions.c.email)))
             )
             conn.execute(
@@ -222,7 +223,7 @@ class IssueQueries:
                     select(issues.c.id)
                     .where(
                         issues.c.digest == digest,
-                        issues.c.status == DRAFT,
+                        issues.c.status == IssueStatus.DRAFT,
                         issues.c.built_at < before,
                     )
                     .order_by(issues.c.id)
@@ -239,8 +240,8 @@ class IssueQueries:
             report = {**dict(row.report or {}), "reason": reason}
             done = conn.execute(
                 update(issues)
-                .where(issues.c.id == issue_id, issues.c.status == DRAFT)
-                .values(status=DROPPED, report=report, completed_at=utcnow())
+                .where(issues.c.id == issue_id, issues.c.status == IssueStatus.DRAFT)
+                .values(status=IssueStatus.DROPPED, report=report, completed_at=utcnow())
             )
         return bool(done.rowcount)
 
@@ -249,7 +250,7 @@ class IssueQueries:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(issues)
-                .where(issues.c.status == BUILDING, issues.c.created_at < before)
+                .where(issues.c.status == IssueStatus.BUILDING, issues.c.created_at < before)
                 .order_by(issues.c.id)
             )
             return [_issue(row) for row in rows]
@@ -262,7 +263,7 @@ class IssueQueries:
                 update(issues)
                 .where(
                     issues.c.id == issue_id,
-                    issues.c.status == BUILDING,
+                    issues.c.status == IssueStatus.BUILDING,
                     issues.c.created_at < before,
                 )
                 .values(claimed_by=owner, created_at=utcnow())

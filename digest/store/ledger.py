@@ -16,20 +16,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
-from digest.models import Outcome, SendResult
+from digest.models import DeliveryStatus, MembershipStatus, Outcome, SendResult
 from digest.schedule import next_local_hour
 from digest.store.db import as_utc, driver_value, utcnow
 from digest.store.schema import deliveries, memberships, subscribers, suppressions
 
-PENDING, SENDING, SENT, RETRY = "pending", "sending", "sent", "retry"
-FAILED, SUPPRESSED, SKIPPED = "failed", "suppressed", "skipped"
+# What each provider outcome makes of its delivery. Plain strings: they are bound straight
+# through the driver, once per message, and the driver takes a str subclass the slow way.
 _STATUS = {
-    Outcome.SENT: SENT,
-    Outcome.FAILED: FAILED,
-    Outcome.RETRY: RETRY,
-    Outcome.SUPPRESSED: SUPPRESSED,
+    Outcome.SENT: DeliveryStatus.SENT.value,
+    Outcome.FAILED: DeliveryStatus.FAILED.value,
+    Outcome.RETRY: DeliveryStatus.RETRY.value,
+    Outcome.SUPPRESSED: DeliveryStatus.SUPPRESSED.value,
 }
-DONE_STATUSES = (SENT, FAILED, SUPPRESSED, SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,11 @@ class LedgerQueries:
         # claim costs the same at the ten-thousandth batch as at the first.
         kinds = (
             and_(
-                deliveries.c.status == PENDING,
+                deliveries.c.status == DeliveryStatus.PENDING,
                 or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
             ),
-            and_(deliveries.c.status == RETRY, deliveries.c.next_attempt_at <= now),
-            and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now),
+            and_(deliveries.c.status == DeliveryStatus.RETRY, deliveries.c.next_attempt_at <= now),
+            and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < now),
         )
         with self.engine.begin() as conn:
             ids: list[int] = []
@@ -109,7 +108,7 @@ class LedgerQueries:
             claimed: list[DeliveryRow] = []
             skipped: list[dict[str, Any]] = []
             for row in rows:
-                if row.membership != "active" or row.suppressed is not None:
+                if row.membership != MembershipStatus.ACTIVE or row.suppressed is not None:
                     reason = (
                         f"suppressed ({row.suppressed})"
                         if row.suppressed
@@ -131,7 +130,9 @@ class LedgerQueries:
                 conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id == bindparam("b_id"))
-                    .values(status=SKIPPED, error=bindparam("b_error"), updated_at=now),
+                    .values(
+                        status=DeliveryStatus.SKIPPED, error=bindparam("b_error"), updated_at=now
+                    ),
                     skipped,
                 )
             if claimed:
@@ -139,7 +140,7 @@ class LedgerQueries:
                     update(deliveries)
                     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
                     .values(
-                        status=SENDING,
+                        status=DeliveryStatus.SENDING,
                         lease_until=now + lease,
                         lease_owner=owner,
                         attempts=deliveries.c.attempts + 1,
@@ -208,7 +209,7 @@ class LedgerQueries:
         self,
         delivery_ids: Sequence[int],
         *,
-        status: str = PENDING,
+        status: DeliveryStatus = DeliveryStatus.PENDING,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
     ) -> None:
@@ -231,12 +232,16 @@ class LedgerQueries:
     def next_due(self, issue_id: int) -> datetime | None:
         """When the next delivery of this issue becomes claimable; None when nothing is left."""
         now = utcnow()
-        pending = deliveries.c.status == PENDING
+        pending = deliveries.c.status == DeliveryStatus.PENDING
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
-                    func.min(deliveries.c.next_attempt_at).filter(deliveries.c.status == RETRY),
-                    func.min(deliveries.c.lease_until).filter(deliveries.c.status == SENDING),
+                    func.min(deliveries.c.next_attempt_at).filter(
+                        deliveries.c.status == DeliveryStatus.RETRY
+                    ),
+                    func.min(deliveries.c.lease_until).filter(
+                        deliveries.c.status == DeliveryStatus.SENDING
+                    ),
                     func.min(deliveries.c.not_before).filter(pending),
                     func.count().filter(
                         pending,
@@ -262,7 +267,7 @@ def plan_local_hour(
     rows = conn.execute(
         select(deliveries.c.id, subscribers.c.timezone, subscribers.c.attributes)
         .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-        .where(deliveries.c.issue_id == issue_id, deliveries.c.status == PENDING)
+        .where(deliveries.c.issue_id == issue_id, deliveries.c.status == DeliveryStatus.PENDING)
     )
     by_zone: dict[str, list[int]] = {}
     for row in rows:

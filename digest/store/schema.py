@@ -1,13 +1,10 @@
 """The tables, as SQLAlchemy Core metadata. Alembic migrations create and change them.
 
-An issue's life is one row in `issues`, its status moving through:
-
-    building -> draft -> approved -> frozen -> sending -> complete | partial
-            \\-> skipped (too few new articles)      \\-> failed / dropped
-
-`draft` issues hold their rendered HTML and text and can be previewed and edited; `frozen` is the
-point after which nothing about the issue changes but its deliveries. Deliveries are the ledger:
-one row per (issue, subscriber), each moving pending -> sending (leased) -> sent | failed | retry.
+An issue's life is one row in `issues`; its deliveries are the ledger, one row per (issue,
+subscriber); a membership says whether one subscriber gets one list. What each of their
+`status` values means is written once, in `digest.models` (`IssueStatus`, `DeliveryStatus`,
+`MembershipStatus`). A `draft` issue holds its rendered HTML and text and can be previewed and
+edited; `frozen` is the point after which nothing about the issue changes but its deliveries.
 """
 
 from __future__ import annotations
@@ -65,15 +62,15 @@ subscribers = Table(
     _ts("updated_at", nullable=False),
 )
 
-# Status of one subscriber on one list: active, pending (awaiting opt-in), unsubscribed,
-# bounced, complained. `origin` says where they came from (import:file.csv, web, cli...).
+# One subscriber on one list, with a MembershipStatus. `origin` says where they came from
+# (import:file.csv, web, cli...).
 memberships = Table(
     "memberships",
     metadata,
     Column("id", Id, primary_key=True),
     Column("list_id", Id, ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False),  # a MembershipStatus
     Column("origin", String(200), nullable=False, default=""),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
@@ -125,7 +122,7 @@ issues = Table(
     Column("id", Id, primary_key=True),
     Column("digest", String(200), nullable=False),
     Column("period", String(100), nullable=False),  # claim key: one issue per (digest, period)
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False),  # an IssueStatus
     Column("subject", Text, nullable=False, default=""),
     Column("html", Text, nullable=False, default=""),
     Column("text", Text, nullable=False, default=""),
@@ -159,7 +156,7 @@ deliveries = Table(
     Column("issue_id", Id, ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
     Column("email", String(320), nullable=False),
-    Column("status", String(20), nullable=False),  # pending sending sent retry failed suppressed
+    Column("status", String(20), nullable=False),  # a DeliveryStatus
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_attempt_at"),
     _ts("not_before"),  # pending until then: delivery at a local hour in the subscriber's zone

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from digest.config import Config, ListConfig, parse_window
+from digest.models import Outcome
 from digest.render import build_message
 from digest.subscribers import normalize_email
 from digest.tokens import EXPIRED
@@ -152,7 +153,7 @@ class SignupRoutes:
                 [result] = await transport.send_batch([message])
             finally:
                 await transport.aclose()
-            if result.outcome != "sent":
+            if result.outcome != Outcome.SENT:
                 raise RuntimeError(result.error or str(result.outcome))
         except Exception as exc:  # the sign-up was answered already; keep the reason
             log.warning("confirmation to list %s failed: %s", list_name, exc)

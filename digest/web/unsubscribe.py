@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest.store.subscribers import BOUNCED, COMPLAINED, UNSUBSCRIBED
+from digest.models import MembershipStatus
 from digest.web.site import Site
 
 __all__ = ["ONE_CLICK", "UnsubscribeRoutes"]
@@ -49,7 +49,7 @@ class UnsubscribeRoutes:
             "unsubscribe.html",
             title=title,
             who=_mask(subscriber.email) if subscriber else None,
-            already=status in (UNSUBSCRIBED, BOUNCED, COMPLAINED),
+            already=status in MembershipStatus.INACTIVE,
             one_click=ONE_CLICK,
         )
 

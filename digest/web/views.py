@@ -12,10 +12,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from digest.errors import StoreError
-from digest.models import Recipient
+from digest.models import IssueStatus, Recipient
 from digest.pipeline import stored_rendering
 from digest.render import render_preview
-from digest.store.issues import COMPLETE, FROZEN, PARTIAL, SENDING
 from digest.web.pages import ISSUE_HEADERS
 from digest.web.site import Site
 
@@ -38,7 +37,7 @@ class IssueViews:
             issue = await asyncio.to_thread(self.site.store.get_issue, issue_id)
         except StoreError:
             return self.site.pages.page("invalid.html", 404, reason="issue")
-        if issue.status not in (FROZEN, SENDING, COMPLETE, PARTIAL):
+        if issue.status not in IssueStatus.PUBLISHED:
             return self.site.pages.page("invalid.html", 404, reason="issue")
         reader = Recipient(delivery_id=0, subscriber_id=0, email="", web_url=str(request.url))
         html, _ = render_preview(stored_rendering(issue), reader)

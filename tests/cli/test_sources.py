@@ -8,8 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from digest.cli import app
-from digest.store import open_store
-from digest.store.articles import SourceResult
+from digest.store import SourceResult, open_store
 
 
 def test_sources_table_names_failing_sources_and_why(example_dir: Path, home: Path) -> None:

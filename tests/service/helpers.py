@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from digest.store import Store
-from digest.store.schema import memberships, subscribers
+from digest.store import Store, tables
+
+memberships, subscribers = tables.memberships, tables.subscribers
 
 
 def write_article(folder: Path, slug: str, title: str, when: datetime | None = None) -> Path:

@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from digest.store import Store, open_store
-from digest.store.schema import deliveries, issues
+from digest.store import Store, open_store, tables
 from tests.service.helpers import add_subscribers, write_article, write_config
+
+deliveries, issues = tables.deliveries, tables.issues
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(__file__).with_name("serve_recorded.py")

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select, update
 
-from digest.store import Store
-from digest.store.db import current_revision, utcnow
-from digest.store.schema import deliveries, issues, subscribers
+from digest.store import Store, tables, utcnow
 from tests.service.helpers import add_subscribers
+
+deliveries, issues, subscribers = tables.deliveries, tables.issues, tables.subscribers
 
 LEASE = timedelta(minutes=5)
 
@@ -26,7 +26,7 @@ def _draft(store: Store, period: str = "2026-W48") -> int:
 def test_the_schedule_migration_is_applied(store: Store) -> None:
     from sqlalchemy import inspect
 
-    assert current_revision(store.engine) is not None
+    assert store.revision() is not None
     columns = {column["name"] for column in inspect(store.engine).get_columns("deliveries")}
     assert "not_before" in columns
 

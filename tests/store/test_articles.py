@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import event
 
 from digest.models import Article
-from digest.store import Store
-from digest.store.articles import CachedSource, SourceResult
+from digest.store import CachedSource, SourceResult, Store
 
 
 @contextmanager
@@ -98,3 +97,14 @@ def test_health_of_many_sources_in_one_go(store: Store) -> None:
     store.record_source_results([SourceResult("bad", None, items=1, new_items=1)])
     assert store.source_health(["bad"])["bad"]["consecutive_failures"] == 0
     assert list(store.source_health(["s2", "missing"])) == ["s2"]
+
+
+def test_source_health_counts_failures(store: Store) -> None:
+    store.record_source_result("feed", error="HTTP 500", items=0)
+    store.record_source_result("feed", error="timed out", items=0)
+    health = store.source_health()["feed"]
+    assert health["consecutive_failures"] == 2 and health["last_error"] == "timed out"
+    store.record_source_result("feed", error=None, items=20, new_items=3)
+    health = store.source_health()["feed"]
+    assert health["consecutive_failures"] == 0 and health["items_seen"] == 20
+    assert health["last_new_item"] is not None

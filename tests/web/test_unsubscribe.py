@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.store.ledger import SKIPPED
+from digest.models import DeliveryStatus
 from tests.web.conftest import Running
 
 
@@ -141,7 +141,7 @@ def test_unsubscribed_reader_is_skipped_by_a_frozen_issue(live: Running) -> None
     claimed = store.claim_batch(issue_id, list_id, "t", 10, timedelta(minutes=5))
     assert [row.email for row in claimed] == ["grace@example.org"]
     counts = store.delivery_counts(issue_id)
-    assert counts.get(SKIPPED) == 1
+    assert counts.get(DeliveryStatus.SKIPPED) == 1
 
 
 def test_oversized_body_gets_413(live: Running) -> None:

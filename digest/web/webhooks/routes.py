@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from digest.config import Config
+from digest.models import MembershipStatus
 from digest.store import Store
-from digest.store.subscribers import BOUNCED, COMPLAINED, UNSUBSCRIBED
 from digest.subscribers import normalize_email
 from digest.web.site import Site
 from digest.web.webhooks.common import Feedback, Rejected, read_json
@@ -211,12 +211,14 @@ def apply_feedback(store: Store, provider: str, items: list[Feedback]) -> dict[s
             continue
         reason = f"{item.event} ({provider})"
         if item.kind == "bounce":
-            store.stop_address(email, BOUNCED, reason=reason, detail=item.detail)
+            store.stop_address(email, MembershipStatus.BOUNCED, reason=reason, detail=item.detail)
         elif item.kind == "complaint":
-            store.stop_address(email, COMPLAINED, reason=reason, detail=item.detail)
+            store.stop_address(
+                email, MembershipStatus.COMPLAINED, reason=reason, detail=item.detail
+            )
         elif item.kind == "unsubscribe":
             list_id = store.list_of_message(item.message_id) if item.message_id else None
-            store.stop_address(email, UNSUBSCRIBED, reason=reason, list_id=list_id)
+            store.stop_address(email, MembershipStatus.UNSUBSCRIBED, reason=reason, list_id=list_id)
         else:
             continue
         counts["applied"] += 1

@@ -1,0 +1,435 @@
+"""Lists, subscribers and memberships: who gets which list, and how they join and leave.
+
+A membership's status (`MembershipStatus`) says whether one subscriber gets one list. Nothing
+here ever moves someone who left back to `active` unless the caller says so explicitly.
+Suppressions and what providers report live in `feedback`; bulk imports in `bulk_import`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+
+from digest.models import MembershipStatus
+from digest.store.db import as_utc, utcnow
+from digest.store.feedback import add_event
+from digest.store.schema import lists, memberships, subscribers, suppressions
+
+SubscribeOutcome = Literal["confirm", "activated", "nothing"]
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    id: int
+    email: str
+    name: str
+    attributes: dict[str, Any]
+    status: str | None = None  # on the list asked about: a MembershipStatus value
+    created_at: datetime | None = None
+    origin: str | None = None  # on the list asked about
+
+
+@dataclass(frozen=True)
+class ListRow:
+    id: int
+    name: str
+    title: str
+    created_at: datetime
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MembershipRow:
+    list_id: int
+    list_name: str
+    status: MembershipStatus
+    origin: str
+    created_at: datetime
+    updated_at: datetime
+    status_reason: str | None
+    confirmed_at: datetime | None
+
+
+class ListQueries:
+    engine: Engine
+
+    # -- lists -------------------------------------------------------------------------------
+
+    def ensure_list(self, name: str, title: str = "") -> int:
+        with self.engine.begin() as conn:
+            found = conn.execute(select(lists.c.id).where(lists.c.name == name)).scalar()
+            if found is not None:
+                if title:
+                    conn.execute(update(lists).where(lists.c.id == found).values(title=title))
+                return int(found)
+            return int(
+                conn.execute(
+                    insert(lists).values(name=name, title=title, created_at=utcnow())
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+
+    def list_id(self, name: str) -> int | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(lists.c.id).where(lists.c.name == name)).scalar()
+        return None if found is None else int(found)
+
+    def list_name(self, list_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(lists.c.name).where(lists.c.id == list_id)).scalar()
+        return None if found is None else str(found)
+
+    def lists_overview(self) -> list[ListRow]:
+        """Every stored list with its member counts by status."""
+        with self.engine.connect() as conn:
+            counts: dict[int, dict[str, int]] = {}
+            for list_id, status, count in conn.execute(
+                select(memberships.c.list_id, memberships.c.status, func.count()).group_by(
+                    memberships.c.list_id, memberships.c.status
+                )
+            ):
+                counts.setdefault(int(list_id), {})[status] = int(count)
+            rows = conn.execute(select(lists).order_by(lists.c.name)).all()
+        return [
+            ListRow(
+                row.id,
+                row.name,
+                row.title,
+                as_utc(row.created_at) or utcnow(),
+                counts.get(row.id, {}),
+            )
+            for row in rows
+        ]
+
+    # -- subscribers -------------------------------------------------------------------------
+
+    def upsert_subscriber(
+        self,
+        list_id: int,
+        email: str,
+        *,
+        name: str = "",
+        attributes: dict[str, Any] | None = None,
+        origin: str = "",
+        status: MembershipStatus = MembershipStatus.ACTIVE,
+        resubscribe: bool = False,
+    ) -> str:
+        """Add or update one subscriber on a list; returns "imported", "updated" or "unchanged".
+
+        An address that left the list (unsubscribed, bounced, complained) is never put back
+        unless `resubscribe` says so explicitly.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(subscribers.c.id, subscribers.c.name, subscribers.c.attributes).where(
+                    subscribers.c.email == email
+                )
+            ).first()
+            changed = False
+            if row is None:
+                subscriber_id = conn.execute(
+                    insert(subscribers).values(
+                        email=email,
+                        name=name,
+                        attributes=attributes or {},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            else:
+                subscriber_id = row.id
+                merged = {**(row.attributes or {}), **(attributes or {})}
+                new_name = name or row.name
+                if new_name != row.name or merged != (row.attributes or {}):
+                    conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id == subscriber_id)
+                        .values(name=new_name, attributes=merged, updated_at=now)
+                    )
+                    changed = True
+            membership = conn.execute(
+                select(memberships.c.id, memberships.c.status).where(
+                    and_(
+                        memberships.c.list_id == list_id,
+                        memberships.c.subscriber_id == subscriber_id,
+                    )
+                )
+            ).first()
+            if membership is None:
+                conn.execute(
+                    insert(memberships).values(
+                        list_id=list_id,
+                        subscriber_id=subscriber_id,
+                        status=status,
+                        origin=origin,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                return "imported"
+            if membership.status != status and (
+                membership.status not in MembershipStatus.INACTIVE or resubscribe
+            ):
+                conn.execute(
+                    update(memberships)
+                    .where(memberships.c.id == membership.id)
+                    .values(status=status, status_reason=origin or None, updated_at=now)
+                )
+                changed = True
+            return "updated" if changed else "unchanged"
+
+    def set_membership_status(
+        self,
+        list_id: int,
+        subscriber_id: int,
+        status: MembershipStatus,
+        reason: str | None = None,
+    ) -> bool:
+        """Change one membership's status; False when there is no such membership."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(memberships)
+                .where(
+                    and_(
+                        memberships.c.list_id == list_id,
+                        memberships.c.subscriber_id == subscriber_id,
+                    )
+                )
+                .values(status=status, status_reason=reason, updated_at=utcnow())
+            )
+        return bool(result.rowcount)
+
+    def subscriber_by_email(self, email: str) -> SubscriberRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+        if row is None:
+            return None
+        return SubscriberRow(
+            row.id,
+            row.email,
+            row.name,
+            dict(row.attributes or {}),
+            created_at=as_utc(row.created_at),
+        )
+
+    def subscriber_by_id(self, subscriber_id: int) -> SubscriberRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        if row is None:
+            return None
+        return SubscriberRow(
+            row.id,
+            row.email,
+            row.name,
+            dict(row.attributes or {}),
+            created_at=as_utc(row.created_at),
+        )
+
+    def memberships_of(self, subscriber_id: int) -> list[MembershipRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(memberships, lists.c.name.label("list_name"))
+                .join(lists, lists.c.id == memberships.c.list_id)
+                .where(memberships.c.subscriber_id == subscriber_id)
+                .order_by(lists.c.name)
+            ).all()
+        return [
+            MembershipRow(
+                row.list_id,
+                row.list_name,
+                MembershipStatus(row.status),
+                row.origin,
+                as_utc(row.created_at) or utcnow(),
+                as_utc(row.updated_at) or utcnow(),
+                row.status_reason,
+                as_utc(row.confirmed_at),
+            )
+            for row in rows
+        ]
+
+    def membership_status(self, list_id: int, subscriber_id: int) -> MembershipStatus | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(memberships.c.status).where(
+                    memberships.c.list_id == list_id,
+                    memberships.c.subscriber_id == subscriber_id,
+                )
+            ).scalar()
+        return None if found is None else MembershipStatus(found)
+
+    def members(
+        self, list_id: int, status: MembershipStatus | None = None
+    ) -> Iterator[SubscriberRow]:
+        """Stream a list's members (never all in memory at once)."""
+        query = (
+            select(
+                subscribers.c.id,
+                subscribers.c.email,
+                subscribers.c.name,
+                subscribers.c.attributes,
+                memberships.c.status,
+                memberships.c.created_at,
+                memberships.c.origin,
+            )
+            .join(memberships, memberships.c.subscriber_id == subscribers.c.id)
+            .where(memberships.c.list_id == list_id)
+            .order_by(subscribers.c.id)
+        )
+        if status:
+            query = query.where(memberships.c.status == status)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=1000).execute(query):
+                yield SubscriberRow(
+                    row.id,
+                    row.email,
+                    row.name,
+                    dict(row.attributes or {}),
+                    row.status,
+                    as_utc(row.created_at),
+                    row.origin,
+                )
+
+    def count_members(self, list_id: int) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(memberships.c.status, func.count())
+                .where(memberships.c.list_id == list_id)
+                .group_by(memberships.c.status)
+            ).all()
+        return {status: int(count) for status, count in rows}
+
+    # -- consent -----------------------------------------------------------------------------
+
+    def request_subscription(
+        self,
+        list_id: int,
+        email: str,
+        *,
+        name: str = "",
+        double_opt_in: bool,
+        origin: str = "web",
+        client: str | None = None,
+    ) -> tuple[SubscribeOutcome, int | None]:
+        """Someone asked to join a list; what to do next, and the subscriber id.
+
+        "confirm": send a confirmation link (double opt-in, or someone who had left and asks to
+        come back: their earlier choice is only overridden by a confirmed request).
+        "activated": a new member, active at once (no double opt-in). "nothing": already a
+        member, or the address is suppressed. The caller's answer must not tell these apart.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if conn.execute(
+                select(suppressions.c.email).where(suppressions.c.email == email)
+            ).first():
+                return "nothing", None
+            found = conn.execute(
+                select(subscribers.c.id).where(subscribers.c.email == email)
+            ).scalar()
+            if found is None:
+                found = conn.execute(
+                    insert(subscribers).values(
+                        email=email, name=name, attributes={}, created_at=now, updated_at=now
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            subscriber_id = int(found)
+            status = conn.execute(
+                select(memberships.c.status).where(
+                    memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id
+                )
+            ).scalar()
+            if status is None:
+                new_status = MembershipStatus.PENDING if double_opt_in else MembershipStatus.ACTIVE
+                conn.execute(
+                    insert(memberships).values(
+                        list_id=list_id,
+                        subscriber_id=subscriber_id,
+                        status=new_status,
+                        origin=origin,
+                        status_reason="signup",
+                        consent_ip=client if not double_opt_in else None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                return ("confirm" if double_opt_in else "activated"), subscriber_id
+            if status == MembershipStatus.ACTIVE:
+                return "nothing", subscriber_id
+            return "confirm", subscriber_id  # pending again, or someone who left asking back
+
+    def confirm_subscription(
+        self, list_id: int, subscriber_id: int, *, client: str | None = None
+    ) -> bool:
+        """Activate a membership from a confirmed link; False when there is nothing to confirm.
+
+        Confirming twice is harmless. A suppressed address is never activated.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(memberships.c.id, memberships.c.status, subscribers.c.email)
+                .join(subscribers, subscribers.c.id == memberships.c.subscriber_id)
+                .where(
+                    memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id
+                )
+            ).first()
+            if row is None:
+                return False
+            if conn.execute(
+                select(suppressions.c.email).where(suppressions.c.email == row.email)
+            ).first():
+                return False
+            if row.status != MembershipStatus.ACTIVE:
+                conn.execute(
+                    update(memberships)
+                    .where(memberships.c.id == row.id)
+                    .values(
+                        status=MembershipStatus.ACTIVE,
+                        status_reason="confirmed",
+                        confirmed_at=now,
+                        consent_ip=client,
+                        updated_at=now,
+                    )
+                )
+                add_event(conn, "web", "confirmed", row.email, {"list_id": list_id})
+            return True
+
+    # -- leaving -----------------------------------------------------------------------------
+
+    def unsubscribe(
+        self, list_id: int, subscriber_id: int, *, source: str, reason: str
+    ) -> Literal["unsubscribed", "already", "unknown"]:
+        """Take one subscriber off one list and record it; calling it again changes nothing.
+
+        Frozen issues still sending skip this person: the ledger checks memberships at claim.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(memberships.c.id, memberships.c.status, subscribers.c.email)
+                .join(subscribers, subscribers.c.id == memberships.c.subscriber_id)
+                .where(
+                    memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id
+                )
+            ).first()
+            if row is None:
+                return "unknown"
+            if row.status in MembershipStatus.INACTIVE:
+                return "already"
+            conn.execute(
+                update(memberships)
+                .where(memberships.c.id == row.id)
+                .values(status=MembershipStatus.UNSUBSCRIBED, status_reason=reason, updated_at=now)
+            )
+            add_event(
+                conn,
+                source,
+                "unsubscribe",
+                row.email,
+                {"list_id": list_id, "subscriber_id": subscriber_id, "reason": reason},
+            )
+        return "unsubscribed"

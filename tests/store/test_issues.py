@@ -1,0 +1,36 @@
+"""Issues: the claim per (digest, period) and freezing with the delivery plan, on both engines."""
+
+from __future__ import annotations
+
+import threading
+
+from digest.store import Store
+from tests.store.helpers import draft_issue
+
+
+def test_a_period_is_claimed_exactly_once(store: Store) -> None:
+    winners: list[int | None] = []
+
+    def claim() -> None:
+        winners.append(store.claim_issue("weekly", "2026-W48", threading.current_thread().name))
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len([w for w in winners if w is not None]) == 1
+    assert store.claim_issue("weekly", "2026-W49", "x") is not None
+
+
+def test_freeze_plans_one_delivery_per_active_unsuppressed_member(store: Store) -> None:
+    issue_id, list_id = draft_issue(store, members=5)
+    leaver = store.subscriber_by_email("r1@example.org")
+    assert leaver is not None
+    store.set_membership_status(list_id, leaver.id, "unsubscribed")
+    store.suppress("r2@example.org", "complaint")
+    planned = store.freeze_issue(issue_id, "weekly", list_id, ["a", "b", "a"])
+    assert planned == 3
+    assert store.delivery_counts(issue_id) == {"pending": 3}
+    assert store.sent_article_keys("weekly", ["a", "b", "c"]) == {"a", "b"}
+    assert store.get_issue(issue_id).status == "frozen"
