@@ -55,10 +55,11 @@ def child(subscribers: int, base_url: str) -> None:
     from sqlalchemy import insert
 
     from digest.config import load_config
+    from digest.dates import utcnow
     from digest.models import DeliveryStatus, MembershipStatus
     from digest.pipeline import deliver_issue, render_settings
     from digest.render import render_issue
-    from digest.store import tables, utcnow
+    from digest.store import tables
     from digest.workspace import Workspace
 
     work = Path(tempfile.mkdtemp(prefix="digest-bench-send-"))

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["ZONES", "parse_date"]
+__all__ = ["ZONES", "parse_date", "utcnow"]
 
 ZONES: dict[str, tzinfo] = {
     **{name: UTC for name in ("z", "ut", "utc", "gmt", "wet", "uct", "zulu")},
@@ -87,6 +87,12 @@ ZONES: dict[str, tzinfo] = {
     "brt": timezone(timedelta(hours=-3)),
     "art": timezone(timedelta(hours=-3)),
 }
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC: the one clock every stored time is read from (tests travel it)."""
+    return datetime.now(UTC)
+
 
 _MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(

@@ -39,6 +39,7 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from digest.config import Config, load_config
+from digest.dates import utcnow
 from digest.errors import ConfigError, DigestError
 from digest.models import IssueStatus
 from digest.pipeline import (
@@ -49,7 +50,6 @@ from digest.pipeline import (
     settle_drafts,
 )
 from digest.schedule import DigestSchedule
-from digest.store import utcnow
 from digest.workspace import Workspace
 
 __all__ = ["AppFactory", "FiringExecutor", "Service", "ServiceOptions"]

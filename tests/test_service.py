@@ -21,12 +21,13 @@ from typer.testing import CliRunner
 
 from digest.cli import app as cli_app
 from digest.config import ProviderConfig, load_config
+from digest.dates import utcnow
 from digest.models import OutgoingMessage, SendResult
 from digest.pipeline import run_period, settle_drafts
 from digest.send import Transport, make_transport
 from digest.send.outbox import OutboxTransport
 from digest.service import Service, ServiceOptions
-from digest.store import tables, utcnow
+from digest.store import tables
 from digest.web import create_app
 from digest.workspace import Workspace
 from tests.conftest import ENGINES

@@ -13,13 +13,13 @@ import typer
 from rich.table import Table
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
+from digest.dates import utcnow
 
 
 def collect_status(ws: Any, *, last: int = 5, now: datetime | None = None) -> dict[str, Any]:
     """Everything `digest status` shows, as plain data."""
     # lazy: APScheduler and SQLAlchemy only for this command
     from digest.schedule import DigestSchedule
-    from digest.store import utcnow
 
     now = now or utcnow()
     digests = []

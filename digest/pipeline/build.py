@@ -19,6 +19,7 @@ from typing import Any
 
 from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
+from digest.dates import utcnow
 from digest.errors import ExtractionError
 from digest.fetch import Fetcher, FetchError
 from digest.identity import dedupe_key, url_key
@@ -30,7 +31,7 @@ from digest.render import (
     RenderSettings,
 )
 from digest.sources import GatherResult, content_hash, gather, is_remote
-from digest.store import SourceResult, Store, StoredArticle, utcnow
+from digest.store import SourceResult, Store, StoredArticle
 from digest.summarize import LeadSummarizer, Summarizer
 from digest.workspace import Extractor, Workspace
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from digest.dates import utcnow
 from digest.errors import DigestError, StoreError
 from digest.models import IssueStatus
 from digest.pipeline.build import Draft, compose_issue
 from digest.pipeline.deliver import deliver_issue, resume_unfinished
 from digest.send.dispatch import DispatchReport
-from digest.store import utcnow
 from digest.subscribers import import_csv
 from digest.workspace import Workspace
 

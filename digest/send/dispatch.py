@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from digest.dates import utcnow
 from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
 from digest.models import (
     DeliveryStatus,
@@ -29,7 +30,7 @@ from digest.models import (
     SendResult,
 )
 from digest.send.base import Transport
-from digest.store import DeliveryRow, Store, utcnow
+from digest.store import DeliveryRow, Store
 
 log = logging.getLogger(__name__)
 

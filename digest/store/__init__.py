@@ -28,7 +28,7 @@ from digest.store.bulk_import import (
     ImportSession,
     SplitImport,
 )
-from digest.store.db import as_utc, current_revision, default_url, make_engine, upgrade, utcnow
+from digest.store.db import as_utc, current_revision, default_url, make_engine, upgrade
 from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
 from digest.store.issues import IssueQueries, IssueRow
 from digest.store.ledger import DeliveryRow, LedgerQueries
@@ -54,7 +54,6 @@ __all__ = [
     "as_utc",
     "open_store",
     "tables",
-    "utcnow",
 ]
 
 

@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, insert, select, tuple_, update
 
+from digest.dates import utcnow
 from digest.models import Article
-from digest.store.db import as_utc, dialect_insert, insert_new_rows, utcnow
+from digest.store.db import as_utc, dialect_insert, insert_new_rows
 from digest.store.schema import articles, fetch_cache, sent_articles, source_cache, source_health
 
 _CHUNK = 400  # rows per IN (...) list: well under SQLite's 32,766 parameters

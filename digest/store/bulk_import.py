@@ -16,8 +16,9 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection, Engine
 
+from digest.dates import utcnow
 from digest.models import MembershipStatus
-from digest.store.db import BulkWriter, utcnow
+from digest.store.db import BulkWriter
 
 IMPORT_CACHE_KB = 65_536  # SQLite page cache while importing (peak 175 MB at 1M rows, bounded)
 IMPORT_TEMP_CACHE_KB = 32_768  # and for the temporary tables (the addresses seen so far)

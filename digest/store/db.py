@@ -17,10 +17,6 @@ from digest.errors import StoreError
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every datetime Digest stores is UTC."""
     if value is None:
@@ -32,10 +28,10 @@ def dialect_insert(dialect: str, table: Any) -> Any:
     """An INSERT with the dialect's ON CONFLICT clauses; only that dialect's module is loaded
     (PostgreSQL's costs 20 ms to import, which a SQLite run need not pay)."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
+        from sqlalchemy.dialects import postgresql  # lazy: as the docstring says
 
         return postgresql.insert(table)
-    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.dialects import sqlite  # lazy: as the docstring says
 
     return sqlite.insert(table)
 
@@ -238,6 +234,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the Alembic migrations up to `revision` (idempotent)."""
     if revision == "head" and is_current(engine):
         return
+    # lazy: Alembic takes 60 ms to import, and a store already at its head never needs it
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -252,7 +249,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationContext  # lazy: as in `upgrade`
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from digest.dates import utcnow
 from digest.models import MembershipStatus
-from digest.store.db import as_utc, dialect_insert, utcnow
+from digest.store.db import as_utc, dialect_insert
 from digest.store.schema import (
     deliveries,
     events,

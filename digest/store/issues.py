@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, literal, select, update
 
+from digest.dates import utcnow
 from digest.errors import StoreError
 from digest.models import DeliveryStatus, IssueStatus, MembershipStatus
-from digest.store.db import as_utc, dialect_insert, utcnow
+from digest.store.db import as_utc, dialect_insert
 from digest.store.ledger import plan_local_hour
 from digest.store.schema import (
     deliveries,

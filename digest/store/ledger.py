@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
+from digest.dates import utcnow
 from digest.models import DeliveryStatus, MembershipStatus, Outcome, SendResult
 from digest.schedule import next_local_hour
-from digest.store.db import as_utc, driver_value, utcnow
+from digest.store.db import as_utc, driver_value
 from digest.store.schema import deliveries, memberships, subscribers, suppressions
 
 # What each provider outcome makes of its delivery. Plain strings: they are bound straight

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, and_, func, insert, select, update
 
+from digest.dates import utcnow
 from digest.models import MembershipStatus
-from digest.store.db import as_utc, utcnow
+from digest.store.db import as_utc
 from digest.store.feedback import add_event
 from digest.store.schema import lists, memberships, subscribers, suppressions
 

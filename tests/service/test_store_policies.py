@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select, update
 
-from digest.store import Store, tables, utcnow
+from digest.dates import utcnow
+from digest.store import Store, tables
 from tests.service.helpers import add_subscribers
 
 deliveries, issues, subscribers = tables.deliveries, tables.issues, tables.subscribers

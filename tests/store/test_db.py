@@ -8,7 +8,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
-from digest.store import Store, db, tables, utcnow  # db: its internals are what is tested here
+from digest.dates import utcnow
+from digest.store import Store, db, tables  # db: its internals are what is tested here
 from digest.store.db import BulkWriter
 
 
