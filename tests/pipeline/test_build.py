@@ -1,4 +1,4 @@
-"""The gather block of compose_issue: a digest over real local feeds, broken ones included."""
+"""compose_issue: a digest built over real local feeds, broken ones included."""
 
 from __future__ import annotations
 
@@ -103,6 +103,14 @@ class CountingExtractor:
 @pytest.fixture
 def extractor() -> CountingExtractor:
     return CountingExtractor()
+
+
+@pytest.fixture
+def server() -> Iterator[HostileServer]:
+    """Feeds and pages on 127.0.0.1, broken ones included."""
+    running = HostileServer().start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+"""`digest preview`: the next issue as files, nothing sent or marked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def cfg(example_dir: Path) -> str:
+    return str(example_dir / "example.toml")
+
+
+def test_preview_writes_the_issue_and_marks_nothing_sent(
+    cfg: str, home: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "preview"
+    code, _out, err = invoke(
+        "preview", "example", "--config", cfg, "--home", str(home), "--out", str(out_dir)
+    )
+    assert code == 0, err
+    assert {p.name for p in out_dir.iterdir()} == {
+        "issue.html",
+        "issue.txt",
+        "issue.eml",
+        "issue.json",
+    }
+    summary = json.loads((out_dir / "issue.json").read_text())
+    assert summary["digest"] == "example"
+    titles = [a["title"] for a in summary["articles"]]
+    assert "Night ferry returns after two-year pause" in titles
+    assert "Central library to open until midnight during exam season" in titles
+    assert all(
+        set(a) >= {"title", "url", "source", "published", "summary"} for a in summary["articles"]
+    )
+    assert not (home / "outbox").exists()
+    # nothing was marked as sent: a run afterwards still sends the full issue
+    code, _, err = invoke("run", "example", "--config", cfg, "--home", str(home))
+    assert code == 0, err
+    assert len(list((home / "outbox").glob("*.eml"))) == 3

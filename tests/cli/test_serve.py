@@ -1,0 +1,77 @@
+"""`digest web`: the web app alone, as a real process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from digest.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def _run(example_dir: Path, home: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app, [*args, "--config", str(example_dir / "example.toml"), "--home", str(home)]
+    )
+    return result.exit_code, result.output
+
+
+def test_digest_web_serves_the_app(example_dir: Path, home: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DIGEST_SECRET_KEY": "k" * 40}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from digest.cli import main; main()",
+            "web",
+            "--config",
+            str(example_dir / "example.toml"),
+            "--home",
+            str(home),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        process.stdout.read().decode()  # type: ignore[union-attr]
+                    ) from None
+                time.sleep(0.1)
+        assert response.text == "ok"
+        form = httpx.get(f"http://127.0.0.1:{port}/subscribe", params={"list": "readers"})
+        assert form.status_code == 200 and "Example readers" in form.text
+        bad = httpx.post(
+            f"http://127.0.0.1:{port}/unsubscribe/forged.token",
+            content=b"List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert bad.status_code == 400
+    finally:
+        process.terminate()
+        process.wait(10)
+        assert process.stdout is not None
+        process.stdout.close()
