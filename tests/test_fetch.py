@@ -152,6 +152,7 @@ async def test_only_transient_failures_are_retried(
         assert f"after {hits} tries" in str(caught.value)
 
 
+@pytest.mark.slow
 async def test_retry_after_is_honoured(server: HostileServer) -> None:
     def limited(handler: Handler) -> None:
         if server.hits["/limited"] == 1:
@@ -175,6 +176,7 @@ async def test_retry_after_beyond_what_the_run_waits_fails_at_once(server: Hosti
     assert server.hits["/later"] == 1
 
 
+@pytest.mark.slow
 async def test_slow_headers_and_a_dripping_body_hit_the_total_timeout(
     server: HostileServer,
 ) -> None:
@@ -195,6 +197,7 @@ async def test_connection_refused_is_reported_after_retries() -> None:
             await fetcher.get("http://127.0.0.1:9/feed")
 
 
+@pytest.mark.slow
 async def test_per_host_limit_bounds_concurrency(server: HostileServer) -> None:
     active = 0
     peak = 0
@@ -238,6 +241,7 @@ def test_unsupported_content_encoding_is_named() -> None:
         asyncio.run(go())
 
 
+@pytest.mark.slow
 async def test_many_origins_share_a_bounded_set_of_pools() -> None:
     servers = [HostileServer().start() for _ in range(12)]
     try:

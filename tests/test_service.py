@@ -120,6 +120,7 @@ async def running(service: Service, body: Callable[[], Awaitable[None]]) -> None
 # -- the real scheduler, with time travel -----------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("schedule", "zone", "travel_to", "period"),
     [
@@ -160,6 +161,7 @@ async def test_a_firing_builds_and_sends_its_period(
     assert sorted(recorder.attempts.values()) == [1, 1, 1, 1]
 
 
+@pytest.mark.slow
 async def test_the_repeated_hour_of_fall_back_does_not_send_a_daily_digest_twice(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],
@@ -195,6 +197,7 @@ async def test_the_repeated_hour_of_fall_back_does_not_send_a_daily_digest_twice
 # -- exactly once with two services on one store ------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
     tmp_path: Path,
@@ -233,6 +236,7 @@ async def test_two_services_on_one_store_send_each_subscriber_the_period_once(
     assert owners == {"one", "two"}  # both shared the sending
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 async def test_two_services_firing_at_the_same_minute_build_one_issue_and_share_the_sending(
     tmp_path: Path,
@@ -284,6 +288,7 @@ def _lease_owners(ws: Workspace, issue_id: int) -> set[str]:
 # -- catch-up ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_catch_up_sends_a_missed_period_once_and_a_restart_sends_nothing_more(
     tmp_path: Path,
     workspaces: Callable[..., Workspace],

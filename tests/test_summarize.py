@@ -184,6 +184,7 @@ def test_chat_summarizer_falls_back_on_500(fake_chat: FakeChat) -> None:
     assert len(fake_chat.requests) == 1
 
 
+@pytest.mark.slow
 def test_chat_summarizer_falls_back_on_timeout(fake_chat: FakeChat) -> None:
     fake_chat.reply = _answer("Too late.")
     fake_chat.delay = 3.0

@@ -76,6 +76,7 @@ def test_check_renders_a_sample_issue_and_names_template_errors(cfg: str) -> Non
     assert "digests.example.template:" in err and "no_such_variable" in err
 
 
+@pytest.mark.slow
 def test_check_warns_when_a_full_issue_would_not_fit_the_budget(cfg: str) -> None:
     path = Path(cfg)
     text = path.read_text().replace("max_articles = 12", "max_articles = 120")

@@ -25,6 +25,7 @@ def cfg(example_dir: Path) -> str:
     return str(example_dir / "example.toml")
 
 
+@pytest.mark.slow
 def test_run_delivers_one_message_per_subscriber_then_nothing(cfg: str, home: Path) -> None:
     code, out, err = invoke("run", "example", "--config", cfg, "--home", str(home))
     assert code == 0, err

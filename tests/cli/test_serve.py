@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -25,6 +26,7 @@ def _run(example_dir: Path, home: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_digest_web_serves_the_app(example_dir: Path, home: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

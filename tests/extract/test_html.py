@@ -77,6 +77,7 @@ def test_extraction_in_threads_gives_the_same_result() -> None:
     assert leads == [LEAD] * 8
 
 
+@pytest.mark.slow
 def test_five_megabyte_page_is_handled() -> None:
     lead = (
         "The council met on Tuesday to discuss next year's budget for the town's schools, "

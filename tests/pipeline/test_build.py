@@ -122,6 +122,7 @@ def workspace(
         yield ws
 
 
+@pytest.mark.slow
 async def test_cold_then_warm_issue_has_the_same_articles_once(
     workspace: Workspace, server: HostileServer, extractor: CountingExtractor
 ) -> None:

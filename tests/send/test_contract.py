@@ -100,6 +100,7 @@ async def test_server_errors_are_retryable(
         await make_transport(provider, sandbox.base_url, client).send_batch(make_messages(1))
 
 
+@pytest.mark.slow
 async def test_slow_answer_times_out_as_retryable(
     provider, sandbox, short_client, make_messages, make_transport
 ):

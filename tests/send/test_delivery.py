@@ -56,6 +56,7 @@ def _recipients(sandbox: RunningSandbox) -> collections.Counter[str]:
     return collections.Counter(m.to for m in sandbox.state.messages())
 
 
+@pytest.mark.slow
 def test_postmark_delivers_once_and_records_per_message_errors(
     example_dir: Path, home: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,6 +166,7 @@ def _digest(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow
 def test_sigkill_mid_send_then_resume_delivers_each_subscriber_exactly_once(
     example_dir: Path, home: Path, sandbox: RunningSandbox
 ) -> None:

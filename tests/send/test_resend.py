@@ -56,6 +56,7 @@ async def test_same_key_with_a_different_body_is_permanent(sandbox, client, make
     assert len(sandbox.state.messages()) == 1
 
 
+@pytest.mark.slow
 async def test_concurrent_request_with_the_same_key_is_retryable(sandbox, client, make_messages):
     sandbox.state.slow_next(1, delay=0.5)
     transport = resend(sandbox, client)

@@ -233,6 +233,7 @@ async def test_refusal_after_data(smtp_server, make_messages):
     assert sender.connections_opened == 1
 
 
+@pytest.mark.slow
 async def test_cancelled_batch_does_not_share_the_connection(smtp_server, make_messages):
     smtp_server.handler.data_delay = 0.2
     sender = transport(smtp_server)

@@ -243,6 +243,7 @@ def test_two_processes_on_postgresql_one_killed_mid_send_everyone_gets_each_peri
         store.close()
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_batch_in_flight_finish_and_leaves_the_rest_for_the_next_start(
     tmp_path: Path, environment: dict[str, str]
 ) -> None:

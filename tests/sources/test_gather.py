@@ -38,6 +38,7 @@ async def run(
         return await gather(config, names or list(config.sources), fetcher, cache=store)
 
 
+@pytest.mark.slow
 async def test_hostile_sources_are_named_and_the_rest_arrive_once(
     server: HostileServer, tmp_path: Path
 ) -> None:
@@ -131,6 +132,7 @@ async def test_hostile_sources_are_named_and_the_rest_arrive_once(
     assert max(result.reports[name].seconds for name in ("good", "json", "malformed")) < 1.0
 
 
+@pytest.mark.slow
 async def test_a_slow_feed_does_not_delay_the_others(server: HostileServer, tmp_path: Path) -> None:
     sources: dict[str, dict[str, Any]] = {
         f"f{n}": {"kind": "feed", "url": server.static(f"/f{n}.xml", rss(story_items(3)))}

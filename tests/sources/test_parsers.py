@@ -241,6 +241,7 @@ def test_invalid_utf8_and_wrong_charset_keep_the_items() -> None:
     assert items_of(latin)[0].title == "Café news"
 
 
+@pytest.mark.slow
 def test_ten_thousand_items_keep_the_newest() -> None:
     body = rss(story_items(10_000))
     items = items_of(body, max_items=50)

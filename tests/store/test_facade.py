@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,6 +24,7 @@ def _submodule_imports(path: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_nothing_outside_the_store_imports_its_modules() -> None:
     inside = [ROOT / "digest" / "store", ROOT / "tests" / "store"]
     offenders = {

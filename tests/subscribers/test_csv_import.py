@@ -221,6 +221,7 @@ def test_batched_set_based_import_matches_the_row_by_row_rules(
     assert skip_reasons(again) == skip_reasons(report)
 
 
+@pytest.mark.slow
 def test_reading_process_gives_what_the_reading_thread_gives(
     sqlite_store: Store, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ from email import policy
 from pathlib import Path
 
 import httpx
+import pytest
 
 from digest.config import load_config
 from digest.pipeline import run_digest, sync_lists
@@ -17,6 +18,7 @@ from digest.workspace import Workspace
 from tests.web.conftest import LiveServer
 
 
+@pytest.mark.slow
 def test_one_click_from_a_sent_issue_stops_further_issues(example_dir: Path, home: Path) -> None:
     ws = Workspace.open(load_config(example_dir / "example.toml"), home)
     try:

@@ -475,6 +475,7 @@ BOUNCE = {
 }
 
 
+@pytest.mark.slow
 def test_ses_subscription_confirmation_and_bounce(ses_live: Running, sns_host: SnsHost) -> None:
     ws = ses_live.ws
     _member(ws, "gone@example.org")
@@ -516,6 +517,7 @@ def test_ses_subscription_confirmation_and_bounce(ses_live: Running, sns_host: S
     assert ses_live.client.post("/webhooks/ses", content=json.dumps(signed)).status_code == 409
 
 
+@pytest.mark.slow
 def test_a_failed_confirmation_can_be_retried(ses_live: Running, sns_host: SnsHost) -> None:
     confirmation = sns_host.sign(
         {
@@ -538,6 +540,7 @@ def test_a_failed_confirmation_can_be_retried(ses_live: Running, sns_host: SnsHo
     assert replay.status_code == 409 and len(sns_host.confirmations) == 1
 
 
+@pytest.mark.slow
 def test_ses_forgeries_change_nothing(ses_live: Running, sns_host: SnsHost) -> None:
     _member(ses_live.ws, "gone@example.org")
     good = sns_host.sign(_notification(BOUNCE))
@@ -577,6 +580,7 @@ def test_certificate_host_patterns() -> None:
 # -- every endpoint ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unconfigured_providers_are_not_found(make_ws: Callable[..., Workspace]) -> None:
     ws = make_ws()  # no secrets in the environment
     with (

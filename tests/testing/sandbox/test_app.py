@@ -126,6 +126,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 async def test_standalone_process_is_driven_over_http():
     """What the crash test does: the sandbox in one process, the sender in another."""
     from digest.send.postmark import PostmarkTransport
