@@ -20,6 +20,7 @@ OLDER_THAN_WINDOW = "older than the digest's window"
 class Selection:
     chosen: list[Article] = field(default_factory=list)
     left_out: list[tuple[Article, str]] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)  # why each chosen article is in, in order
 
     def keys(self) -> list[str]:
         return [dedupe_key(a.source, a.key, a.url) for a in self.chosen]
@@ -54,4 +55,13 @@ def select_articles(
         else:
             seen[key] = article
             selection.chosen.append(article)
+            selection.why.append(_why(article, published, now, window, len(selection.chosen)))
     return selection
+
+
+def _why(article: Article, published: datetime, now: datetime, window: timedelta, rank: int) -> str:
+    """Why an article is in, in an editor's words: new, recent enough, and its rank."""
+    age = now - published
+    hours = age.total_seconds() / 3600
+    when = f"{hours:.0f} h ago" if hours < 48 else f"{age.days} days ago"
+    return f"not sent before, published {when} (inside the window), number {rank} by recency"

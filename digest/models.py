@@ -213,7 +213,7 @@ class IssueStatus(StrEnum):
     PARTIAL = "partial"  # every delivery is done and some failed
     SKIPPED = "skipped"  # never sent: too few new articles, or its period's grace window passed
     FAILED = "failed"  # a run's verdict only: sending stopped (the issue itself stays `sending`)
-    DROPPED = "dropped"  # a draft nobody approved before its deadline
+    DROPPED = "dropped"  # a draft an editor dropped, or nobody approved before its deadline
 
     # Groups, set below the class (a value in the class body would become a member).
     EDITABLE: ClassVar[tuple[IssueStatus, ...]]  # may still be frozen
@@ -311,3 +311,15 @@ class SendResult:
     provider_message_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds, for RETRY
+
+
+class Role(StrEnum):
+    """What a desk user may do. Editors see and act on drafts and issues; operators also
+    manage lists, subscribers and sources (their pages come with the operators' console)."""
+
+    EDITOR = "editor"
+    OPERATOR = "operator"
+
+    def allows(self, needed: Role) -> bool:
+        """An operator may do all an editor may; an editor only an editor's work."""
+        return self is Role.OPERATOR or needed is Role.EDITOR

@@ -398,6 +398,11 @@ class DigestConfig(_Strict):
     approval: bool = Field(
         default=False, description="each issue waits as a draft until an editor approves it"
     )
+    archive: bool = Field(
+        default=True,
+        description="sent issues have a public web edition, an index at /archive/NAME/ and an "
+        "Atom feed; the email's 'view in your browser' link goes there",
+    )
     grace: str = Field(
         default="1h",
         description="how late a missed firing may still be sent when the service starts "

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
@@ -48,6 +48,7 @@ class Draft:
     selection: Selection
     rendered: RenderedIssue | None
     report: dict[str, Any]
+    issue_date: date | None = None  # the date the issue carries, in the digest's time zone
 
     @property
     def empty(self) -> bool:
@@ -337,8 +338,9 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
         ),
         "warnings": [],
     }
+    issue_date = now.astimezone(digest.zone).date()
     if len(selection.chosen) < digest.min_articles:
-        return Draft(name, selection, None, report)
+        return Draft(name, selection, None, report, issue_date)
     summarizer = summarizer_for(digest)
     for article in selection.chosen:
         article.summary = summarizer.summarize(
@@ -347,7 +349,7 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     rendered = RenderCache(ws.home / "cache").render(
         IssueContent(
             issue_id=None,
-            issue_date=now.astimezone(digest.zone).date(),
+            issue_date=issue_date,
             articles=selection.chosen,
             source_titles={
                 source: ws.config.sources[source].title or source for source in digest.sources
@@ -357,7 +359,7 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     )
     report["warnings"] = list(rendered.warnings)
     report["html_size"] = rendered.html_size
-    return Draft(name, selection, rendered, report)
+    return Draft(name, selection, rendered, report, issue_date)
 
 
 def render_settings(config: Config, name: str) -> RenderSettings:

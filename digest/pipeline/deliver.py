@@ -10,6 +10,7 @@ import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from digest.models import IssueStatus, Recipient
 from digest.pipeline.build import render_settings
@@ -25,9 +26,19 @@ from digest.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-def recipient_factory(ws: Workspace, issue_id: int, list_id: int) -> Any:
+def web_edition_url(ws: Workspace, digest: str, issue_id: int) -> str:
+    """The "view in your browser" link: the issue's page in the digest's public archive, or,
+    with `archive = false`, its signed web view."""
     base = ws.config.web.base_url
-    web_url = f"{base}/issues/{ws.signer.issue_token(issue_id)}"
+    configured = ws.config.digests.get(digest)
+    if configured is not None and configured.archive:
+        return f"{base}/archive/{quote(digest)}/{issue_id}/"
+    return f"{base}/issues/{ws.signer.issue_token(issue_id)}"
+
+
+def recipient_factory(ws: Workspace, issue_id: int, list_id: int, digest: str = "") -> Any:
+    base = ws.config.web.base_url
+    web_url = web_edition_url(ws, digest, issue_id)
 
     def recipient_for(row: DeliveryRow) -> Recipient:
         token = ws.signer.unsubscribe_token(row.subscriber_id, list_id)
@@ -73,7 +84,7 @@ async def deliver_issue(
             list_id,
             transport,
             template.personalize,
-            recipient_factory(ws, issue.id, list_id),
+            recipient_factory(ws, issue.id, list_id, issue.digest),
             owner=ws.owner,
             limiter=limiter,
             lease=timedelta(seconds=ws.config.send.lease_seconds),

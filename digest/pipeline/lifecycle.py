@@ -14,13 +14,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 from digest.dates import utcnow
 from digest.errors import DigestError, StoreError
 from digest.models import IssueStatus
 from digest.pipeline.build import Draft, compose_issue
 from digest.pipeline.deliver import deliver_issue, resume_unfinished
+from digest.pipeline.editing import Edits, draft_content, render_public, rendered_content
 from digest.send.dispatch import DispatchReport
+from digest.store import IssueRow
 from digest.subscribers import import_csv
 from digest.workspace import Workspace
 
@@ -49,9 +52,15 @@ def sync_lists(ws: Workspace) -> None:
 async def run_digest(
     ws: Workspace, name: str, *, period: str | None = None, max_wait: float = 600.0
 ) -> RunReport:
-    """Resume what is unfinished, then build and send the digest's current issue."""
+    """Resume what is unfinished; send an approved issue waiting for this run, else build and
+    send the digest's current issue (with approval: build or refresh its draft)."""
     ws.config.digest(name)
     resumed = await resume_unfinished(ws, name, max_wait=max_wait)
+    approved = await send_approved(ws, name, max_wait=max_wait)
+    if approved:
+        report = approved[-1]
+        report.resumed = resumed + [r.dispatch for r in approved[:-1] if r.dispatch]
+        return report
     now = utcnow()
     report = await run_period(
         ws, name, period or f"run-{now:%Y%m%dT%H%M%S%f}", now=now, max_wait=max_wait
@@ -115,6 +124,18 @@ async def build_claimed(
             issue_id, IssueStatus.SKIPPED, report={**draft.report, "reason": reason}
         )
         return RunReport(name, issue_id, IssueStatus.SKIPPED, reason, report=draft.report)
+    if digest.approval and (open_draft := _open_draft(ws, name, issue_id)) is not None:
+        # One open draft per digest: refresh it (unless an editor is at work on it) rather than
+        # stack a second one; this period's claim is recorded as skipped, with the reason.
+        if Edits.from_json(open_draft.content.get("edits")).touched:
+            reason = f"draft {open_draft.id} is being edited; it was left as it is"
+        else:
+            refresh_draft(ws, open_draft.id, draft)
+            reason = f"draft {open_draft.id} refreshed with what is new"
+        ws.store.set_issue_status(
+            issue_id, IssueStatus.SKIPPED, report={**draft.report, "reason": reason}
+        )
+        return RunReport(name, open_draft.id, IssueStatus.DRAFT, reason, report=draft.report)
     store_draft(ws, issue_id, draft)
     if digest.approval:
         waiting = "waiting for an editor's approval"
@@ -133,6 +154,16 @@ async def build_claimed(
     return await freeze_and_send(ws, issue_id, max_wait=max_wait, stop=stop)
 
 
+async def send_approved(ws: Workspace, name: str, *, max_wait: float = 600.0) -> list[RunReport]:
+    """Freeze and send the digest's approved issues now (`digest run DIGEST --now`, or the run
+    after an approval); one another process froze first is left to it."""
+    reports = []
+    for issue in reversed(ws.store.issues_of(name, statuses=(IssueStatus.APPROVED,), limit=100)):
+        with contextlib.suppress(StoreError):
+            reports.append(await freeze_and_send(ws, issue.id, max_wait=max_wait))
+    return reports
+
+
 def freeze(ws: Workspace, issue_id: int) -> int:
     """Freeze a draft or approved issue and plan its deliveries; returns how many.
 
@@ -141,6 +172,9 @@ def freeze(ws: Workspace, issue_id: int) -> int:
     """
     issue = ws.store.get_issue(issue_id)
     digest = ws.config.digests.get(issue.digest)
+    if digest is not None and digest.archive and "stories" in issue.content:
+        public = render_public(ws, issue, subscribe_url(ws, issue.content["list"]))
+        ws.store.set_public_edition(issue_id, public.html, public.text)
     return ws.store.freeze_issue(
         issue_id,
         issue.digest,
@@ -149,6 +183,14 @@ def freeze(ws: Workspace, issue_id: int) -> int:
         local_hour=digest.local_hour if digest else None,
         default_zone=digest.timezone if digest else "UTC",
     )
+
+
+def subscribe_url(ws: Workspace, list_name: str) -> str | None:
+    """Where a reader of the web edition signs up, when the list takes sign-ups."""
+    configured = ws.config.lists.get(list_name)
+    if configured is None or not configured.signup:
+        return None
+    return f"{ws.config.web.base_url}/subscribe?list={quote(list_name)}"
 
 
 def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> list[RunReport]:
@@ -191,30 +233,55 @@ def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> l
     return reports
 
 
-def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
-    assert draft.rendered is not None
+def _draft_record(ws: Workspace, draft: Draft) -> dict[str, Any]:
+    """What the store keeps of a built draft: its stories (to edit and render again), the
+    rendering's parts (subject, html and text have their own columns), its list."""
+    assert draft.rendered is not None and draft.issue_date is not None
     digest = ws.config.digest(draft.digest)
     list_id = ws.store.ensure_list(digest.list, ws.config.lists[digest.list].title)
+    base = {
+        "list": digest.list,
+        "list_id": list_id,
+        **draft_content(
+            ws, draft.digest, draft.selection.chosen, draft.selection.why, draft.issue_date
+        ),
+    }
+    return rendered_content(base, draft.rendered, Edits(), draft.selection.keys())
+
+
+def store_draft(ws: Workspace, issue_id: int, draft: Draft) -> None:
+    assert draft.rendered is not None
     rendered = draft.rendered
     ws.store.save_draft(
         issue_id,
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
-        content={
-            "list": digest.list,
-            "list_id": list_id,
-            "article_keys": draft.selection.keys(),
-            "articles": [a.as_json() for a in rendered.articles],
-            "more": [a.as_json() for a in rendered.more],
-            "html_size": rendered.html_size,
-            # the rest of the rendering (subject, html, text have their own columns)
-            "rendered": {
-                k: v for k, v in rendered.to_json().items() if k not in ("subject", "html", "text")
-            },
-        },
+        content=_draft_record(ws, draft),
         report=draft.report,
     )
+
+
+def refresh_draft(ws: Workspace, issue_id: int, draft: Draft) -> bool:
+    """Put a newer build in an untouched draft's place; False if it stopped being a draft."""
+    assert draft.rendered is not None
+    rendered = draft.rendered
+    return ws.store.refresh_draft(
+        issue_id,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        content=_draft_record(ws, draft),
+        report=draft.report,
+    )
+
+
+def _open_draft(ws: Workspace, name: str, claimed: int) -> IssueRow | None:
+    """The digest's draft waiting for an editor, other than the issue just claimed."""
+    for issue in ws.store.issues_of(name, statuses=(IssueStatus.DRAFT,), limit=5):
+        if issue.id != claimed:
+            return issue
+    return None
 
 
 async def freeze_and_send(

@@ -22,7 +22,7 @@ context each token landed in. The modules, in the order an issue goes through th
 from digest.render.cache import RenderCache, render_key
 from digest.render.environment import DEFAULT_TEMPLATE_DIR, render_subject
 from digest.render.fit import render_issue
-from digest.render.frozen import RenderedIssue
+from digest.render.frozen import RenderedIssue, article_from_json, article_to_json
 from digest.render.inline import inline_css
 from digest.render.inputs import IssueContent, RenderSettings
 from digest.render.lint import lint_email_html, render_report
@@ -36,6 +36,8 @@ __all__ = [
     "RenderCache",
     "RenderSettings",
     "RenderedIssue",
+    "article_from_json",
+    "article_to_json",
     "build_message",
     "inline_css",
     "lint_email_html",

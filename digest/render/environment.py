@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+import nh3
+from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from digest.errors import RenderError
@@ -118,6 +120,9 @@ def template_context(
         "direction": "rtl" if settings.direction == "rtl" else "ltr",
         "preheader": preheader,
         "intro": content.intro,
+        "intro_html": note_html(content.intro),
+        "public": content.public,
+        "subscribe_url": settings.subscribe_url or "",
         "articles": articles,
         "more": more_views,
         "count": len(articles) + len(more_views),
@@ -126,6 +131,24 @@ def template_context(
         "recipient": recipient,
         "content_width": CONTENT_WIDTH,
     }
+
+
+_NOTE_TAGS = {"p", "br", "strong", "em", "b", "i", "a", "ul", "ol", "li", "blockquote", "code"}
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_NOTE_CLEANER = nh3.Cleaner(
+    tags=_NOTE_TAGS,
+    attributes={"a": {"href"}},
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer",
+)
+
+
+def note_html(markdown: str | None) -> Markup:
+    """An editor's note, written in Markdown, as HTML the email may carry: CommonMark without
+    raw HTML, then only paragraphs, emphasis, lists, quotes, code and http(s)/mailto links."""
+    if not markdown or not markdown.strip():
+        return Markup("")
+    return Markup(_NOTE_CLEANER.clean(_MARKDOWN.render(markdown)))
 
 
 def safe_url(url: str | None) -> str | None:
@@ -300,5 +323,5 @@ def render_subject(settings: RenderSettings, content: IssueContent, articles: li
         )
     except jinja2.TemplateError as exc:
         raise RenderError(f"subject template: {exc}") from exc
-    subject = " ".join(clean_value(raw).split())
+    subject = " ".join(clean_value(content.subject or raw).split())
     return subject or settings.title

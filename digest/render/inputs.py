@@ -29,6 +29,7 @@ class RenderSettings:
     unsubscribe_mailto: str | None = None
     list_id_domain: str = "digest.local"
     message_id_domain: str = "digest.local"
+    subscribe_url: str | None = None  # where the web edition sends readers who want the email
 
 
 @dataclass
@@ -42,4 +43,6 @@ class IssueContent:
     # Optional extras the templates use when present.
     source_titles: dict[str, str] = field(default_factory=dict)  # source name -> display name
     image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # image URL -> (w, h)
-    intro: str | None = None  # an editor's note shown above the articles
+    intro: str | None = None  # an editor's note shown above the articles (Markdown)
+    subject: str | None = None  # the subject an editor wrote, instead of the digest's template
+    public: bool = False  # the web edition: nobody's data in it, a subscribe link instead

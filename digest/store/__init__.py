@@ -33,6 +33,7 @@ from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
 from digest.store.issues import IssueQueries, IssueRow
 from digest.store.ledger import DeliveryRow, LedgerQueries
 from digest.store.lists import ListQueries, ListRow, MembershipRow, SubscribeOutcome, SubscriberRow
+from digest.store.users import UserQueries, UserRow
 
 __all__ = [
     "CachedSource",
@@ -51,6 +52,7 @@ __all__ = [
     "SubscribeOutcome",
     "SubscriberRow",
     "SuppressionRow",
+    "UserRow",
     "as_utc",
     "open_store",
     "tables",
@@ -58,7 +60,13 @@ __all__ = [
 
 
 class Store(
-    ArticleQueries, IssueQueries, LedgerQueries, ListQueries, FeedbackQueries, ImportQueries
+    ArticleQueries,
+    IssueQueries,
+    LedgerQueries,
+    ListQueries,
+    FeedbackQueries,
+    ImportQueries,
+    UserQueries,
 ):
     """Queries over one database. Cheap to share: it holds only an engine (a pool)."""
 

@@ -246,6 +246,81 @@ class IssueQueries:
             )
         return bool(done.rowcount)
 
+    def update_draft(
+        self, issue_id: int, *, subject: str, html: str, text: str, content: dict[str, Any]
+    ) -> bool:
+        """Replace a draft's rendering and content (an editor's change, a refresh); False when
+        it is no longer a draft, so nothing changes an issue once it was approved."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(issues)
+                .where(issues.c.id == issue_id, issues.c.status == IssueStatus.DRAFT)
+                .values(subject=subject, html=html, text=text, content=content)
+            )
+        return bool(done.rowcount)
+
+    def refresh_draft(
+        self,
+        issue_id: int,
+        *,
+        subject: str,
+        html: str,
+        text: str,
+        content: dict[str, Any],
+        report: dict[str, Any],
+    ) -> bool:
+        """Rebuild an untouched draft with new stories; False when it is no longer a draft."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(issues)
+                .where(issues.c.id == issue_id, issues.c.status == IssueStatus.DRAFT)
+                .values(
+                    subject=subject,
+                    html=html,
+                    text=text,
+                    content=content,
+                    report=report,
+                    built_at=utcnow(),
+                )
+            )
+        return bool(done.rowcount)
+
+    def set_public_edition(self, issue_id: int, html: str, text: str) -> None:
+        """Keep the issue's web edition (nobody's data in it) beside its content."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues.c.content).where(issues.c.id == issue_id)).first()
+            if row is not None:
+                content = {**dict(row.content or {}), "public": {"html": html, "text": text}}
+                conn.execute(update(issues).where(issues.c.id == issue_id).values(content=content))
+
+    def approve_issue(self, issue_id: int, by: str) -> bool:
+        """Approve a draft as it is now; False when it is no longer a draft."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues.c.report).where(issues.c.id == issue_id)).first()
+            if row is None:
+                return False
+            report = {**dict(row.report or {}), "approved_by": by}
+            done = conn.execute(
+                update(issues)
+                .where(issues.c.id == issue_id, issues.c.status == IssueStatus.DRAFT)
+                .values(status=IssueStatus.APPROVED, approved_at=utcnow(), report=report)
+            )
+        return bool(done.rowcount)
+
+    def drop_waiting(self, issue_id: int, reason: str) -> bool:
+        """Drop a draft or an approved issue not yet frozen; False when it is neither."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues.c.report).where(issues.c.id == issue_id)).first()
+            if row is None:
+                return False
+            report = {**dict(row.report or {}), "reason": reason}
+            done = conn.execute(
+                update(issues)
+                .where(issues.c.id == issue_id, issues.c.status.in_(IssueStatus.EDITABLE))
+                .values(status=IssueStatus.DROPPED, report=report, completed_at=utcnow())
+            )
+        return bool(done.rowcount)
+
     def stale_builds(self, before: datetime) -> list[IssueRow]:
         """Claims still `building` that were made before `before`: their builder likely died."""
         with self.engine.connect() as conn:

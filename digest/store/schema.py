@@ -234,3 +234,14 @@ webhook_receipts = Table(
     _ts("received_at", nullable=False),
     Index("ix_webhook_receipts_received_at", "received_at"),
 )
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),  # digest.models.Role
+    Column("password_hash", String(500), nullable=False),  # Argon2 (pwdlib)
+    _ts("created_at", nullable=False),
+    _ts("password_changed_at", nullable=False),  # sessions older than this are refused
+)

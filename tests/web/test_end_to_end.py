@@ -20,7 +20,12 @@ from tests.web.conftest import LiveServer
 
 @pytest.mark.slow
 def test_one_click_from_a_sent_issue_stops_further_issues(example_dir: Path, home: Path) -> None:
-    ws = Workspace.open(load_config(example_dir / "example.toml"), home)
+    config = example_dir / "example.toml"
+    # Without an archive, the "view in your browser" link is the signed web view.
+    config.write_text(
+        config.read_text().replace("[digests.example]\n", "[digests.example]\narchive = false\n")
+    )
+    ws = Workspace.open(load_config(config), home)
     try:
         result = asyncio.run(run_digest(ws, "example", max_wait=5))
         assert result.issue_id is not None, result.message
