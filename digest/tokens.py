@@ -8,6 +8,8 @@ A token binds a subscriber id to a list id and reveals no address.
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -37,6 +39,7 @@ def load_secret(env_name: str, home: Path) -> str:
 
 class LinkSigner:
     def __init__(self, secret: str) -> None:
+        self._secret = secret.encode()
         self._unsubscribe = URLSafeSerializer(secret, salt="digest.unsubscribe")
         # One token per message on the send path: sign the tiny payload directly with a signer
         # made once. The serializer would also try to zlib-compress it and re-encode JSON each
@@ -44,6 +47,11 @@ class LinkSigner:
         self._unsubscribe_signer = self._unsubscribe.make_signer(self._unsubscribe.salt)
         self._issue = URLSafeSerializer(secret, salt="digest.web-view")
         self._confirm = URLSafeTimedSerializer(secret, salt="digest.confirm")
+
+    def derive(self, purpose: str) -> str:
+        """A key for one purpose (desk sessions, CSRF tokens), derived from the signing key so
+        there is one secret to keep, and a token of one purpose is never valid for another."""
+        return hmac.new(self._secret, f"digest.{purpose}".encode(), hashlib.sha256).hexdigest()
 
     def unsubscribe_token(self, subscriber_id: int, list_id: int) -> str:
         payload = base64_encode(f"[{int(subscriber_id)},{int(list_id)}]".encode())

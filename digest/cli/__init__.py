@@ -8,6 +8,8 @@
     extract             extract.py      what extraction makes of a page or file
     lists               lists.py        lists with their members by status
     subscribers ...     subscribers.py  add, remove, show, import, export, suppress
+    drafts, approve, drop   drafts.py   an editor's work: drafts waiting, approve, drop
+    users ...           users.py        desk accounts: add, list, remove, password
     serve, web          serve.py        the long-lived service; the web app alone
     db upgrade          db.py           schema migrations
 
@@ -26,6 +28,7 @@ import typer
 from digest.cli import (
     check,
     db,
+    drafts,
     extract,
     lists,
     preview,
@@ -34,6 +37,7 @@ from digest.cli import (
     sources,
     status,
     subscribers,
+    users,
 )
 from digest.cli.common import setup_logging
 from digest.cli.errors import DigestGroup
@@ -61,7 +65,20 @@ def _options(
         setup_logging(verbose)
 
 
-for _module in (check, run, preview, status, sources, extract, lists, subscribers, serve, db):
+for _module in (
+    check,
+    run,
+    preview,
+    drafts,
+    status,
+    sources,
+    extract,
+    lists,
+    subscribers,
+    users,
+    serve,
+    db,
+):
     _module.register(app)
 
 

@@ -26,11 +26,18 @@ def preview(
     out_dir: Annotated[Path, typer.Option("--out", help="folder to write the preview into")] = Path(
         "preview"
     ),
+    next_only: Annotated[
+        bool,
+        typer.Option("--next-only", help="write only a next issue; with no news, write nothing"),
+    ] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Write the next issue as issue.html, issue.txt, issue.eml and issue.json; send nothing."""
+    """Write the next issue as issue.html, issue.txt, issue.eml and issue.json; send nothing.
+
+    With no news, the most recent issue is written again (and the command says so).
+    """
     # lazy: `digest --help` starts without the pipeline
     from digest.pipeline import render_settings, write_preview
     from digest.render import render_report
@@ -40,13 +47,21 @@ def preview(
     with open_workspace(config, home) as ws:
         ws.config.digest(digest)
         ensure_folder(out_dir, "--out")
-        draft = asyncio.run(write_preview(ws, digest, out_dir))
+        written = asyncio.run(write_preview(ws, digest, out_dir, next_only=next_only))
+        draft = written.draft
         report_lines = (
             render_report(draft.rendered, render_settings(ws.config, digest))
             if draft.rendered
             else []
         )
     print_report(draft.report)
+    if written.previous is not None:
+        previous = written.previous
+        out.print(
+            f"{digest}: nothing new to send; wrote the most recent issue again (issue "
+            f"{previous.id}, {previous.status}, {previous.created_at:%Y-%m-%d}) -> {out_dir}/"
+        )
+        return
     if draft.rendered is None:
         out.print(f"{digest}: nothing new to send; preview not written")
         return

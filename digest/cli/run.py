@@ -16,6 +16,7 @@ from digest.cli.common import (
     print_report,
     setup_logging,
 )
+from digest.errors import UsageError
 from digest.models import IssueStatus
 
 __all__ = ["register", "resume", "run"]
@@ -31,15 +32,28 @@ def run(
     config: ConfigOption = None,
     home: HomeOption = None,
     max_wait: MaxWaitOption = 600.0,
+    now: Annotated[
+        bool, typer.Option("--now", help="send the approved issue now; build nothing new")
+    ] = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Build the digest's current issue and deliver it to every active subscriber."""
-    from digest.pipeline import run_digest  # lazy: `digest --help` starts without the pipeline
+    """Build the digest's current issue and deliver it to every active subscriber.
+
+    An approved issue waiting goes out instead; with approval, a draft is built or refreshed.
+    """
+    # lazy: `digest --help` starts without the pipeline
+    from digest.pipeline import run_digest, send_approved
 
     setup_logging(verbose)
     with open_workspace(config, home) as ws:
         ws.config.digest(digest)
-        result = asyncio.run(run_digest(ws, digest, max_wait=max_wait))
+        if now:
+            sent = asyncio.run(send_approved(ws, digest, max_wait=max_wait))
+            if not sent:
+                raise UsageError(f"{digest} has no approved issue waiting to send")
+            result = sent[-1]
+        else:
+            result = asyncio.run(run_digest(ws, digest, max_wait=max_wait))
     for resumed in result.resumed:
         out.print(f"resumed issue {resumed.issue_id}: {resumed.status} {resumed.counts}")
     print_report(result.report)

@@ -76,8 +76,7 @@ def status(
     ] = False,
     last: Annotated[int, typer.Option(help="issues to show per digest", min=1)] = 5,
 ) -> None:
-    """Per digest: next firing (local and UTC), last issues with delivery counts, failing
-    sources."""
+    """Per digest: next firing (local and UTC), last issues with counts, failing sources."""
     with open_workspace(config, home) as ws:
         found = collect_status(ws, last=last)
         recent = [_issue(ws, issue) for issue in ws.store.issues_of(limit=50)]

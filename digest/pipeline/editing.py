@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from digest.errors import UsageError
+from digest.errors import StoreError, UsageError
 from digest.identity import dedupe_key
 from digest.models import Article, IssueStatus, Recipient
 from digest.pipeline.build import compose_issue, render_settings
@@ -348,7 +348,10 @@ def drop(ws: Workspace, issue_id: int, by: str) -> IssueRow:
 def waiting_issue(ws: Workspace, name: str, issue_id: int | None = None) -> IssueRow:
     """The issue an editor means: `issue_id`, else the digest's newest draft or approved one."""
     if issue_id is not None:
-        issue = ws.store.get_issue(issue_id)
+        try:
+            issue = ws.store.get_issue(issue_id)
+        except StoreError:
+            raise UsageError(f"there is no issue {issue_id}") from None
         if issue.digest != name:
             raise UsageError(f"issue {issue_id} belongs to {issue.digest!r}, not {name!r}")
         return issue

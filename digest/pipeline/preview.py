@@ -5,22 +5,27 @@ Nothing is stored or sent: the files written are what an editor looks at before 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from digest.config import Config
-from digest.models import Article, MembershipStatus, Recipient
+from digest.models import Article, IssueStatus, MembershipStatus, Recipient
 from digest.pipeline.build import Draft, compose_issue, render_settings
+from digest.pipeline.deliver import stored_rendering
 from digest.pipeline.lifecycle import sync_lists
 from digest.render import (
     IssueContent,
     MessageTemplate,
+    RenderedIssue,
     render_issue,
     render_preview,
     render_report,
 )
+from digest.store import IssueRow
 from digest.workspace import Workspace
 
 
@@ -42,16 +47,57 @@ def sample_recipient(ws: Workspace, name: str) -> Recipient:
     )
 
 
-async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
-    """Compose the next issue and write it as a sample subscriber would get it; send nothing."""
+@dataclass
+class Preview:
+    """What `write_preview` wrote: the next issue (`draft.rendered`), or, when there is no news,
+    the most recent stored issue again (`previous`); neither when there is nothing at all."""
+
+    draft: Draft
+    previous: IssueRow | None = None
+
+    @property
+    def written(self) -> bool:
+        return self.draft.rendered is not None or self.previous is not None
+
+
+async def write_preview(
+    ws: Workspace, name: str, out_dir: Path, *, next_only: bool = False
+) -> Preview:
+    """Write the next issue as a sample subscriber would get it; send nothing. With no news,
+    write the most recent issue again (unless `next_only`), so a preview always shows something
+    true."""
     sync_lists(ws)
     draft = await compose_issue(ws, name)
-    if draft.rendered is None:
-        return draft
+    if draft.rendered is not None:
+        _write(ws, name, out_dir, draft.rendered, draft.report, issue_key=f"{name}.preview")
+        return Preview(draft)
+    if next_only:
+        return Preview(draft)
+    latest = next(iter(ws.store.issues_of(name, statuses=_SHOWN, limit=1)), None)
+    if latest is None:
+        return Preview(draft)
+    rendered = stored_rendering(latest)
+    _write(ws, name, out_dir, rendered, latest.report, issue_key=f"{name}.{latest.id}")
+    return Preview(draft, latest)
+
+
+# Issues worth showing again: built and rendered, whether waiting, going out or gone out.
+_SHOWN = (*IssueStatus.EDITABLE, *IssueStatus.PUBLISHED)
+
+
+def _write(
+    ws: Workspace,
+    name: str,
+    out_dir: Path,
+    rendered: RenderedIssue,
+    report: dict[str, Any],
+    *,
+    issue_key: str,
+) -> None:
     recipient = sample_recipient(ws, name)
-    html, text = render_preview(draft.rendered, recipient)
+    html, text = render_preview(rendered, recipient)
     message = MessageTemplate.build(
-        draft.rendered, render_settings(ws.config, name), issue_key=f"{name}.preview"
+        rendered, render_settings(ws.config, name), issue_key=issue_key
     ).personalize(recipient)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "issue.html").write_text(html, encoding="utf-8")
@@ -60,16 +106,15 @@ async def write_preview(ws: Workspace, name: str, out_dir: Path) -> Draft:
     summary = {
         "digest": name,
         "subject": message.subject,
-        "html_size": draft.rendered.html_size,
-        "articles": [a.as_json() for a in draft.rendered.articles],
-        "more": [a.as_json() for a in draft.rendered.more],
-        "report": draft.report,
+        "html_size": rendered.html_size,
+        "articles": [a.as_json() for a in rendered.articles],
+        "more": [a.as_json() for a in rendered.more],
+        "report": report,
     }
     # orjson: a large digest's report lists thousands of left-out articles
     (out_dir / "issue.json").write_bytes(
         orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     )
-    return draft
 
 
 def sample_render(config: Config, name: str) -> list[str]:

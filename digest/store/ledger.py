@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from digest.dates import utcnow
-from digest.models import DeliveryStatus, MembershipStatus, Outcome, SendResult
+from digest.models import DeliveryStatus, IssueStatus, MembershipStatus, Outcome, SendResult
 from digest.schedule import next_local_hour
 from digest.store.db import as_utc, driver_value
-from digest.store.schema import deliveries, memberships, subscribers, suppressions
+from digest.store.schema import deliveries, issues, memberships, subscribers, suppressions
 
 # What each provider outcome makes of its delivery. Plain strings: they are bound straight
 # through the driver, once per message, and the driver takes a str subclass the slow way.
@@ -254,6 +254,46 @@ class LedgerQueries:
             return now
         times = [as_utc(value) for value in row[:3] if value is not None]
         return min(t for t in times if t is not None) if times else None
+
+    def failed_deliveries(self, issue_id: int, limit: int = 200) -> list[tuple[str, str]]:
+        """(address, reason) of the issue's deliveries refused for good, for the editor."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries.c.email, deliveries.c.error)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.status == DeliveryStatus.FAILED,
+                )
+                .order_by(deliveries.c.id)
+                .limit(limit)
+            ).all()
+        return [(row.email, row.error or "") for row in rows]
+
+    def requeue_failed(self, issue_id: int) -> int:
+        """Put the issue's failed deliveries back in the queue (an editor's "resend to the
+        failed ones"); suppressed and skipped ones stay as they are. Returns how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue_id == issue_id,
+                    deliveries.c.status == DeliveryStatus.FAILED,
+                )
+                .values(
+                    status=DeliveryStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=None,
+                    error=None,
+                    updated_at=utcnow(),
+                )
+            )
+            if done.rowcount:
+                conn.execute(
+                    update(issues)
+                    .where(issues.c.id == issue_id)
+                    .values(status=IssueStatus.SENDING, completed_at=None)
+                )
+        return int(done.rowcount)
 
 
 def plan_local_hour(

@@ -4,6 +4,9 @@
     unsubscribe.py   GET/POST /unsubscribe/{token}        (RFC 8058 one-click)
     views.py         GET /issues/{token}                   ("view in your browser")
     webhooks/        POST /webhooks/{provider}             (bounces, complaints, unsubscribes)
+    auth.py          GET/POST /desk/login, POST /desk/logout (sessions, the role check)
+    desk.py          /desk/...: the editors' desk (every page needs a login)
+    archive.py       GET /archive/{digest}/, its issues' web editions, feed.atom
     middleware.py    body limit, client address, errors -> pages or JSON
                      GET /healthz
 
@@ -17,12 +20,22 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, RequestError
-from digest.web.middleware import BodyLimit, error_response, wants_json
+from digest.web.archive import ArchiveRoutes
+from digest.web.auth import (
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    AuthRoutes,
+    LoginRequired,
+    login_redirect,
+)
+from digest.web.desk import DeskRoutes
+from digest.web.middleware import BodyLimit, ProtectForms, error_response, wants_json
 from digest.web.signup import SignupRoutes
 from digest.web.site import Site
 from digest.web.unsubscribe import UnsubscribeRoutes
@@ -46,10 +59,21 @@ def create_app(ws: Workspace) -> Starlette:
         log.warning("web.base_url %s is not https: RFC 8058 one-click needs an https URL", base)
     site = Site(ws)
     routes = [Route("/healthz", _health, methods=["GET"])]
-    for group in (SignupRoutes, UnsubscribeRoutes, WebhookRoutes, IssueViews):
+    groups = (
+        SignupRoutes,
+        UnsubscribeRoutes,
+        WebhookRoutes,
+        IssueViews,
+        AuthRoutes,
+        DeskRoutes,
+        ArchiveRoutes,
+    )
+    for group in groups:
         routes.extend(group(site).routes())
 
     async def digest_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, LoginRequired):
+            return login_redirect(exc)
         return error_response(site.pages, request, exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -63,5 +87,16 @@ def create_app(ws: Workspace) -> Starlette:
         exception_handlers={DigestError: digest_error, HTTPException: http_error},
     )
     app.state.site = site
+    secure = base.startswith("https://")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=ws.signer.derive("desk-session"),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_HOURS * 3600,
+        path="/desk",
+        same_site="lax",
+        https_only=secure,
+    )
+    app.add_middleware(ProtectForms, secret=ws.signer.derive("csrf"), secure=secure)
     app.add_middleware(BodyLimit, limit=ws.config.web.max_body_bytes)
     return app

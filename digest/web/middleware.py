@@ -7,6 +7,7 @@ import logging
 import time
 from collections import OrderedDict
 
+from asgi_csrf import asgi_csrf
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,7 +16,15 @@ from digest.config import WebConfig
 from digest.errors import DigestError
 from digest.web.pages import Pages
 
-__all__ = ["BodyLimit", "ClientLimiter", "client_address", "error_response", "wants_json"]
+__all__ = [
+    "BodyLimit",
+    "ClientLimiter",
+    "ProtectForms",
+    "client_address",
+    "csrf_token",
+    "error_response",
+    "wants_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +101,49 @@ class ClientLimiter:
         while len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)
         return wait
+
+
+class ProtectForms:
+    """CSRF protection for every form (asgi-csrf: a signed token in a cookie and in the form).
+
+    asgi-csrf lets through a POST that carries no cookie at all (an API client); a desk form is
+    never posted that way by a browser that loaded it, so a cookieless POST to /desk/ is refused
+    here. Webhooks and one-click unsubscribes (RFC 8058: the mail provider posts, no form) are
+    not forms and are left alone.
+    """
+
+    _EXEMPT = ("/webhooks/", "/unsubscribe/")
+
+    def __init__(self, app: ASGIApp, secret: str, secure: bool) -> None:
+        self.app = app
+        self.protected = asgi_csrf(
+            app,
+            signing_secret=secret,
+            cookie_secure=secure,
+            cookie_samesite="Lax",
+            skip_if_scope=lambda scope: str(scope.get("path", "")).startswith(self._EXEMPT),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        unsafe = scope.get("method") not in ("GET", "HEAD", "OPTIONS")
+        if (
+            unsafe
+            and path.startswith("/desk/")
+            and not dict(scope.get("headers") or []).get(b"cookie")
+        ):
+            await PlainTextResponse("form expired: reload the page", 403)(scope, receive, send)
+            return
+        await self.protected(scope, receive, send)
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token forms carry (asgi-csrf puts a getter in the request's scope)."""
+    getter = request.scope.get("csrftoken")
+    return str(getter()) if callable(getter) else ""
 
 
 def client_address(request: Request, web: WebConfig) -> str:

@@ -26,7 +26,7 @@ from digest.models import Outcome
 from digest.render import build_message
 from digest.subscribers import normalize_email
 from digest.tokens import EXPIRED
-from digest.web.middleware import ClientLimiter
+from digest.web.middleware import ClientLimiter, csrf_token
 from digest.web.site import Site
 
 __all__ = ["SignupRoutes", "confirmation_sender"]
@@ -53,7 +53,12 @@ class SignupRoutes:
         configured = self.site.config.lists.get(name)
         if configured is None or not configured.signup:
             return self.site.pages.page("invalid.html", 404, reason="list")
-        return self.site.pages.page("subscribe.html", list_name=name, title=configured.title)
+        return self.site.pages.page(
+            "subscribe.html",
+            list_name=name,
+            title=configured.title,
+            csrftoken=csrf_token(request),
+        )
 
     async def subscribe(self, request: Request) -> Response:
         """Same answer (202) whatever the address's standing, so it reveals nothing."""
@@ -79,6 +84,7 @@ class SignupRoutes:
             return self.site.pages.page(
                 "subscribe.html",
                 422,
+                csrftoken=csrf_token(request),
                 list_name=list_name,
                 title=configured.title,
                 error=str(exc),
@@ -166,7 +172,7 @@ class SignupRoutes:
         if isinstance(found, Response):
             return found
         title, _ = self.site.list_title(found[1])
-        return self.site.pages.page("confirm.html", title=title)
+        return self.site.pages.page("confirm.html", title=title, csrftoken=csrf_token(request))
 
     async def confirm(self, request: Request) -> Response:
         found = self._confirm_token(request)

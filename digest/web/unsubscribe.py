@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.models import MembershipStatus
+from digest.web.middleware import csrf_token
 from digest.web.site import Site
 
 __all__ = ["ONE_CLICK", "UnsubscribeRoutes"]
@@ -47,6 +48,7 @@ class UnsubscribeRoutes:
         status = await asyncio.to_thread(self.site.store.membership_status, list_id, subscriber_id)
         return self.site.pages.page(
             "unsubscribe.html",
+            csrftoken=csrf_token(request),
             title=title,
             who=_mask(subscriber.email) if subscriber else None,
             already=status in MembershipStatus.INACTIVE,

@@ -50,3 +50,24 @@ def test_preview_writes_the_issue_and_marks_nothing_sent(
     code, _, err = invoke("run", "example", "--config", cfg, "--home", str(home))
     assert code == 0, err
     assert len(list((home / "outbox").glob("*.eml"))) == 3
+
+
+@pytest.mark.slow
+def test_after_a_run_the_preview_shows_the_last_issue_again_and_says_so(
+    cfg: str, home: Path, tmp_path: Path
+) -> None:
+    common = ("--config", cfg, "--home", str(home))
+    assert invoke("run", "example", *common)[0] == 0
+    out_dir = tmp_path / "preview"
+    code, out, err = invoke("preview", "example", *common, "--out", str(out_dir))
+    assert code == 0, err
+    assert "nothing new to send; wrote the most recent issue again (issue 1, complete" in out
+    summary = json.loads((out_dir / "issue.json").read_text())
+    assert "Night ferry returns after two-year pause" in [a["title"] for a in summary["articles"]]
+    assert "Night ferry returns" in (out_dir / "issue.html").read_text()
+
+    only_next = tmp_path / "next-only"
+    code, out, err = invoke("preview", "example", *common, "--out", str(only_next), "--next-only")
+    assert code == 0, err
+    assert "nothing new to send; preview not written" in out
+    assert not any(only_next.iterdir())
