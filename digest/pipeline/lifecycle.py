@@ -172,7 +172,7 @@ def freeze(ws: Workspace, issue_id: int) -> int:
     """
     issue = ws.store.get_issue(issue_id)
     digest = ws.config.digests.get(issue.digest)
-    if digest is not None and digest.archive and "stories" in issue.content:
+    if digest is not None and "stories" in issue.content:  # the archive and the web view
         public = render_public(ws, issue, subscribe_url(ws, issue.content["list"]))
         ws.store.set_public_edition(issue_id, public.html, public.text)
     return ws.store.freeze_issue(

@@ -39,6 +39,10 @@ class IssueViews:
             return self.site.pages.page("invalid.html", 404, reason="issue")
         if issue.status not in IssueStatus.PUBLISHED:
             return self.site.pages.page("invalid.html", 404, reason="issue")
+        public = issue.content.get("public")
+        if public:  # the web edition kept at freezing: nobody's data, a subscribe link
+            return HTMLResponse(str(public["html"]), headers=ISSUE_HEADERS)
+        # An issue frozen before web editions were kept: the email, with blank reader fields.
         reader = Recipient(delivery_id=0, subscriber_id=0, email="", web_url=str(request.url))
         html, _ = render_preview(stored_rendering(issue), reader)
         return HTMLResponse(html, headers=ISSUE_HEADERS)

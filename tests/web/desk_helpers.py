@@ -12,12 +12,18 @@ from digest.accounts import add_user
 from digest.config import load_config
 from digest.models import IssueStatus, Role
 from digest.pipeline import run_digest
-from digest.workspace import Workspace
+from digest.workspace import TransportFactory, Workspace
 
 PASSWORD = "a long enough passphrase"
 
 
-def desk_workspace(example_dir: Path, home: Path, *, archive: bool = True) -> Workspace:
+def desk_workspace(
+    example_dir: Path,
+    home: Path,
+    *,
+    archive: bool = True,
+    transports: TransportFactory | None = None,
+) -> Workspace:
     """The offline example with approval, served over plain http, with a draft built and an
     editor `ed` and an operator `op`."""
     config = example_dir / "example.toml"
@@ -26,7 +32,7 @@ def desk_workspace(example_dir: Path, home: Path, *, archive: bool = True) -> Wo
     extra = "approval = true\n" + ("" if archive else "archive = false\n")
     text = text.replace("[digests.example]\n", "[digests.example]\n" + extra)
     config.write_text(text)
-    ws = Workspace.open(load_config(config), home)
+    ws = Workspace.open(load_config(config), home, transports=transports)
     report = asyncio.run(run_digest(ws, "example", max_wait=5))
     assert report.status == IssueStatus.DRAFT, report.message
     add_user(ws.store, "ed", Role.EDITOR, PASSWORD)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -184,3 +185,56 @@ def test_roles_an_operator_may_do_what_an_editor_may_not_the_reverse(ws: Workspa
         require_user(site, request(editor.id), Role.OPERATOR)
     with pytest.raises(LoginRequired):
         require_user(site, request(None), Role.EDITOR)
+
+
+def test_the_issue_page_counts_deliveries_and_sends_again_to_the_failed(
+    example_dir: Path, home: Path
+) -> None:
+    """A provider refuses one address once; the editor sees why and sends it again."""
+    from collections.abc import Sequence
+
+    from digest.config import ProviderConfig
+    from digest.models import Outcome, OutgoingMessage, SendResult
+    from digest.pipeline import send_approved
+    from digest.send import Transport
+    from digest.send.outbox import OutboxTransport
+
+    refused: list[str] = []
+
+    class RefusesGraceOnce(OutboxTransport):
+        async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+            results = await super().send_batch(messages)
+            for n, message in enumerate(messages):
+                if message.to_email == "grace@example.net" and not refused:
+                    refused.append(message.to_email)
+                    results[n] = SendResult(
+                        message.delivery_id, Outcome.FAILED, error="550 mailbox unavailable"
+                    )
+            return results
+
+    def transports(name: str, provider: ProviderConfig, where: Path) -> Transport:
+        return RefusesGraceOnce(where / "outbox")
+
+    ws = desk_workspace(example_dir, home, transports=transports)
+    try:
+        issue = editing.waiting_issue(ws, "example")
+        editing.approve(ws, issue.id, "ed")
+        asyncio.run(send_approved(ws, "example", max_wait=0))
+        assert ws.store.delivery_counts(issue.id) == {"sent": 2, "failed": 1}
+
+        async def editor() -> None:
+            transport = httpx.ASGITransport(app=create_app(ws))
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+                await log_in(c)
+                page = await c.get(f"/desk/issues/{issue.id}")
+                assert "grace@example.net" in page.text and "550 mailbox unavailable" in page.text
+                answer = await c.post(
+                    f"/desk/issues/{issue.id}/resend", data={"csrftoken": token_of(page.text)}
+                )
+                assert answer.status_code == 303
+
+        asyncio.run(editor())
+        assert ws.store.delivery_counts(issue.id) == {"sent": 3}
+        assert ws.store.get_issue(issue.id).status == IssueStatus.COMPLETE
+    finally:
+        ws.close()
