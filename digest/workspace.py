@@ -4,7 +4,8 @@ It is the one object the CLI, the service and the web app open (`Workspace.open`
 seams tests plug into: the transport factory (which provider adapter sends) and the extractor
 (which code reads an article out of a page) are passed in, never patched by module path.
 
-    with Workspace.open(load_config(path), resolve_home(None)) as ws:
+    config = load_config(path)
+    with Workspace.open(config, resolve_home(None, config)) as ws:
         ws.store.issues_of("weekly")
         transport = ws.transport("weekly")   # the digest's provider
 """
@@ -29,7 +30,7 @@ from digest.tokens import LinkSigner, load_secret
 
 __all__ = ["Extractor", "TransportFactory", "Workspace", "ensure_folder", "resolve_home"]
 
-DEFAULT_HOME = Path("var")
+DEFAULT_HOME = "var"
 
 TransportFactory = Callable[[str, ProviderConfig, Path], Transport]
 """(provider name, its configuration, data directory) -> a transport; `make_transport` by
@@ -53,9 +54,15 @@ class Extractor(Protocol):
     ) -> ExtractedArticle | None: ...
 
 
-def resolve_home(explicit: Path | None) -> Path:
-    """The data directory: `--home`, else `$DIGEST_HOME`, else `./var`."""
-    return explicit or Path(os.environ.get("DIGEST_HOME") or DEFAULT_HOME)
+def resolve_home(explicit: Path | None, config: Config) -> Path:
+    """The data directory: `--home`, else `$DIGEST_HOME`, else the configuration's `home`, else
+    `var` beside the configuration file. Relative paths from the file are relative to its
+    folder, so a cron job run from another working directory finds the same store."""
+    if explicit is not None:
+        return explicit
+    if os.environ.get("DIGEST_HOME"):
+        return Path(os.environ["DIGEST_HOME"])
+    return config.resolve(config.home or DEFAULT_HOME)
 
 
 def ensure_folder(path: Path, what: str) -> Path:

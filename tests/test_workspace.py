@@ -14,14 +14,47 @@ from digest.send.outbox import OutboxTransport
 from digest.workspace import Workspace, ensure_folder, resolve_home
 
 
-def test_home_comes_from_the_option_then_the_environment_then_var(
+def test_home_comes_from_the_option_the_environment_the_config_then_beside_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = folder / "digest.toml"
+    path.write_text('home = "../data"\n', encoding="utf-8")
+    with_home = load_config(path)
+    path.write_text("", encoding="utf-8")
+    without = load_config(path)
     monkeypatch.setenv("DIGEST_HOME", str(tmp_path / "env"))
-    assert resolve_home(tmp_path / "opt") == tmp_path / "opt"
-    assert resolve_home(None) == tmp_path / "env"
+    assert resolve_home(tmp_path / "opt", with_home) == tmp_path / "opt"
+    assert resolve_home(None, with_home) == tmp_path / "env"
     monkeypatch.delenv("DIGEST_HOME")
-    assert resolve_home(None) == Path("var")
+    assert resolve_home(None, with_home).resolve() == (tmp_path / "data").resolve()
+    assert resolve_home(None, without) == folder / "var"  # not the working directory's var
+
+
+def test_the_same_store_from_any_working_directory(
+    example_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cron job in another folder uses the store the configuration names, and so sends
+    nothing twice (the bug this guards against re-sent every story from a fresh ./var)."""
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+
+    monkeypatch.delenv("DIGEST_HOME", raising=False)
+    cfg = str(example_dir / "example.toml")
+    first, second = tmp_path / "here", tmp_path / "there"
+    for folder in (first, second):
+        folder.mkdir()
+    monkeypatch.chdir(first)
+    assert CliRunner().invoke(app, ["run", "example", "--config", cfg]).exit_code == 0
+    monkeypatch.chdir(second)
+    result = CliRunner().invoke(app, ["run", "example", "--config", cfg])
+    assert result.exit_code == 0 and "nothing new to send" in result.stdout
+    status = CliRunner().invoke(app, ["status", "--config", cfg])
+    home = (example_dir / ".." / "var").resolve()
+    assert f"home {home}" in " ".join(status.stdout.split())
+    assert not (first / "var").exists() and not (second / "var").exists()
 
 
 def test_a_folder_that_cannot_be_made_is_a_usage_error(tmp_path: Path) -> None:

@@ -51,7 +51,10 @@ ConfigOption = Annotated[
 HomeOption = Annotated[
     Path | None,
     typer.Option(
-        "--home", help="data directory (default: $DIGEST_HOME, else ./var)", show_default=False
+        "--home",
+        help="data directory (default: $DIGEST_HOME, else the configuration's `home`, else var "
+        "beside the configuration file)",
+        show_default=False,
     ),
 ]
 VerboseOption = Annotated[
@@ -84,7 +87,8 @@ def open_workspace(config: Path | None, home: Path | None) -> Iterator[Workspace
     from digest.config import load_config
     from digest.workspace import Workspace, resolve_home
 
-    ws = Workspace.open(load_config(config), resolve_home(home))
+    loaded = load_config(config)
+    ws = Workspace.open(loaded, resolve_home(home, loaded))
     try:
         yield ws
     finally:

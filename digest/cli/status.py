@@ -69,7 +69,7 @@ def status(
     config: ConfigOption = None,
     home: HomeOption = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="machine-readable: the recent issues")
+        bool, typer.Option("--json", help="machine-readable: the --last recent issues")
     ] = False,
     schedules: Annotated[
         bool, typer.Option("--schedules", help="with --json: the digests and sources instead")
@@ -79,10 +79,15 @@ def status(
     """Per digest: next firing (local and UTC), last issues with counts, failing sources."""
     with open_workspace(config, home) as ws:
         found = collect_status(ws, last=last)
-        recent = [_issue(ws, issue) for issue in ws.store.issues_of(limit=50)]
+        recent = [_issue(ws, issue) for issue in ws.store.issues_of(limit=last)]
+        where = {
+            "home": str(ws.home.resolve()),
+            "store": ws.store.engine.url.render_as_string(hide_password=True),
+        }
     if json_output:
-        out.print_json(json.dumps(found if schedules else recent))
+        out.print_json(json.dumps({**where, **found} if schedules else recent))
         return
+    out.print(f"home {where['home']}  store {where['store']}", soft_wrap=True, markup=False)
     for entry in found["digests"]:
         next_line = (
             f"next {entry['next_local']} ({entry['timezone']}) = {entry['next_utc']} UTC, "

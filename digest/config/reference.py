@@ -123,6 +123,20 @@ def missing_help() -> list[str]:
     return [path for path, _, info in settings() if not (info.description or "").strip()]
 
 
+def _key_lines(key: str, info: FieldInfo) -> list[str]:
+    """One key: commented out with its default, its help, its type."""
+    value = _default(info)
+    if info.is_required():
+        lines = [f"# {key} =    (required)"]
+    elif value is None:
+        lines = [f"# {key} =    (unset by default)"]
+    else:
+        lines = [f"# {key} = {_toml(value)}"]
+    lines.extend(_wrap(info.description or "", prefix="#  "))
+    lines.append(f"#   ({_type_name(info.annotation, info)})")
+    return lines
+
+
 def _table(model: type[BaseModel], header: str, lines: list[str]) -> None:
     lines.append("")
     lines.extend(_wrap(" ".join((model.__doc__ or "").split())))
@@ -136,23 +150,18 @@ def _table(model: type[BaseModel], header: str, lines: list[str]) -> None:
         if nested is not None:
             subtables.append((key, nested))
             continue
-        kind = _type_name(info.annotation, info)
-        value = _default(info)
-        if info.is_required():
-            lines.append(f"# {key} =    (required)")
-        elif value is None:
-            lines.append(f"# {key} =    (unset by default)")
-        else:
-            lines.append(f"# {key} = {_toml(value)}")
-        lines.extend(_wrap(info.description or "", prefix="#  "))
-        lines.append(f"#   ({kind})")
+        lines.extend(_key_lines(key, info))
     for key, (kind, inner) in subtables:
         _table(inner, f"{header}.{key}" + (".NAME" if kind == "named" else ""), lines)
 
 
 def reference() -> str:
     """The text of config/reference.toml."""
-    lines = [HEADER.rstrip("\n")]
+    lines = [HEADER.rstrip("\n"), ""]
+    for name, info in Config.model_fields.items():  # top-level keys come before any table
+        if info.exclude or _model_of(info.annotation) is not None:
+            continue
+        lines.extend(_key_lines(name, info))
     for name, info in Config.model_fields.items():
         nested = _model_of(info.annotation)
         if info.exclude or nested is None:

@@ -536,6 +536,12 @@ Name = Annotated[str, Field(pattern=_NAME)]
 class Config(_Strict):
     """The whole configuration file."""
 
+    home: str | None = Field(
+        default=None,
+        description="the data directory (the SQLite store, the outbox, the signing key, caches), "
+        "relative to this file; --home and $DIGEST_HOME come first; unset: a folder named var "
+        "beside this file",
+    )
     store: StoreConfig = Field(default_factory=StoreConfig, description="the store")
     web: WebConfig = Field(default_factory=WebConfig, description="the web app")
     send: SendConfig = Field(default_factory=SendConfig, description="delivery")
