@@ -56,7 +56,20 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
 
         return ResendTransport(_secret(name, provider.token_env, "token_env"), **kwargs)
     if provider.kind == "ses":
-        from digest.send.ses import SesTransport  # lazy: only the chosen adapter loads
+        try:
+            from digest.send.ses import SesTransport  # lazy: only the chosen adapter loads
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] != "botocore":
+                raise
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "config",
+                        f"providers.{name}.kind",
+                        "Amazon SES needs the ses extra: pip install 'digest[ses]'",
+                    )
+                ]
+            ) from None
 
         assert provider.region is not None
         return SesTransport(

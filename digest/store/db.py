@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from digest.errors import StoreError
+from digest.errors import StoreError, UsageError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -195,6 +195,13 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(f"bad store URL {url!r}: {exc}") from None
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in ("psycopg", "psycopg2"):
+            raise
+        raise UsageError(
+            "store.url names PostgreSQL, which needs the postgres extra: "
+            "pip install 'digest[postgres]'"
+        ) from None
     return engine
 
 
