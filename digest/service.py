@@ -328,6 +328,8 @@ class Service:
             except Exception:
                 log.exception("%s: period %s failed", name, firing.period)
                 raise
+        for source, reason in (report.report.get("failed_sources") or {}).items():
+            log.warning("%s: source %s failed: %s", name, source, reason)
         if report.issue_id is None:
             log.info(
                 "%s: period %s was already claimed (here before, or by another process)",

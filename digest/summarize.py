@@ -19,12 +19,9 @@ from typing import Any, Protocol
 import httpx
 
 from digest.fetch import sync_http_client
-from digest.text import cut_to_words
+from digest.text import DEFAULT_WORDS, cut_to_words
 
 LOGGER = logging.getLogger(__name__)
-
-
-DEFAULT_WORDS = 60
 
 
 class Summarizer(Protocol):

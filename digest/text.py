@@ -13,7 +13,17 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["balance_quotes", "count_words", "cut_to_words", "split_sentences", "trim_to_words"]
+__all__ = [
+    "DEFAULT_WORDS",
+    "balance_quotes",
+    "count_words",
+    "cut_to_words",
+    "split_sentences",
+    "trim_to_words",
+]
+
+DEFAULT_WORDS = 60
+"""A summary's word budget when nothing else says (a digest's `summary_words` does)."""
 
 
 def _words(text: str) -> frozenset[str]:

@@ -25,6 +25,7 @@ from typing import Annotated
 
 import typer
 
+from digest import __version__
 from digest.cli import (
     check,
     db,
@@ -49,15 +50,26 @@ app = typer.Typer(
     cls=DigestGroup,
     help="Build newsletter digests from your sources and deliver them exactly once.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # digest --install-completion bash|zsh|fish|powershell
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"digest {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _options(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="log what happens; tracebacks on errors")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
     ] = False,
 ) -> None:
     """Build newsletter digests from your sources and deliver them exactly once."""

@@ -6,12 +6,14 @@ A template naming an unknown variable, or a design that would not fit the size b
 
 from __future__ import annotations
 
+import json
+import os
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from digest.cli.common import ConfigOption, err, out
+from digest.cli.common import ConfigOption, JsonOption, err, out
 from digest.errors import RenderError
 
 if TYPE_CHECKING:
@@ -20,33 +22,79 @@ if TYPE_CHECKING:
 __all__ = ["check", "register"]
 
 
-def check(config: ConfigOption = None) -> None:
+def check(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     """Validate the configuration: exit 0 with a summary, or 2 with one line per problem."""
     # lazy: `digest --help` starts without pydantic and the pipeline
     from digest.config import load_config
     from digest.pipeline import sample_render
 
     loaded = load_config(config)
-    summarize_config(loaded)
-    failed = False
+    warnings = environment_warnings(loaded)
+    samples: dict[str, list[str]] = {}
+    errors: list[str] = []
     for name in loaded.digests:
         try:
-            lines = sample_render(loaded, name)
+            samples[name] = sample_render(loaded, name)
         except RenderError as exc:
-            err.print(f"[red]error:[/red] digests.{name}.template: {exc}", soft_wrap=True)
-            failed = True
-            continue
+            errors.append(f"digests.{name}.template: {exc}")
+    if json_output:
+        out.print_json(
+            json.dumps(
+                {
+                    "config": str(loaded.path),
+                    "digests": sorted(loaded.digests),
+                    "samples": samples,
+                    "warnings": warnings,
+                    "errors": errors,
+                }
+            )
+        )
+        if errors:
+            raise typer.Exit(2)
+        return
+    summarize_config(loaded)
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+    for error in errors:
+        err.print(f"[red]error:[/red] {escape(error)}", soft_wrap=True)
+    for name, lines in samples.items():
         for line in lines:
             style = (
                 "yellow" if ("OVER BUDGET" in line or line.startswith(("warning", "lint"))) else ""
             )
             text = f"{name} (sample of {loaded.digests[name].max_articles} articles): {line}"
             out.print(f"[{style}]{text}[/{style}]" if style else text, soft_wrap=True)
-    if failed:
+    if errors:
         raise typer.Exit(2)
 
 
+# The keys of a provider that name environment variables, and what each one holds.
+_SECRET_KEYS = {
+    "token_env": "its API token",
+    "access_key_env": "its access key id",
+    "secret_key_env": "its secret key",
+    "username_env": "its user name",
+    "password_env": "its password",
+}
+
+
+def environment_warnings(config: Config) -> list[str]:
+    """What the configuration names in the environment but the environment lacks."""
+    found = []
+    for name, provider in config.providers.items():
+        for key, what in _SECRET_KEYS.items():
+            variable = getattr(provider, key)
+            if variable and not os.environ.get(variable):
+                found.append(
+                    f"providers.{name}.{key}: ${variable} ({what}) is not set; "
+                    f"sending through {name} will fail"
+                )
+    return found
+
+
 def summarize_config(config: Config) -> None:
+    from rich.table import Table  # lazy: `digest --help` starts without it
+
     out.print(f"[green]ok[/green] {config.path}")
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     for column in ("digest", "schedule", "time zone", "window", "sources", "list", "provider"):

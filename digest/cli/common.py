@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigOption",
     "HomeOption",
+    "JsonOption",
     "VerboseOption",
     "err",
     "open_workspace",
@@ -57,6 +58,7 @@ HomeOption = Annotated[
         show_default=False,
     ),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="log what happens; tracebacks on errors")
 ]

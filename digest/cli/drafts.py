@@ -15,7 +15,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
 
@@ -38,6 +37,8 @@ def drafts(
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Drafts and approved issues waiting to send, newest first."""
+    from rich.table import Table  # lazy: `digest --help` starts without it
+
     from digest.models import IssueStatus  # lazy: `digest --help` starts without it
 
     with open_workspace(config, home) as ws:

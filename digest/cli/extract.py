@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from digest.errors import DigestError, ExtractionError
 from digest.models import ExtractedArticle
-from digest.summarize import DEFAULT_WORDS, LeadSummarizer
+from digest.text import DEFAULT_WORDS
 
 if TYPE_CHECKING:
     import httpx
@@ -78,6 +76,8 @@ async def extract_target(
     target: str, fetcher: Fetcher, *, words: int = DEFAULT_WORDS
 ) -> dict[str, Any]:
     """One target -> the probe's record (the fields in FIELDS), through the pipeline's code."""
+    from digest.summarize import LeadSummarizer  # lazy: `digest --help` starts without httpx
+
     article = await _read_target(target, fetcher)
     summary = LeadSummarizer().summarize(article.lead or "", words=words, language=article.language)
     return {
@@ -110,10 +110,12 @@ def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
-def _show(record: dict[str, Any], console: Console) -> None:
+def _show(record: dict[str, Any], console: Any) -> None:
     if "error" in record:
         console.print(f"[bold red]{record['target']}[/]: {record['error']}", soft_wrap=True)
         return
+    from rich.table import Table  # lazy: `digest --help` starts without it
+
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column(overflow="fold")
@@ -145,6 +147,8 @@ def extract_command(
         raise typer.BadParameter("use --json or --jsonl, not both")
     if targets.count("-") > 1:
         raise typer.BadParameter("standard input (-) can be read only once")
+    from rich.console import Console  # lazy: `digest --help` starts without it
+
     records: list[dict[str, Any]] = []
     console = Console(soft_wrap=False)
 

@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
 from digest.models import MembershipStatus
@@ -20,6 +19,8 @@ def lists_command(
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Every list (configured or stored) with its members by status."""
+    from rich.table import Table  # lazy: `digest --help` starts without it
+
     with open_workspace(config, home) as ws:
         loaded, store = ws.config, ws.store
         for name, configured in loaded.lists.items():

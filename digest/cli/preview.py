@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from digest.cli.common import (
     ConfigOption,
     HomeOption,
+    JsonOption,
     VerboseOption,
     open_workspace,
     out,
@@ -32,6 +34,7 @@ def preview(
     ] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
+    json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Write the next issue as issue.html, issue.txt, issue.eml and issue.json; send nothing.
@@ -54,9 +57,28 @@ def preview(
             if draft.rendered
             else []
         )
+    previous = written.previous
+    if json_output:
+        rendered = draft.rendered
+        out.print_json(
+            json.dumps(
+                {
+                    "digest": digest,
+                    "written": written.written,
+                    "out": str(out_dir),
+                    "next": rendered is not None,
+                    "previous_issue": previous.id if previous is not None else None,
+                    "articles": len(rendered.articles) if rendered else None,
+                    "html_size": rendered.html_size if rendered else None,
+                    "checks": report_lines,
+                    "failed_sources": draft.report.get("failed_sources") or {},
+                },
+                default=str,
+            )
+        )
+        return
     print_report(draft.report)
-    if written.previous is not None:
-        previous = written.previous
+    if previous is not None:
         out.print(
             f"{digest}: nothing new to send; wrote the most recent issue again (issue "
             f"{previous.id}, {previous.status}, {previous.created_at:%Y-%m-%d}) -> {out_dir}/"

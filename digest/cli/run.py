@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated
 
 import typer
@@ -10,7 +11,9 @@ import typer
 from digest.cli.common import (
     ConfigOption,
     HomeOption,
+    JsonOption,
     VerboseOption,
+    err,
     open_workspace,
     out,
     print_report,
@@ -35,6 +38,7 @@ def run(
     now: Annotated[
         bool, typer.Option("--now", help="send the approved issue now; build nothing new")
     ] = False,
+    json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Build the digest's current issue and deliver it to every active subscriber.
@@ -46,7 +50,7 @@ def run(
 
     setup_logging(verbose)
     with open_workspace(config, home) as ws:
-        ws.config.digest(digest)
+        sources = ws.config.digest(digest).sources
         if now:
             sent = asyncio.run(send_approved(ws, digest, max_wait=max_wait))
             if not sent:
@@ -54,16 +58,44 @@ def run(
             result = sent[-1]
         else:
             result = asyncio.run(run_digest(ws, digest, max_wait=max_wait))
-    for resumed in result.resumed:
-        out.print(f"resumed issue {resumed.issue_id}: {resumed.status} {resumed.counts}")
-    print_report(result.report)
-    if result.status == IssueStatus.SKIPPED:
-        out.print(f"{digest}: {result.message}; nothing sent")
-        return
-    out.print(f"{digest}: {result.message}")
-    if result.status in (IssueStatus.FAILED, IssueStatus.PARTIAL) or (
-        result.dispatch is not None and result.dispatch.error
-    ):
+    failed_sources = result.report.get("failed_sources") or {}
+    # A quiet week (nothing new) is no failure; every source failing is.
+    all_failed = bool(sources) and set(sources) <= set(failed_sources)
+    failed = (
+        all_failed
+        or result.status in (IssueStatus.FAILED, IssueStatus.PARTIAL)
+        or (result.dispatch is not None and bool(result.dispatch.error))
+    )
+    if json_output:
+        out.print_json(
+            json.dumps(
+                {
+                    "digest": digest,
+                    "issue": result.issue_id,
+                    "status": str(result.status),
+                    "message": result.message,
+                    "deliveries": result.dispatch.counts if result.dispatch else {},
+                    "resumed": [
+                        {"issue": r.issue_id, "status": str(r.status), "deliveries": r.counts}
+                        for r in result.resumed
+                    ],
+                    "failed_sources": failed_sources,
+                    "extraction_errors": result.report.get("extraction_errors") or [],
+                    "warnings": result.report.get("warnings") or [],
+                    "failed": failed,
+                },
+                default=str,
+            )
+        )
+    else:
+        for resumed in result.resumed:
+            out.print(f"resumed issue {resumed.issue_id}: {resumed.status} {resumed.counts}")
+        print_report(result.report)
+        suffix = "; nothing sent" if result.status == IssueStatus.SKIPPED else ""
+        out.print(f"{digest}: {result.message}{suffix}")
+        if all_failed:
+            err.print(f"[red]error:[/red] every source of {digest} failed", soft_wrap=True)
+    if failed:
         raise typer.Exit(1)
 
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from digest.cli.common import ConfigOption, HomeOption, err, open_workspace, out
 
@@ -64,6 +63,8 @@ def sources(
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Every source's health: last success, last error, failures in a row, items seen."""
+    from rich.table import Table  # lazy: `digest --help` starts without it
+
     with open_workspace(config, home) as ws:
         rows = source_rows(ws.config, ws.store.source_health())
     failing = [row for row in rows if row["state"] == "failing"]

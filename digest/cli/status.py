@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
 from digest.dates import utcnow
@@ -77,6 +76,8 @@ def status(
     last: Annotated[int, typer.Option(help="issues to show per digest", min=1)] = 5,
 ) -> None:
     """Per digest: next firing (local and UTC), last issues with counts, failing sources."""
+    from rich.table import Table  # lazy: `digest --help` starts without it
+
     with open_workspace(config, home) as ws:
         found = collect_status(ws, last=last)
         recent = [_issue(ws, issue) for issue in ws.store.issues_of(limit=last)]

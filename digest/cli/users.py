@@ -12,7 +12,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
 from digest.errors import UsageError
@@ -68,6 +67,8 @@ def list_users(
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Every desk user with their role."""
+    from rich.table import Table  # lazy: `digest --help` starts without it
+
     with open_workspace(config, home) as ws:
         rows = [
             {

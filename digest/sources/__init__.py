@@ -339,7 +339,9 @@ async def gather(
     for name, (items, report) in zip(names, outcomes, strict=True):
         result.reports[name] = report
         if report.error is not None:
-            log.warning("source %s failed: %s", name, report.error)
+            # INFO: the failure is in the result's report, which the CLI prints and the
+            # service logs at WARNING; logging it here too would say it twice.
+            log.info("source %s failed: %s", name, report.error)
             result.failures[name] = report.error
             continue
         result.counts[name] = len(items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,25 @@ def test_check_names_list_keys_that_cannot_work(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "lists.a.confirm_provider: double opt-in needs a provider" in result.output
     assert "lists.b.confirm_provider: no provider named 'nope'" in result.output
+
+
+def test_check_warns_about_unset_secrets_and_speaks_json(
+    example_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = example_dir / "example.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[providers.pm]\nkind = "postmark"\ntoken_env = "DIGEST_TEST_UNSET_TOKEN"\n'
+    )
+    monkeypatch.delenv("DIGEST_TEST_UNSET_TOKEN", raising=False)
+    result = runner.invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 0
+    assert "providers.pm.token_env: $DIGEST_TEST_UNSET_TOKEN (its API token) is not set" in (
+        result.stderr
+    )
+    data = json.loads(runner.invoke(app, ["check", "--config", str(config), "--json"]).stdout)
+    assert data["digests"] == ["example"] and data["errors"] == []
+    assert any("DIGEST_TEST_UNSET_TOKEN" in w for w in data["warnings"])
+    assert any("within budget" in line for line in data["samples"]["example"])
+    monkeypatch.setenv("DIGEST_TEST_UNSET_TOKEN", "set")
+    assert "not set" not in runner.invoke(app, ["check", "--config", str(config)]).stderr

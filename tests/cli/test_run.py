@@ -59,3 +59,30 @@ def test_unknown_digest_is_a_usage_error(cfg: str, home: Path) -> None:
     code, _, err = invoke("run", "weekly", "--config", cfg, "--home", str(home))
     assert code == 2
     assert "no digest named 'weekly'" in err
+
+
+def test_run_json_and_a_quiet_week_exits_0(cfg: str, home: Path) -> None:
+    code, out, err = invoke("run", "example", "--config", cfg, "--home", str(home), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["status"] == "complete" and result["deliveries"] == {"sent": 3}
+    assert result["failed"] is False and result["failed_sources"] == {}
+    code, out, err = invoke("run", "example", "--config", cfg, "--home", str(home), "--json")
+    assert code == 0, err  # nothing new: a quiet week is no failure
+    assert json.loads(out)["status"] == "skipped"
+
+
+def test_every_source_failing_exits_1_and_says_so_once(example_dir: Path, home: Path) -> None:
+    config = example_dir / "example.toml"
+    text = config.read_text()
+    text = text.replace('url = "example/harbour-gazette.xml"', 'url = "http://127.0.0.1:9/a.xml"')
+    text = text.replace(
+        'kind = "folder"\npath = "example/articles"',
+        'kind = "feed"\nurl = "http://127.0.0.1:9/b.xml"',
+    )
+    config.write_text(text)
+    code, out, err = invoke("run", "example", "--config", str(config), "--home", str(home))
+    assert code == 1
+    assert err.count("source failed: harbour-gazette") == 1
+    assert err.count("source failed: newsroom") == 1
+    assert "every source of example failed" in err and "nothing new to send" in out
