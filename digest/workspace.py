@@ -24,6 +24,7 @@ from digest.config import Config, ProviderConfig
 from digest.errors import UsageError
 from digest.fetch import USER_AGENT, Fetcher
 from digest.models import ExtractedArticle
+from digest.progress import SILENT, Progress
 from digest.send import Transport, make_transport
 from digest.store import Store, open_store
 from digest.tokens import LinkSigner, load_secret
@@ -92,6 +93,7 @@ class Workspace:
     owner: str = field(default_factory=_owner)
     transports: TransportFactory = make_transport
     extractor_override: Extractor | None = None
+    progress: Progress = SILENT  # the CLI shows progress bars on a terminal
 
     @classmethod
     def open(

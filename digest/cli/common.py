@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from digest.progress import SILENT, Progress, Task
+
 if TYPE_CHECKING:
     from digest.workspace import Workspace
 
@@ -30,6 +32,7 @@ __all__ = [
     "open_workspace",
     "out",
     "print_report",
+    "progress",
     "setup_logging",
     "state",
 ]
@@ -95,6 +98,51 @@ def open_workspace(config: Path | None, home: Path | None) -> Iterator[Workspace
         yield ws
     finally:
         ws.close()
+
+
+class _BarTask(Task):
+    def __init__(self, bars: Any, label: str, total: int | None) -> None:
+        self.bars = bars
+        self.id = bars.add_task(label, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        self.bars.advance(self.id, amount)
+
+    def done(self) -> None:
+        self.bars.update(self.id, visible=False)
+
+
+class TerminalProgress(Progress):
+    """Rich progress bars on standard error while a command runs (see `progress`)."""
+
+    def __init__(self, console: Console) -> None:
+        # lazy: rich.progress only when a terminal watches
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bars
+
+        self.bars = Bars(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+
+    def task(self, label: str, total: int | None = None) -> Task:
+        return _BarTask(self.bars, label, total)
+
+
+@contextmanager
+def progress(console: Console | None = None) -> Iterator[Progress]:
+    """Progress bars when standard error is a terminal; silence otherwise (cron, pipes)."""
+    console = console or err
+    if not console.is_terminal:
+        yield SILENT
+        return
+    shown = TerminalProgress(console)
+    with shown.bars:
+        yield shown
 
 
 def print_report(report: dict[str, Any]) -> None:

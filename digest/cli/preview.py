@@ -17,6 +17,7 @@ from digest.cli.common import (
     open_workspace,
     out,
     print_report,
+    progress,
     setup_logging,
 )
 
@@ -47,7 +48,8 @@ def preview(
     from digest.workspace import ensure_folder
 
     setup_logging(verbose)
-    with open_workspace(config, home) as ws:
+    with open_workspace(config, home) as ws, progress() as shown:
+        ws.progress = shown
         ws.config.digest(digest)
         ensure_folder(out_dir, "--out")
         written = asyncio.run(write_preview(ws, digest, out_dir, next_only=next_only))

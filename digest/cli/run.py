@@ -17,6 +17,7 @@ from digest.cli.common import (
     open_workspace,
     out,
     print_report,
+    progress,
     setup_logging,
 )
 from digest.errors import UsageError
@@ -49,7 +50,8 @@ def run(
     from digest.pipeline import run_digest, send_approved
 
     setup_logging(verbose)
-    with open_workspace(config, home) as ws:
+    with open_workspace(config, home) as ws, progress() as shown:
+        ws.progress = shown
         sources = ws.config.digest(digest).sources
         if now:
             sent = asyncio.run(send_approved(ws, digest, max_wait=max_wait))
@@ -110,7 +112,8 @@ def resume(
     from digest.pipeline import resume_unfinished  # lazy: `digest --help` starts without it
 
     setup_logging(verbose)
-    with open_workspace(config, home) as ws:
+    with open_workspace(config, home) as ws, progress() as shown:
+        ws.progress = shown
         reports = asyncio.run(resume_unfinished(ws, digest, max_wait=max_wait))
     if not reports:
         out.print("nothing unfinished")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from digest.cli.common import ConfigOption, HomeOption, err, open_workspace, out
+from digest.cli.common import ConfigOption, HomeOption, err, open_workspace, out, progress
 from digest.errors import UsageError
 from digest.models import MembershipStatus
 
@@ -231,11 +231,25 @@ def import_command(
     # lazy: `digest --help` starts without it
     from digest.subscribers import import_csv, skipped_log
 
-    with skipped_log(skipped_out) as on_skip, open_workspace(config, home) as ws:
+    with (
+        skipped_log(skipped_out) as on_skip,
+        open_workspace(config, home) as ws,
+        progress() as shown,
+    ):
         list_id = _list_id(ws.config, ws.store, list_name)
-        report = import_csv(
-            ws.store, list_id, file, dry_run=dry_run, resubscribe=resubscribe, on_skip=on_skip
-        )
+        task = shown.task("importing rows")
+        try:
+            report = import_csv(
+                ws.store,
+                list_id,
+                file,
+                dry_run=dry_run,
+                resubscribe=resubscribe,
+                on_skip=on_skip,
+                on_rows=task.advance,
+            )
+        finally:
+            task.done()
     if json_output:
         out.print_json(
             json.dumps(

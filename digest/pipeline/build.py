@@ -284,9 +284,19 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             for source, health in ws.store.source_health(digest.sources).items()
             if health["consecutive_failures"]
         ]
-        gathered = await gather(
-            ws.config, digest.sources, fetcher, cache=ws.store, now=now, failing=failing
-        )
+        task = ws.progress.task("gathering sources", len(digest.sources))
+        try:
+            gathered = await gather(
+                ws.config,
+                digest.sources,
+                fetcher,
+                cache=ws.store,
+                now=now,
+                failing=failing,
+                on_source=lambda _: task.advance(),
+            )
+        finally:
+            task.done()
         statuses = Counter(report.status for report in gathered.reports.values())
         log.info(
             "gathered %d items from %d sources in %.2f s (%s)",

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from digest.models import IssueStatus, Recipient
+from digest.models import DeliveryStatus, IssueStatus, Recipient
 from digest.pipeline.build import render_settings
 from digest.render import (
     MessageTemplate,
@@ -77,6 +77,9 @@ async def deliver_issue(
     limiter = None
     if rate := ws.config.providers[digest.provider].rate_limit:
         limiter = RateLimiter(rate)
+    counts = ws.store.delivery_counts(issue.id)
+    open_count = sum(counts.get(status, 0) for status in DeliveryStatus.OPEN)
+    task = ws.progress.task("sending messages", open_count)
     try:
         return await dispatch_issue(
             ws.store,
@@ -92,8 +95,10 @@ async def deliver_issue(
             batch_size=ws.config.send.batch_size,
             max_wait=max_wait,
             stop=stop,
+            on_batch=task.advance,
         )
     finally:
+        task.done()
         await transport.aclose()
 
 

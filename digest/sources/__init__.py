@@ -22,7 +22,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -325,15 +325,24 @@ async def gather(
     cache: SourceCache | None = None,
     now: datetime | None = None,
     failing: Iterable[str] = (),
+    on_source: Callable[[str], None] | None = None,
 ) -> GatherResult:
     """Gather the named sources concurrently; each failure is recorded, never raised.
 
     `failing` names sources that failed last time: they are tried once, without retries.
+    `on_source` is told the name of each source as it is done (for a progress bar).
     """
     names = list(dict.fromkeys(source_names))
     cached = cache.load_source_cache(names) if cache is not None else {}
     run = _Gatherer(config, fetcher, cached, now or datetime.now(UTC), frozenset(failing))
-    outcomes = await asyncio.gather(*(run.source(name, config.sources[name]) for name in names))
+
+    async def one(name: str) -> tuple[list[SourceItem], SourceReport]:
+        outcome = await run.source(name, config.sources[name])
+        if on_source is not None:
+            on_source(name)
+        return outcome
+
+    outcomes = await asyncio.gather(*(one(name) for name in names))
     result = GatherResult()
     seen: set[tuple[str, str]] = set()
     for name, (items, report) in zip(names, outcomes, strict=True):

@@ -138,6 +138,7 @@ def import_csv(
     resubscribe: bool = False,
     origin: str | None = None,
     on_skip: Callable[[Skipped], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
     reader: Literal["thread", "process"] | None = None,
 ) -> ImportReport:
@@ -145,7 +146,8 @@ def import_csv(
 
     A row whose status column says unsubscribed/bounced/complained is imported as such (that is
     how leavers are carried over from another tool; it never re-activates anyone). `on_skip` is
-    called for every skipped row, in file order, for a full report of a huge file. The file is
+    called for every skipped row, in file order, for a full report of a huge file; `on_rows`
+    with the number of rows of each batch written (for a progress bar). The file is
     parsed while the database writes: in a thread, or for a big file in a separate process
     (`reader` chooses; by default the file's size does), since parsing and validating holds the
     GIL for as long as the database takes.
@@ -177,6 +179,8 @@ def import_csv(
             # reported in file order: the batch's outcomes are, the invalid rows merge in
             for line, reason in heapq.merge(sorted(invalid), skipped):
                 skip(line, reason)
+            if on_rows is not None:
+                on_rows(len(batch) + len(invalid))
 
         if reader is None:
             reader = "process" if _worth_a_process(path) else "thread"
