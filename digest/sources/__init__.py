@@ -31,7 +31,7 @@ from digest.config import Config, SourceConfig
 from digest.fetch import Fetched, Fetcher, FetchError
 from digest.models import SourceItem
 from digest.sources.cache import decode_items, encode_items, fingerprint
-from digest.sources.feed import FeedError, keep_by_filters, parse_document
+from digest.sources.feed import FeedError, keep_by_filters, log_reading, parse_document
 from digest.sources.folder import read_folder
 from digest.sources.normalize import build_items
 from digest.sources.page import page_item
@@ -161,8 +161,7 @@ class _Gatherer:
     async def parse(self, name: str, source: SourceConfig, fetched: Fetched) -> list[SourceItem]:
         def work() -> list[SourceItem]:
             document = parse_document(fetched.content, fetched.url, fetched.content_type)
-            for problem in document.problems:
-                log.warning("source %s: %s", name, problem)
+            log_reading(name, document)
             return build_items(
                 name,
                 document.entries,

@@ -29,6 +29,16 @@ ALLOWED_TAGS = {
 _LINK_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
 
 
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an entry carries: a podcast episode, a video, an image (RSS enclosure, Atom
+    rel="enclosure" link, media:content)."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
 @dataclass
 class Entry:
     """One feed entry as a parser found it: raw, not yet normalized."""
@@ -41,6 +51,10 @@ class Entry:
     author: str | None = None
     categories: list[str] = field(default_factory=list)
     base: str | None = None  # what relative links in the body are relative to
+    image: str | None = None  # the entry's own picture (enclosure, media:thumbnail/content)
+    image_width: int | None = None
+    image_height: int | None = None
+    enclosures: list[Enclosure] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +66,7 @@ class ParsedFeed:
     link: str | None = None
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # e.g. malformed XML, kept what parsed
+    path: str = "lxml"  # which reading it took: lxml, lxml after repair (...), feedparser, ...
 
 
 # Built once: nh3.clean(..., tags=...) rebuilds its allow-list on every call (about 3x slower).
@@ -68,7 +83,7 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
 
 
 def _absolute(match: re.Match[str], base: str) -> str:
-    value = html.unescape(match.group(2))
+    value = html.unescape(match.group(2)).strip()
     if value.startswith(("http://", "https://", "mailto:", "#")):
         return match.group(0)
     return f'{match.group(1)}="{html.escape(urljoin(base, value), quote=True)}"'
