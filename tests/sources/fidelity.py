@@ -48,10 +48,12 @@ def headers_of(data: bytes) -> dict[str, str]:
     return {m.group(1).decode().lower(): m.group(2).decode() for m in _HEADER.finditer(data)}
 
 
+def name_of(path: Path) -> str:
+    return path.relative_to(CORPUS).as_posix() if path.is_relative_to(CORPUS) else path.name
+
+
 def location(path: Path, headers: dict[str, str]) -> str:
-    return headers.get("content-location") or urljoin(
-        DEFAULT_BASE, path.relative_to(CORPUS).as_posix()
-    )
+    return headers.get("content-location") or urljoin(DEFAULT_BASE, name_of(path))
 
 
 def reading(entry: Entry, url: str) -> Reading:
@@ -106,7 +108,7 @@ def compare(path: Path) -> tuple[int, list[Difference], str]:
     content_type = headers.get("content-type")
     theirs = feedparser_reading(data, url, content_type)
     ours = digest_reading(data, url, content_type)
-    name = path.relative_to(CORPUS).as_posix()
+    name = name_of(path)
     # an entry with nothing in it (no title, link, id or body) is never an item: not counted
     # (build_items drops it), on either side
     their_entries = [r for r in readings(theirs, url) if r != EMPTY] if theirs else []
