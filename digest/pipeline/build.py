@@ -21,6 +21,7 @@ from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
 from digest.dates import utcnow
 from digest.errors import ExtractionError
+from digest.extract.image import HEAD_BYTES, image_size
 from digest.fetch import Fetcher, FetchError
 from digest.identity import dedupe_key, url_key
 from digest.models import Article, ExtractedArticle, SourceItem
@@ -109,6 +110,7 @@ def _stub(item: SourceItem) -> Article | None:
         lead="",
         published=item.published,
         author=item.author,
+        image=item.image,
     )
 
 
@@ -121,7 +123,7 @@ def _reused(item: SourceItem, stored: StoredArticle) -> Article:
         lead=stored.lead,
         published=item.published or stored.published,
         author=item.author or stored.author,
-        image=stored.image,
+        image=item.image or stored.image,
         language=stored.language,
         words=stored.words,
     )
@@ -181,7 +183,7 @@ async def extract_items(
             lead=found.lead or "",
             published=published,
             author=item.author or found.author,
-            image=found.image,
+            image=item.image or found.image,  # the feed's own picture, else the page's
             language=found.language,
             words=found.words,
         )
@@ -339,6 +341,10 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     }
     if len(selection.chosen) < digest.min_articles:
         return Draft(name, selection, None, report)
+    image_sizes: dict[str, tuple[int, int]] = {}
+    if digest.images != "none":
+        known_sizes = {i.image: i.image_size for i in gathered.items if i.image and i.image_size}
+        image_sizes = await image_sizes_of(ws, selection.chosen, known_sizes)
     summarizer = summarizer_for(digest)
     for article in selection.chosen:
         article.summary = summarizer.summarize(
@@ -350,14 +356,45 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             issue_date=now.astimezone(digest.zone).date(),
             articles=selection.chosen,
             source_titles={
-                source: ws.config.sources[source].title or source for source in digest.sources
+                **{
+                    source: ws.config.sources[source].title or source
+                    for source in digest.sources
+                },
+                **gathered.titles,
             },
+            image_sizes=image_sizes,
         ),
         render_settings(ws.config, name),
     )
     report["warnings"] = list(rendered.warnings)
     report["html_size"] = rendered.html_size
     return Draft(name, selection, rendered, report)
+
+
+async def image_sizes_of(
+    ws: Workspace, articles: list[Article], known: dict[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    """Each chosen article's picture's (width, height): as the feed gave it, else read from the
+    image's first bytes (a ranged GET); a picture whose size cannot be had is left out."""
+    sizes = {a.image: known[a.image] for a in articles if a.image and a.image in known}
+    missing = list(dict.fromkeys(a.image for a in articles if a.image and a.image not in sizes))
+    if not missing:
+        return sizes
+
+    async def probe(fetcher: Fetcher, url: str) -> tuple[int, int] | None:
+        try:
+            fetched = await fetcher.get(
+                url, headers={"Range": f"bytes=0-{HEAD_BYTES - 1}"}, timeout=5.0, retries=0
+            )
+        except FetchError as exc:
+            log.info("image %s: %s; shown without it", url, exc)
+            return None
+        return image_size(fetched.content[:HEAD_BYTES])
+
+    async with ws.fetcher() as fetcher:
+        found = await asyncio.gather(*(probe(fetcher, url) for url in missing))
+    sizes.update((url, size) for url, size in zip(missing, found, strict=True) if size)
+    return sizes
 
 
 def render_settings(config: Config, name: str) -> RenderSettings:
@@ -374,6 +411,7 @@ def render_settings(config: Config, name: str) -> RenderSettings:
         language=digest.language,
         template_dir=config.resolve(digest.template) if digest.template else None,
         size_budget=digest.size_budget,
+        images=digest.images,
         unsubscribe_mailto=config.web.unsubscribe_mailto,
         list_id_domain=domain,
         message_id_domain=domain,
