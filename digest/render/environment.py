@@ -40,8 +40,8 @@ from digest.text import cut_to_words
 
 __all__ = [
     "CONTENT_WIDTH",
-    "THUMBNAIL_WIDTH",
     "DEFAULT_TEMPLATE_DIR",
+    "THUMBNAIL_WIDTH",
     "Plan",
     "article_view",
     "environment",
