@@ -356,10 +356,7 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             issue_date=now.astimezone(digest.zone).date(),
             articles=selection.chosen,
             source_titles={
-                **{
-                    source: ws.config.sources[source].title or source
-                    for source in digest.sources
-                },
+                **{source: ws.config.sources[source].title or source for source in digest.sources},
                 **gathered.titles,
             },
             image_sizes=image_sizes,
