@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -23,7 +23,7 @@ from digest.dates import utcnow
 from digest.errors import ExtractionError
 from digest.extract.image import HEAD_BYTES, image_size
 from digest.fetch import Fetcher, FetchError
-from digest.identity import dedupe_key, url_key
+from digest.identity import dedupe_key, dedupe_keys, url_key
 from digest.models import Article, ExtractedArticle, SourceItem
 from digest.render import (
     IssueContent,
@@ -244,11 +244,14 @@ async def _extract_planned(
     return articles
 
 
-def sent_before(store: Store, digest: str, items: list[SourceItem]) -> frozenset[str]:
-    """The stories among `items` that this digest has already sent."""
-    return frozenset(
-        store.sent_article_keys(digest, (dedupe_key(i.source, i.key, i.url) for i in items))
-    )
+def sent_before(
+    store: Store, digest: str, stories: Iterable[tuple[str, str, str | None]]
+) -> frozenset[str]:
+    """The stories among (source, key, link) that this digest has already sent, by their
+    current keys; a story sent before an upgrade is found under its key of that time."""
+    variants = {story: dedupe_keys(*story) for story in stories}
+    found = store.sent_article_keys(digest, (k for keys in variants.values() for k in keys))
+    return frozenset(keys[0] for keys in variants.values() if any(k in found for k in keys))
 
 
 def source_results(
@@ -302,7 +305,9 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             now=now,
             window=digest.window_delta,
             limit=digest.max_articles,
-            already_sent=sent_before(ws.store, name, gathered.items),
+            already_sent=sent_before(
+                ws.store, name, ((i.source, i.key, i.url) for i in gathered.items)
+            ),
         )
         candidates, errors = await extract_items(
             gathered.items, fetcher, ws.extractor, store=ws.store, known=known, plan=plan
@@ -315,8 +320,12 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     # The plan already knows what was sent among the items' keys; only an article whose link
     # came from extraction (a page's canonical URL) has a key the plan did not look up.
     asked = {dedupe_key(i.source, i.key, i.url) for i in gathered.items}
-    unasked = {dedupe_key(a.source, a.key, a.url) for a in candidates} - asked
-    already = set(plan.already_sent) | ws.store.sent_article_keys(name, unasked)
+    unasked = [
+        (a.source, a.key, a.url)
+        for a in candidates
+        if dedupe_key(a.source, a.key, a.url) not in asked
+    ]
+    already = set(plan.already_sent) | sent_before(ws.store, name, unasked)
     selection = select_articles(
         candidates,
         now=now,

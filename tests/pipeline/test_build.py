@@ -12,7 +12,7 @@ import pytest
 
 from digest import extract
 from digest.config import load_config
-from digest.identity import url_key
+from digest.identity import url_key, url_key_v1
 from digest.models import ExtractedArticle
 from digest.pipeline import compose_issue
 from digest.workspace import Workspace
@@ -286,3 +286,24 @@ async def test_an_opml_list_gathers_each_feed_under_its_outline_title(
     ]
     assert "First Gazette" in draft.rendered.html and "Second Times" in draft.rendered.html
     assert server.hits["/first.xml"] == 1  # listed twice, gathered once
+
+
+@pytest.mark.slow
+async def test_stories_sent_before_an_upgrade_of_the_keys_are_not_sent_again(
+    workspace: Workspace,
+) -> None:
+    """A store written by version 1 keeps its stories' keys as version 1 made them."""
+    first = await compose_issue(workspace, "daily")
+    sent = first.selection.chosen[:3]
+    issue_id = workspace.store.claim_issue("daily", "2026-W01", "version-1")
+    assert issue_id is not None
+    workspace.store.save_draft(issue_id, subject="s", html="h", text="t", content={}, report={})
+    version_1_keys = [url_key_v1(a.url) or "" for a in sent]
+    assert all(key and not key.startswith("u2:") for key in version_1_keys)
+    workspace.store.freeze_issue(issue_id, "daily", 0, version_1_keys)
+
+    again = await compose_issue(workspace, "daily")
+    titles = {a.title for a in again.selection.chosen}
+    assert titles and not titles & {a.title for a in sent}
+    left_out = {entry["title"]: entry["reason"] for entry in again.report["left_out"]}
+    assert all(left_out[a.title] == "sent in an earlier issue" for a in sent)
