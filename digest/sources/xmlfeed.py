@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import re
+import threading
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
@@ -63,7 +65,19 @@ class NotWellFormed(FeedError):
     """The document is not well-formed XML (the message says where)."""
 
 
+_PARSERS = threading.local()  # a parser is reusable, but not by two threads at once
+
+
 def _parser(*, recover: bool) -> etree.XMLParser:
+    if recover:
+        return _new_parser(recover=True)
+    parser: etree.XMLParser | None = getattr(_PARSERS, "strict", None)
+    if parser is None:
+        parser = _PARSERS.strict = _new_parser(recover=False)
+    return parser
+
+
+def _new_parser(*, recover: bool) -> etree.XMLParser:
     return etree.XMLParser(
         recover=recover,
         resolve_entities="internal",  # a DOCTYPE's own entities; never an external one
@@ -98,8 +112,11 @@ def _text(element: Any) -> str:
 _C1 = {code: bytes([code]).decode("cp1252", "ignore") or None for code in range(0x80, 0xA0)}
 
 
+_C1_FOUND = re.compile("[\x80-\x9f]")
+
+
 def _c1(text: str | None) -> str | None:
-    if text and any("\x80" <= char <= "\x9f" for char in text):
+    if text and _C1_FOUND.search(text):
         return text.translate(_C1)
     return text
 
