@@ -23,8 +23,6 @@ from datetime import datetime
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from url_normalize import url_normalize
-
 __all__ = ["KEY_VERSION", "dedupe_key", "dedupe_keys", "item_key", "url_key"]
 
 KEY_VERSION = 2
@@ -86,6 +84,8 @@ def url_key(url: str | None) -> str | None:
 
 
 def _general_key(url: str) -> str:
+    from url_normalize import url_normalize  # lazy: 30 ms to import, for unusual links only
+
     try:
         normal = url_normalize(url, default_scheme="https")
         parts = urlsplit(normal or url)

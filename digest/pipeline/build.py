@@ -21,7 +21,6 @@ from digest.compose import OLDER_THAN_WINDOW, Selection, select_articles
 from digest.config import Config, DigestConfig
 from digest.dates import utcnow
 from digest.errors import ExtractionError
-from digest.extract.image import HEAD_BYTES, image_size
 from digest.fetch import Fetcher, FetchError
 from digest.identity import dedupe_key, dedupe_keys, url_key
 from digest.models import Article, ExtractedArticle, SourceItem
@@ -386,6 +385,8 @@ async def image_sizes_of(
     missing = list(dict.fromkeys(a.image for a in articles if a.image and a.image not in sizes))
     if not missing:
         return sizes
+    # lazy: the extraction package is loaded only by runs that extract (a warm run does not)
+    from digest.extract.image import HEAD_BYTES, image_size
 
     async def probe(fetcher: Fetcher, url: str) -> tuple[int, int] | None:
         try:

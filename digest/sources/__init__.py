@@ -36,7 +36,6 @@ from digest.sources.cache import decode_items, encode_items, fingerprint
 from digest.sources.feed import FeedError, keep_by_filters, log_reading, parse_document
 from digest.sources.folder import read_folder
 from digest.sources.normalize import build_items
-from digest.sources.opml import Outline, read_opml, sub_source_name
 from digest.sources.page import page_item
 from digest.store import CachedSource
 
@@ -289,6 +288,8 @@ class _Gatherer:
     async def opml(self, name: str, source: SourceConfig, report: SourceReport) -> list[SourceItem]:
         """Every feed of an OPML list, gathered as feed sources of their own; a feed that fails
         is a note, the list fails only when all of them do (or the list itself)."""
+        from digest.sources.opml import Outline, read_opml, sub_source_name  # lazy: lxml
+
         location = source.url or source.path
         assert location is not None
         fetched = await self.read(name, source, location, None)
