@@ -16,6 +16,7 @@ from digest.identity import url_key, url_key_v1
 from digest.models import ExtractedArticle
 from digest.pipeline import compose_issue
 from digest.workspace import Workspace
+from tests.extract.helpers import png
 from tests.sources.hostile import HostileServer, rss
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -198,26 +199,6 @@ async def test_a_real_feed_with_a_stray_nbsp_makes_the_same_issue(tmp_path: Path
             re.sub(r"DgsT[0-9a-f]+_", "DgsT_", getattr(i.rendered, part)) for i in issues
         )
         assert blemished_part == clean_part
-
-
-def png(width: int, height: int) -> bytes:
-    """A real (blank, grey) PNG of the given size."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.mark.slow
