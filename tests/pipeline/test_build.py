@@ -161,12 +161,12 @@ async def test_cold_then_warm_issue_has_the_same_articles_once(
 REAL_FEED = Path(__file__).resolve().parents[1] / "data" / "feeds" / "tails-feed.rss"
 
 
-def one_feed_config(tmp_path: Path, feed: str, **digest: Any) -> Path:
+def one_feed_config(tmp_path: Path, feed: str, *, fetch_full: bool = False, **digest: Any) -> Path:
     settings = {"max_articles": 8, "images": '"none"', "window": '"3650d"', **digest}
     path = tmp_path / "digest.toml"
     path.write_text(
         '[providers.outbox]\nkind = "outbox"\n[lists.readers]\ntitle = "Readers"\n'
-        f'[sources.news]\nkind = "feed"\nurl = "{feed}"\nfetch_full = false\n'
+        f'[sources.news]\nkind = "feed"\nurl = "{feed}"\nfetch_full = {str(fetch_full).lower()}\n'
         '[digests.daily]\ntitle = "Daily"\nsources = ["news"]\nlist = "readers"\n'
         'provider = "outbox"\nfrom = "Daily <daily@example.org>"\n'
         + "".join(f"{key} = {value}\n" for key, value in settings.items())
@@ -231,6 +231,32 @@ async def test_feed_pictures_reach_the_email_sized(tmp_path: Path, server: Hosti
         assert f'src="{picture}" width="{width}" height="{height}" alt="pics story 0"' in html
     assert server.hits["/pics/harbour.png"] == 2  # its size read once per issue
     assert server.headers_seen["/pics/harbour.png"].get("Range") == "bytes=0-65535"
+
+
+@pytest.mark.slow
+async def test_a_teasers_picture_is_its_pages_og_image(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    picture = server.static("/pics/page.png", png(1000, 500), "image/png")
+    page = server.static(
+        "/articles/teased",
+        (
+            f'<html><head><title>Teased</title><meta property="og:image" content="{picture}">'
+            f"</head><body><article><h1>Teased story</h1><p>{LEAD.format(n='t')}</p>"
+            "</article></body></html>"
+        ).encode(),
+        "text/html",
+    )
+    when = (NOW - timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    teaser = {"title": "Teased story", "link": page, "guid": "t", "pubDate": when,
+              "description": "The council met… Continue reading"}  # fmt: skip
+    feed = server.static("/teasers.xml", rss([teaser]))
+    config = load_config(one_feed_config(tmp_path, feed, fetch_full=True, images='"lead"'))
+    with Workspace.open(config, tmp_path / "home") as ws:
+        draft = await compose_issue(ws, "daily")
+    assert draft.rendered is not None
+    assert [a.image for a in draft.selection.chosen] == [picture]
+    assert f'src="{picture}" width="552" height="276"' in draft.rendered.html
 
 
 @pytest.mark.slow
