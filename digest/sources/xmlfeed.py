@@ -3,9 +3,10 @@
 The document is parsed strictly: libxml2's recover mode, once it meets one blemish, drops every
 later `&amp;`, `&lt;` and `&gt;` (escaped bodies turn to tag soup, query strings lose their `&`),
 so a document that is not well-formed raises `NotWellFormed`, and `feed.parse_document` repairs
-the common blemishes (`repair.py`) or hands it to feedparser. Entities are never resolved and
-nothing is fetched (no XXE, no billion laughs). A well-formed document that is not RSS or Atom
-raises `NotAFeed`.
+the common blemishes (`repair.py`) or hands it to feedparser. External entities are never
+resolved and nothing is fetched (no XXE); a document's own entities are, within libxml2's limit
+on amplification (a billion laughs is refused, and read again with its references as text). A
+well-formed document that is not RSS or Atom raises `NotAFeed`.
 
 Elements are read by namespace and name, never by name alone: a `media:title` is not the title
 and a `media:content` is not an Atom body. Bodies come from content:encoded, description,

@@ -208,3 +208,17 @@ def test_windows_1252_references_read_as_browsers_read_them() -> None:
         rss_item("<title>don&#146;t</title><description>&#147;q&#148;</description>")
     )
     assert entry.title == "don’t" and entry.content_html == "“q”"
+
+
+def test_a_documents_own_entities_are_read_but_never_a_billion_laughs() -> None:
+    own = '<!DOCTYPE rss [<!ENTITY site "tag:example.org,">]>' + rss_item(
+        '<title>T</title><guid isPermaLink="false">&site;2026:1</guid>'
+    )
+    (entry,) = entries(own)
+    assert entry.guid == "tag:example.org,2026:1"
+    laughs = '<!ENTITY l0 "lol">' + "".join(
+        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    document = f"<!DOCTYPE rss [{laughs}]>" + rss_item("<title>&l9;</title>")
+    feed = parse_document(document.encode(), URL)
+    assert feed.path.startswith("lxml after repair") and feed.entries[0].title == "&l9;"
