@@ -33,6 +33,16 @@ class ExtractedArticle:
     text: str | None = None  # the main text, plain, paragraphs separated by blank lines
 
 
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an item carries: a podcast episode, a video, an image (RSS enclosure, Atom
+    rel="enclosure" link, media:content, JSON Feed attachment)."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
 @dataclass(slots=True)  # tens of thousands live at once in a large gather
 class SourceItem:
     """One item a source yielded, before extraction: a feed entry, a page, a local file."""
@@ -49,6 +59,9 @@ class SourceItem:
     categories: tuple[str, ...] = ()
     fetch_full: bool = False  # the source allows fetching the linked page for teasers
     filename: str | None = None  # a local file's name, which tells its format
+    image: str | None = None  # the item's own picture, absolute http(s)
+    image_size: tuple[int, int] | None = None  # (width, height) when the source says
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 @dataclass(slots=True)  # tens of thousands live at once in a large gather

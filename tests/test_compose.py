@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from digest.compose import select_articles
+from digest.identity import url_key
 from digest.models import Article
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -43,12 +44,12 @@ def test_sent_before_and_same_story_from_two_feeds_are_left_out() -> None:
         now=NOW,
         window=timedelta(days=7),
         max_articles=10,
-        already_sent={"example.org/z"},
+        already_sent={url_key("https://example.org/z")},
     )
     assert [a.key for a in selection.chosen] == ["x"]
     reasons = {a.key: reason for a, reason in selection.left_out}
     assert reasons == {"y": "same story as 's'", "z": "sent in an earlier issue"}
-    assert selection.keys() == ["example.org/story"]
+    assert selection.keys() == [url_key("https://example.org/story")]
 
 
 def test_future_dates_are_clamped() -> None:

@@ -17,7 +17,9 @@ from digest.store import open_store
 def test_ses_without_botocore_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(sys.modules, "botocore", None)  # as if it were not installed
+    for module in [m for m in sys.modules if m == "botocore" or m.startswith("botocore.")]:
+        monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "botocore", None)
     monkeypatch.delitem(sys.modules, "digest.send.ses", raising=False)
     monkeypatch.setenv("AK", "id")
     monkeypatch.setenv("SK", "secret")
@@ -31,6 +33,8 @@ def test_ses_without_botocore_names_the_extra(
 def test_postgresql_without_psycopg_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    for module in [m for m in sys.modules if m == "psycopg" or m.startswith("psycopg.")]:
+        monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(UsageError, match=r"pip install 'digest\[postgres\]'"):
         open_store("postgresql+psycopg://nobody@127.0.0.1:9/none", tmp_path, migrate=False)

@@ -109,6 +109,14 @@ def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
                     f"folder {config.resolve(source.path)} does not exist",
                 )
             )
+        if source.kind == "opml" and source.path and not config.resolve(source.path).is_file():
+            problems.append(
+                ConfigProblem(
+                    file,
+                    f"sources.{name}.path",
+                    f"file {config.resolve(source.path)} does not exist",
+                )
+            )
         if source.url and not re.match(r"^https?://", source.url):
             local = config.resolve(source.url.removeprefix("file://"))
             if not local.exists():

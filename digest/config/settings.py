@@ -264,14 +264,17 @@ class SourceFilters(_Strict):
 class SourceConfig(_Strict):
     """Where articles come from."""
 
-    kind: Literal["feed", "page", "site", "folder"] = Field(
+    kind: Literal["feed", "page", "site", "folder", "opml"] = Field(
         description="feed: RSS, Atom or JSON Feed; page: one article page; site: a site's feed "
-        "or, failing that, the articles its page links to; folder: local .html, .md, .txt files"
+        "or, failing that, the articles its page links to; folder: local .html, .md, .txt "
+        "files; opml: every feed of an OPML list (a reader's export), one feed per outline"
     )
     url: str | None = Field(
-        default=None, description="feed, page, site: the URL, or a local file's path"
+        default=None, description="feed, page, site, opml: the URL, or a local file's path"
     )
-    path: str | None = Field(default=None, description="folder: the folder to read")
+    path: str | None = Field(
+        default=None, description="folder: the folder to read; opml: the OPML file"
+    )
     title: str | None = Field(
         default=None, description="the source's name in the email (default: its key)"
     )
@@ -299,7 +302,10 @@ class SourceConfig(_Strict):
     def _location(self) -> SourceConfig:
         if self.kind == "folder" and not self.path:
             raise ValueError("a folder source needs path")
-        if self.kind != "folder" and not self.url:
+        if self.kind == "opml":
+            if bool(self.path) == bool(self.url):
+                raise ValueError("an opml source needs path or url (one of them)")
+        elif self.kind != "folder" and not self.url:
             raise ValueError(f"a {self.kind} source needs url")
         return self
 
@@ -394,6 +400,11 @@ class DigestConfig(_Strict):
         ge=10_000,
         description="bytes of HTML an issue may take (Gmail clips at 102 KB); over it, images "
         "go, then summaries shorten, then stories move to the list",
+    )
+    images: Literal["none", "thumbnail", "lead"] = Field(
+        default="lead",
+        description="each article's picture in the email: none; thumbnail (small, beside the "
+        "title); lead (the column's width, above the title)",
     )
     approval: bool = Field(
         default=False, description="each issue waits as a draft until an editor approves it"

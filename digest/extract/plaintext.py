@@ -1,15 +1,26 @@
 """Plain text and Markdown documents: the title is the first heading or line, the lead the
-first paragraph of prose, front matter gives the title, date and author."""
+first paragraph of prose, front matter gives the title, date and author.
+
+Markdown is read by markdown-it-py (CommonMark: reference links, emphasis, code spans and
+blocks, lists and quotes as its parser sees them) with its front matter plugin; the front
+matter itself is YAML."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from digest.errors import ExtractionError
 from digest.extract.metadata import guess_language, plausible_date
 from digest.extract.prose import count_words, is_prose, norm_ws
 from digest.models import ExtractedArticle
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 LOGGER = logging.getLogger(__name__)
 
@@ -43,72 +54,98 @@ _MAX_BLOCKS = 1600
 # --------------------------------------------------------------------------------------------
 # Plain text and Markdown
 
+# A YAML front matter block at the very start of a text file (Markdown's is found by the parser).
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n(---|\.\.\.)[ \t]*(\n|\Z)", re.DOTALL)
-_MD_HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_MD_SETEXT_RE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
-_MD_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_MD_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MD_EMPH_RE = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
-_MD_RULE_RE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
+_FIELDS = ("title", "date", "published", "author", "url", "link", "image", "lang", "language")
+
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """CommonMark with front matter; tables and strikethrough as GitHub writes them."""
+    # lazy: 90 ms to import, for folder sources with Markdown files only
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.front_matter import front_matter_plugin
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(front_matter_plugin)
+
+
+def _fields(block: str) -> dict[str, str]:
+    """The front matter's title, date, author... as text (YAML; a block that is not YAML, or
+    not a mapping, gives nothing)."""
+    import yaml  # lazy: 40 ms to import, for files with front matter only
+
+    try:
+        loaded: Any = yaml.safe_load(block)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    fields: dict[str, str] = {}
+    for key, value in loaded.items():
+        name = str(key).strip().lower()
+        if name not in _FIELDS or value is None:
+            continue
+        if isinstance(value, list):  # authors: [Ada, Bo] -> the first
+            value = value[0] if value else None
+        if isinstance(value, dict):  # author: {name: Ada, email: ...}
+            value = value.get("name")
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        if isinstance(value, str | int | float) and str(value).strip():
+            fields[name] = str(value).strip()
+    return fields
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
-    """`key: value` pairs of a YAML-style front matter block, and the text after it."""
+    """A text file's front matter fields, and the text after the block."""
     match = _FRONT_MATTER_RE.match(text)
     if not match:
         return {}, text
+    return _fields(match.group(1)), text[match.end() :]
+
+
+def _inline_text(token: Token) -> str:
+    """An inline token as plain text: emphasis and code kept as words, links as their text,
+    images and raw HTML left out."""
+    parts: list[str] = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return norm_ws("".join(parts))
+
+
+def _markdown_blocks(text: str) -> tuple[dict[str, str], list[tuple[str, bool]]]:
+    """Front matter fields, and (paragraph, is_heading) pairs: headings and paragraphs (list
+    items and quotes included) as plain text; code blocks, HTML and rules left out."""
     fields: dict[str, str] = {}
-    for line in match.group(1).splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() and not key.startswith((" ", "\t", "-")):
-            fields[key.strip().lower()] = value.strip().strip("\"'")
-    return fields, text[match.end() :]
+    blocks: list[tuple[str, bool]] = []
+    heading = False
+    for token in _markdown().parse(text):
+        if token.type == "front_matter":
+            fields = _fields(token.content)
+        elif token.type == "heading_open":
+            heading = True
+        elif token.type == "heading_close":
+            heading = False
+        elif token.type == "inline" and (content := _inline_text(token)):
+            blocks.append((content, heading))
+    return fields, blocks
 
 
-def _md_inline(line: str) -> str:
-    line = _MD_IMAGE_RE.sub("", line)
-    line = _MD_LINK_RE.sub(r"\1", line)
-    line = _MD_EMPH_RE.sub(r"\2", line)
-    return line.replace("\\", "")
-
-
-def _paragraphs(text: str, *, markdown: bool) -> list[tuple[str, bool]]:
-    """(paragraph, is_heading) pairs; Markdown syntax is reduced to plain text."""
+def _paragraphs(text: str) -> list[tuple[str, bool]]:
+    """(paragraph, is_heading) pairs of plain text: paragraphs are separated by blank lines."""
     out: list[tuple[str, bool]] = []
     current: list[str] = []
-
-    def flush() -> None:
-        if current:
+    for line in text.splitlines():
+        if line.strip():
+            current.append(line.strip())
+        elif current:
             out.append((norm_ws(" ".join(current)), False))
             current.clear()
-
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            flush()
-            continue
-        if markdown:
-            heading = _MD_HEADING_RE.match(line)
-            if heading:
-                flush()
-                out.append((norm_ws(_md_inline(heading.group(1))), True))
-                continue
-            if _MD_RULE_RE.match(line):
-                flush()
-                continue
-            if _MD_SETEXT_RE.match(line) and current:
-                setext = current.pop()
-                flush()
-                out.append((norm_ws(_md_inline(setext)), True))
-                continue
-            stripped = re.sub(r"^(>\s*)+|^[-*+]\s+|^\d+[.)]\s+", "", stripped)
-            stripped = _md_inline(stripped)
-            if i + 1 < len(lines) and _MD_SETEXT_RE.match(lines[i + 1]) and not current:
-                current.append(stripped)
-                continue
-        current.append(stripped)
-    flush()
+    if current:
+        out.append((norm_ws(" ".join(current)), False))
     return [(p, h) for p, h in out if p]
 
 
@@ -135,13 +172,16 @@ def extract_text(text: str, url: str | None = None, *, markdown: bool = False) -
         text = text[: cut if cut > 0 else _MAX_HTML_CHARS]
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     fields: dict[str, str] = {}
-    if markdown or text.startswith("---"):
+    if not markdown and text.startswith("---"):
         fields, text = _front_matter(text)
     # Site chrome in a saved page ("top of page", "Menu") sits on lines of its own.
     text = "\n".join(
         "" if _CHROME_LINE_RE.match(line.strip()) else line for line in text.split("\n")
     )
-    blocks = _paragraphs(text, markdown=markdown)
+    if markdown:
+        fields, blocks = _markdown_blocks(text)
+    else:
+        blocks = _paragraphs(text)
     blocks = [(p, h) for p, h in blocks if not _is_chrome_line(p)]
     if not blocks and not fields.get("title"):
         raise ExtractionError("no text in the document")

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
@@ -22,7 +22,7 @@ from digest.config import Config, DigestConfig
 from digest.dates import utcnow
 from digest.errors import ExtractionError
 from digest.fetch import Fetcher, FetchError
-from digest.identity import dedupe_key, url_key
+from digest.identity import dedupe_key, dedupe_keys, url_key
 from digest.models import Article, ExtractedArticle, SourceItem
 from digest.render import (
     IssueContent,
@@ -110,6 +110,7 @@ def _stub(item: SourceItem) -> Article | None:
         lead="",
         published=item.published,
         author=item.author,
+        image=item.image,
     )
 
 
@@ -122,7 +123,7 @@ def _reused(item: SourceItem, stored: StoredArticle) -> Article:
         lead=stored.lead,
         published=item.published or stored.published,
         author=item.author or stored.author,
-        image=stored.image,
+        image=item.image or stored.image,
         language=stored.language,
         words=stored.words,
     )
@@ -182,7 +183,7 @@ async def extract_items(
             lead=found.lead or "",
             published=published,
             author=item.author or found.author,
-            image=found.image,
+            image=item.image or found.image,  # the feed's own picture, else the page's
             language=found.language,
             words=found.words,
         )
@@ -243,11 +244,14 @@ async def _extract_planned(
     return articles
 
 
-def sent_before(store: Store, digest: str, items: list[SourceItem]) -> frozenset[str]:
-    """The stories among `items` that this digest has already sent."""
-    return frozenset(
-        store.sent_article_keys(digest, (dedupe_key(i.source, i.key, i.url) for i in items))
-    )
+def sent_before(
+    store: Store, digest: str, stories: Iterable[tuple[str, str, str | None]]
+) -> frozenset[str]:
+    """The stories among (source, key, link) that this digest has already sent, by their
+    current keys; a story sent before an upgrade is found under its key of that time."""
+    variants = {story: dedupe_keys(*story) for story in stories}
+    found = store.sent_article_keys(digest, (k for keys in variants.values() for k in keys))
+    return frozenset(keys[0] for keys in variants.values() if any(k in found for k in keys))
 
 
 def source_results(
@@ -311,7 +315,9 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             now=now,
             window=digest.window_delta,
             limit=digest.max_articles,
-            already_sent=sent_before(ws.store, name, gathered.items),
+            already_sent=sent_before(
+                ws.store, name, ((i.source, i.key, i.url) for i in gathered.items)
+            ),
         )
         candidates, errors = await extract_items(
             gathered.items, fetcher, ws.extractor, store=ws.store, known=known, plan=plan
@@ -324,8 +330,12 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     # The plan already knows what was sent among the items' keys; only an article whose link
     # came from extraction (a page's canonical URL) has a key the plan did not look up.
     asked = {dedupe_key(i.source, i.key, i.url) for i in gathered.items}
-    unasked = {dedupe_key(a.source, a.key, a.url) for a in candidates} - asked
-    already = set(plan.already_sent) | ws.store.sent_article_keys(name, unasked)
+    unasked = [
+        (a.source, a.key, a.url)
+        for a in candidates
+        if dedupe_key(a.source, a.key, a.url) not in asked
+    ]
+    already = set(plan.already_sent) | sent_before(ws.store, name, unasked)
     selection = select_articles(
         candidates,
         now=now,
@@ -351,6 +361,10 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
     issue_date = now.astimezone(digest.zone).date()
     if len(selection.chosen) < digest.min_articles:
         return Draft(name, selection, None, report, issue_date)
+    image_sizes: dict[str, tuple[int, int]] = {}
+    if digest.images != "none":
+        known_sizes = {i.image: i.image_size for i in gathered.items if i.image and i.image_size}
+        image_sizes = await image_sizes_of(ws, selection.chosen, known_sizes)
     summarizer = summarizer_for(digest)
     for article in selection.chosen:
         article.summary = summarizer.summarize(
@@ -362,14 +376,44 @@ async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None
             issue_date=issue_date,
             articles=selection.chosen,
             source_titles={
-                source: ws.config.sources[source].title or source for source in digest.sources
+                **{source: ws.config.sources[source].title or source for source in digest.sources},
+                **gathered.titles,
             },
+            image_sizes=image_sizes,
         ),
         render_settings(ws.config, name),
     )
     report["warnings"] = list(rendered.warnings)
     report["html_size"] = rendered.html_size
     return Draft(name, selection, rendered, report, issue_date)
+
+
+async def image_sizes_of(
+    ws: Workspace, articles: list[Article], known: dict[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    """Each chosen article's picture's (width, height): as the feed gave it, else read from the
+    image's first bytes (a ranged GET); a picture whose size cannot be had is left out."""
+    sizes = {a.image: known[a.image] for a in articles if a.image and a.image in known}
+    missing = list(dict.fromkeys(a.image for a in articles if a.image and a.image not in sizes))
+    if not missing:
+        return sizes
+    # lazy: the extraction package is loaded only by runs that extract (a warm run does not)
+    from digest.extract.image import HEAD_BYTES, image_size
+
+    async def probe(fetcher: Fetcher, url: str) -> tuple[int, int] | None:
+        try:
+            fetched = await fetcher.get(
+                url, headers={"Range": f"bytes=0-{HEAD_BYTES - 1}"}, timeout=5.0, retries=0
+            )
+        except FetchError as exc:
+            log.info("image %s: %s; shown without it", url, exc)
+            return None
+        return image_size(fetched.content[:HEAD_BYTES])
+
+    async with ws.fetcher() as fetcher:
+        found = await asyncio.gather(*(probe(fetcher, url) for url in missing))
+    sizes.update((url, size) for url, size in zip(missing, found, strict=True) if size)
+    return sizes
 
 
 def render_settings(config: Config, name: str) -> RenderSettings:
@@ -386,6 +430,7 @@ def render_settings(config: Config, name: str) -> RenderSettings:
         language=digest.language,
         template_dir=config.resolve(digest.template) if digest.template else None,
         size_budget=digest.size_budget,
+        images=digest.images,
         unsubscribe_mailto=config.web.unsubscribe_mailto,
         list_id_domain=domain,
         message_id_domain=domain,

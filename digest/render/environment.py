@@ -43,6 +43,7 @@ from digest.text import cut_to_words
 __all__ = [
     "CONTENT_WIDTH",
     "DEFAULT_TEMPLATE_DIR",
+    "THUMBNAIL_WIDTH",
     "Plan",
     "article_view",
     "environment",
@@ -56,6 +57,7 @@ __all__ = [
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 
 CONTENT_WIDTH = 552  # 600 px container minus 24 px padding on each side
+THUMBNAIL_WIDTH = 120  # a thumbnail beside the title: a quarter of a phone's column at most
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,16 +74,24 @@ class Plan:
     full_count: int | None = None  # None: all
 
 
-def article_view(a: Article, content: IssueContent, plan: Plan) -> dict[str, Any]:
+def article_view(
+    a: Article, content: IssueContent, plan: Plan, style: str = "lead"
+) -> dict[str, Any]:
     """One article as templates see it: links made safe, the image sized, the summary cut
-    when the size budget asks (with `digest.text.cut_to_words`, the summarizer's own cut)."""
-    image = safe_url(a.image) if plan.images else None
-    width, height = CONTENT_WIDTH, None
+    when the size budget asks (with `digest.text.cut_to_words`, the summarizer's own cut).
+
+    The picture (`style` lead or thumbnail) is shown only with its size known: width and height
+    attributes keep its box while it loads or when the client blocks images, and it is never
+    wider than the column (lead) or than THUMBNAIL_WIDTH (thumbnail)."""
+    image = safe_url(a.image) if plan.images and style in ("lead", "thumbnail") else None
+    width = height = None
     if image and image in content.image_sizes:
         w, h = content.image_sizes[image]
         if w > 0 and h > 0:
-            width = min(w, CONTENT_WIDTH)
-            height = round(h * width / w)
+            width = min(w, THUMBNAIL_WIDTH if style == "thumbnail" else CONTENT_WIDTH)
+            height = max(1, round(h * width / w))
+    if height is None:
+        image = None
     summary = a.summary or a.lead
     if plan.summary_words is not None:
         summary = cut_to_words(summary, plan.summary_words, a.language)
@@ -96,6 +106,8 @@ def article_view(a: Article, content: IssueContent, plan: Plan) -> dict[str, Any
         "image": image,
         "image_width": width,
         "image_height": height,
+        "image_style": style if image else None,
+        "image_alt": " ".join(a.title.split()),
     }
 
 
@@ -106,7 +118,7 @@ def template_context(
     `more` (the "more stories" list, without images)."""
     count = len(content.articles) if plan.full_count is None else plan.full_count
     full, more = content.articles[:count], content.articles[count:]
-    articles = [article_view(a, content, plan) for a in full]
+    articles = [article_view(a, content, plan, settings.images) for a in full]
     more_views = [article_view(a, content, replace(plan, images=False)) for a in more]
     preheader = content.preheader or "; ".join(a["title"] for a in (articles + more_views)[:3])
     why = settings.why_text or (f"You get this email because you subscribed to {settings.title}.")

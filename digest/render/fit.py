@@ -122,7 +122,9 @@ def _fit_to_budget(
     if size_of(html) <= budget:
         return plan, html, text, []
     warnings = [f"HTML is {size_of(html):,} bytes, over the {budget:,}-byte budget"]
-    if any(safe_url(a.image) for a in content.articles):
+    if settings.images != "none" and any(
+        safe_url(a.image) in content.image_sizes for a in content.articles
+    ):  # only pictures that are shown: those of known size
         plan = replace(plan, images=False)
         html, text = _render_once(content, settings, plan, recipient)
         warnings.append(f"dropped images: {size_of(html):,} bytes")

@@ -26,6 +26,7 @@ class RenderSettings:
     direction: str = "ltr"
     template_dir: Path | None = None
     size_budget: int = 100_000
+    images: str = "lead"  # none | thumbnail | lead: each article's picture, and how
     unsubscribe_mailto: str | None = None
     list_id_domain: str = "digest.local"
     message_id_domain: str = "digest.local"

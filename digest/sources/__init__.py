@@ -9,6 +9,8 @@
                 else the article links the page lists
         page    the page itself, for extraction
         folder  local .html/.md/.txt files
+        opml    the list (a file, or a URL fetched like a feed), then every feed it names, each
+                as a feed source of its own (`NAME/outline`), its outline's title kept
     filters and max_items are applied while parsing; what was parsed is cached for next time
 
 Errors are values here: a source that fails is named in `failures` with its reason (and logged),
@@ -31,7 +33,7 @@ from digest.config import Config, SourceConfig
 from digest.fetch import Fetched, Fetcher, FetchError
 from digest.models import SourceItem
 from digest.sources.cache import decode_items, encode_items, fingerprint
-from digest.sources.feed import FeedError, keep_by_filters, parse_document
+from digest.sources.feed import FeedError, keep_by_filters, log_reading, parse_document
 from digest.sources.folder import read_folder
 from digest.sources.normalize import build_items
 from digest.sources.page import page_item
@@ -72,6 +74,7 @@ class GatherResult:
     failures: dict[str, str] = field(default_factory=dict)  # source name -> reason
     counts: dict[str, int] = field(default_factory=dict)  # source name -> items
     reports: dict[str, SourceReport] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)  # an OPML outline's source -> title
 
 
 def is_remote(location: str) -> bool:
@@ -100,6 +103,7 @@ class _Gatherer:
         self.cached = cached
         self.now = now
         self.updates: list[CachedSource] = []
+        self.titles: dict[str, str] = {}
 
     async def read(
         self, name: str, source: SourceConfig, location: str, validators: CachedSource | None
@@ -161,8 +165,7 @@ class _Gatherer:
     async def parse(self, name: str, source: SourceConfig, fetched: Fetched) -> list[SourceItem]:
         def work() -> list[SourceItem]:
             document = parse_document(fetched.content, fetched.url, fetched.content_type)
-            for problem in document.problems:
-                log.warning("source %s: %s", name, problem)
+            log_reading(name, document)
             return build_items(
                 name,
                 document.entries,
@@ -282,6 +285,51 @@ class _Gatherer:
         self.updates = [u for u in self.updates if u.source != name]
         return None
 
+    async def opml(self, name: str, source: SourceConfig, report: SourceReport) -> list[SourceItem]:
+        """Every feed of an OPML list, gathered as feed sources of their own; a feed that fails
+        is a note, the list fails only when all of them do (or the list itself)."""
+        from digest.sources.opml import Outline, read_opml, sub_source_name  # lazy: lxml
+
+        location = source.url or source.path
+        assert location is not None
+        fetched = await self.read(name, source, location, None)
+        report.url = fetched.url
+        try:
+            outlines = read_opml(fetched.content)
+        except FeedError as exc:
+            raise FetchError(f"{fetched.url}: {exc}") from None
+        for problem in outlines.problems:
+            log.warning("source %s: %s; skipped", name, problem)
+            report.notes.append(f"skipped {problem}")
+        if not outlines.feeds:
+            raise FetchError(f"{fetched.url}: the OPML list names no feed")
+
+        async def one(outline: Outline) -> tuple[str, list[SourceItem] | str]:
+            sub = sub_source_name(name, outline)
+            feed = source.model_copy(
+                update={"kind": "feed", "url": outline.url, "path": None, "title": outline.title}
+            )
+            try:
+                return sub, await self.feed(sub, feed, outline.url, SourceReport(sub, "feed", ""))
+            except FetchError as exc:
+                return sub, str(exc)
+
+        results = await asyncio.gather(*(one(outline) for outline in outlines.feeds))
+        items: list[SourceItem] = []
+        failed = 0
+        for outline, (sub, outcome) in zip(outlines.feeds, results, strict=True):
+            self.titles[sub] = outline.title or outline.url
+            if isinstance(outcome, str):
+                failed += 1
+                log.warning("source %s: feed %s failed: %s", name, outline.url, outcome)
+                report.notes.append(f"feed {outline.url} failed: {outcome}")
+            else:
+                items.extend(outcome)
+        if failed == len(results):
+            raise FetchError(f"{fetched.url}: every feed of the list failed")
+        report.notes.append(f"{len(results) - failed} of {len(results)} feeds read")
+        return items
+
     async def source(
         self, name: str, source: SourceConfig
     ) -> tuple[list[SourceItem], SourceReport]:
@@ -301,6 +349,8 @@ class _Gatherer:
             elif source.kind == "feed":
                 assert source.url is not None
                 items = await self.feed(name, source, source.url, report)
+            elif source.kind == "opml":
+                items = await self.opml(name, source, report)
             elif source.kind == "page":
                 items = await self.page(name, source, report)
             else:
@@ -358,6 +408,7 @@ async def gather(
             if (item.source, item.key) not in seen:
                 seen.add((item.source, item.key))
                 result.items.append(item)
+    result.titles = run.titles
     if cache is not None and run.updates:
         cache.save_source_cache(run.updates)
     return result

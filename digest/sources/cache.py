@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 
 from digest.config import SourceConfig
-from digest.models import SourceItem
+from digest.models import Enclosure, SourceItem
 
-_VERSION = 1  # bump when the encoding or what parsing produces changes: old caches re-parse
+_VERSION = 2  # bump when the encoding or what parsing produces changes: old caches re-parse
 
 
 def fingerprint(source: SourceConfig) -> str:
@@ -49,6 +49,11 @@ def encode_items(items: list[SourceItem]) -> bytes:
             "c": list(item.categories),
             "f": item.fetch_full,
         }
+        if item.image is not None:
+            record["i"] = item.image
+            record["is"] = list(item.image_size) if item.image_size else None
+        if item.enclosures:
+            record["e"] = [[e.url, e.type, e.length] for e in item.enclosures]
         if item.raw is not None:
             record["r"] = base64.b64encode(item.raw).decode("ascii")
             record["ct"] = item.content_type
@@ -77,6 +82,9 @@ def decode_items(data: bytes) -> list[SourceItem]:
             categories=tuple(r["c"]),
             fetch_full=r["f"],
             filename=r.get("fn"),
+            image=r.get("i"),
+            image_size=(r["is"][0], r["is"][1]) if r.get("is") else None,
+            enclosures=tuple(Enclosure(*e) for e in r.get("e", ())),
         )
         for r in records
     ]

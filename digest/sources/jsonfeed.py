@@ -10,7 +10,7 @@ import orjson
 
 from digest.dates import parse_date
 from digest.errors import FeedError
-from digest.sources.normalize import Entry, ParsedFeed
+from digest.sources.normalize import Enclosure, Entry, ParsedFeed
 
 
 class NotAJsonFeed(FeedError):
@@ -57,6 +57,13 @@ def parse_json_feed(data: bytes, url: str | None) -> ParsedFeed:
         if content is None and (summary := _string(raw.get("summary"))):
             content = f"<p>{html.escape(summary, quote=False)}</p>"
         tags = raw.get("tags")
+        attachments = raw.get("attachments")
+        enclosures = [
+            Enclosure(urljoin(base or "", href), _string(a.get("mime_type")), _size(a))
+            for a in (attachments if isinstance(attachments, list) else [])
+            if isinstance(a, dict) and (href := _string(a.get("url")))
+        ]
+        picture = _string(raw.get("image")) or _string(raw.get("banner_image"))
         feed.entries.append(
             Entry(
                 guid=_string(raw.get("id")),
@@ -70,11 +77,18 @@ def parse_json_feed(data: bytes, url: str | None) -> ParsedFeed:
                 if isinstance(tags, list)
                 else [],
                 base=(link and urljoin(base or "", link)) or base,
+                image=urljoin(base or "", picture) if picture else None,
+                enclosures=enclosures,
             )
         )
     if skipped:
         feed.problems.append(f"{skipped} items were not objects and were skipped")
     return feed
+
+
+def _size(attachment: dict[str, Any]) -> int | None:
+    value = attachment.get("size_in_bytes")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _authors(holder: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import nh3
 
 from digest.identity import item_key
-from digest.models import SourceItem
+from digest.models import Enclosure, SourceItem
 
 # Tags a feed item's body may keep; everything else (scripts, styles, iframes, forms) goes.
 ALLOWED_TAGS = {
@@ -27,6 +27,8 @@ ALLOWED_TAGS = {
     "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
 }  # fmt: skip
 _LINK_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
+_FIRST_IMAGE = re.compile(r'<img\b[^>]*?\bsrc="(https?://[^"]+)"[^>]*>')
+_DIMENSION = re.compile(r'\b(width|height)="(\d{1,5})"')
 
 
 @dataclass
@@ -41,6 +43,10 @@ class Entry:
     author: str | None = None
     categories: list[str] = field(default_factory=list)
     base: str | None = None  # what relative links in the body are relative to
+    image: str | None = None  # the entry's own picture (enclosure, media:thumbnail/content)
+    image_width: int | None = None
+    image_height: int | None = None
+    enclosures: list[Enclosure] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +58,7 @@ class ParsedFeed:
     link: str | None = None
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # e.g. malformed XML, kept what parsed
+    path: str = "lxml"  # which reading it took: lxml, lxml after repair (...), feedparser, ...
 
 
 # Built once: nh3.clean(..., tags=...) rebuilds its allow-list on every call (about 3x slower).
@@ -68,7 +75,7 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
 
 
 def _absolute(match: re.Match[str], base: str) -> str:
-    value = html.unescape(match.group(2))
+    value = html.unescape(match.group(2)).strip()
     if value.startswith(("http://", "https://", "mailto:", "#")):
         return match.group(0)
     return f'{match.group(1)}="{html.escape(urljoin(base, value), quote=True)}"'
@@ -130,6 +137,8 @@ def build_items(
         if published is not None and published > now:
             published = now
         body = entry.content_html
+        clean = sanitize_html(body, entry.base or base_url) if body else None
+        image, size = _image(entry, clean, entry.base or base_url)
         items.append(
             SourceItem(
                 source=name,
@@ -137,10 +146,37 @@ def build_items(
                 url=link,
                 title=title or None,
                 published=published,
-                content_html=sanitize_html(body, entry.base or base_url) if body else None,
+                content_html=clean,
                 author=plain_text(entry.author) or None,
                 categories=categories,
                 fetch_full=fetch_full,
+                image=image,
+                image_size=size,
+                enclosures=tuple(
+                    Enclosure(urljoin(entry.base or base_url or "", e.url), e.type, e.length)
+                    for e in entry.enclosures
+                ),
             )
         )
     return items
+
+
+def _image(
+    entry: Entry, body: str | None, base: str | None
+) -> tuple[str | None, tuple[int, int] | None]:
+    """The item's picture: the feed's own (enclosure, media), else the body's first image."""
+    if entry.image:
+        url = urljoin(base or "", entry.image.strip())
+        if url.startswith(("http://", "https://")):
+            size = (entry.image_width, entry.image_height)
+            return url, (size[0], size[1]) if size[0] and size[1] else None
+    for enclosure in entry.enclosures:  # a relative image enclosure, now that there is a base
+        if (enclosure.type or "").startswith("image/"):
+            url = urljoin(base or "", enclosure.url)
+            if url.startswith(("http://", "https://")):
+                return url, None
+    if body and "<img" in body and (found := _FIRST_IMAGE.search(body)):
+        sizes = dict(_DIMENSION.findall(found.group(0)))
+        width, height = int(sizes.get("width", 0)), int(sizes.get("height", 0))
+        return html.unescape(found.group(1)), (width, height) if width and height else None
+    return None, None

@@ -38,3 +38,32 @@ def test_sources_table_names_failing_sources_and_why(example_dir: Path, home: Pa
     rows = {row["source"]: row for row in json.loads(as_json.stdout)}
     assert rows["harbour-gazette"]["consecutive_failures"] == 1
     assert rows["newsroom"]["items_seen"] == 3 and rows["newsroom"]["last_error"] is None
+
+
+def test_sources_export_opml_lists_feeds_and_opml_lists(tmp_path: Path) -> None:
+    (tmp_path / "reader.opml").write_text(
+        '<opml version="2.0"><body><outline text="Folder"><outline type="rss" text="Quay"'
+        ' xmlUrl="https://quay.example.org/rss"/></outline></body></opml>'
+    )
+    (tmp_path / "notes").mkdir()
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        '[sources.gazette]\nkind = "feed"\nurl = "https://gazette.example.org/feed.xml"\n'
+        'title = "Harbour Gazette"\n'
+        '[sources.reader]\nkind = "opml"\npath = "reader.opml"\n'
+        '[sources.notes]\nkind = "folder"\npath = "notes"\n'
+    )
+    runner = CliRunner()
+    shown = runner.invoke(app, ["sources", "export", "--opml", "--config", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        'text="Harbour Gazette"' in shown.stdout
+        and 'xmlUrl="https://quay.example.org/rss"' in shown.stdout
+    )
+    written = runner.invoke(
+        app, ["sources", "export", "--opml", "-o", str(tmp_path / "out.opml"), "-c", str(config)]
+    )
+    assert written.exit_code == 0 and "wrote 2 feeds" in written.output
+    assert (tmp_path / "out.opml").read_text() == shown.stdout
+    refused = runner.invoke(app, ["sources", "export", "--config", str(config)])
+    assert refused.exit_code == 2 and "--opml" in refused.output

@@ -150,3 +150,12 @@ def test_fetch_limits_are_checked(tmp_path: Path) -> None:
     problems = _problems(path)
     assert any("fetch.per_host" in p for p in problems)
     assert any("fetch.max_conections: unknown key" in p for p in problems)
+
+
+def test_an_opml_source_needs_one_list_and_it_must_exist(tmp_path: Path) -> None:
+    both = _write(
+        tmp_path, '[sources.r]\nkind = "opml"\npath = "r.opml"\nurl = "https://e.org/r"\n'
+    )
+    assert any("an opml source needs path or url" in p for p in _problems(both))
+    missing = _write(tmp_path, '[sources.r]\nkind = "opml"\npath = "r.opml"\n')
+    assert any("sources.r.path: file" in p and "does not exist" in p for p in _problems(missing))

@@ -29,7 +29,11 @@ def test_the_committed_reference_is_current() -> None:
 def test_the_reference_names_every_key_and_parses_as_toml() -> None:
     text = REFERENCE.read_text(encoding="utf-8")
     tables = tomllib.loads(text)
-    assert set(tables) == {name for name, info in Config.model_fields.items() if not info.exclude}
+    assert set(tables) == {
+        name
+        for name, info in Config.model_fields.items()
+        if not info.exclude and "Config" in str(info.annotation)
+    }
     for path, key, _ in settings():
         table, _, _ = path.rpartition(".")
         assert f"# {key} =" in text or f"[{path}" in text, path

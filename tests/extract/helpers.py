@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import struct
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -75,3 +77,21 @@ def bag_f1(gold: str, ours: str) -> float:
         return 0.0
     precision, recall = common / sum(b.values()), common / sum(a.values())
     return 2 * precision * recall / (precision + recall)
+
+
+def png(width: int, height: int) -> bytes:
+    """A real (blank, grey) PNG of the given size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -53,3 +53,54 @@ def test_markdown_without_front_matter_uses_first_heading() -> None:
 def test_text_with_only_chrome_has_no_article() -> None:
     with pytest.raises(ExtractionError):
         extract_text("top of page\n\n---\n\nbottom of page\n")
+
+
+def test_markdown_is_read_by_a_markdown_parser() -> None:
+    """What regular expressions got wrong: reference links, code spans with underscores and
+    asterisks, escapes, setext headings, HTML, code blocks and YAML front matter."""
+    text = """---
+title: 'Tides: a field guide'
+date: 2026-03-01
+author:
+  - Ada Lovelace
+  - Bo Diddley
+tags: [sea, moon]
+---
+Tides
+=====
+
+<div class="note">A note in HTML.</div>
+
+The `snake_case_name` and `2 * 3 * 4` stay as written, while the *moon* and the **sun**
+pull the sea, as [the almanac][almanac] explains \\*with care\\* at <https://tides.example>.
+
+```python
+def not_prose():
+    return "this is code, never a lead paragraph even though it is long enough to be one"
+```
+
+[almanac]: https://almanac.example/tides "The Almanac"
+"""
+    article = extract_text(text, markdown=True)
+    assert article.title == "Tides: a field guide"
+    assert article.author == "Ada Lovelace"
+    assert article.published == datetime(2026, 3, 1, tzinfo=UTC)
+    assert article.lead == (
+        "The snake_case_name and 2 * 3 * 4 stay as written, while the moon and the sun pull "
+        "the sea, as the almanac explains *with care* at https://tides.example."
+    )
+    assert "not_prose" not in (article.text or "") and "A note in HTML" not in (article.text or "")
+
+
+def test_markdown_without_a_title_in_front_matter_takes_the_setext_heading() -> None:
+    text = "Harbour news\n============\n\nThe ferry timetable changes on Monday, and the " + (
+        "council asks travellers to check the new times before they set out for the islands."
+    )
+    article = extract_text(text, markdown=True)
+    assert article.title == "Harbour news"
+    assert article.lead is not None and article.lead.startswith("The ferry timetable")
+
+
+def test_front_matter_that_is_not_yaml_is_ignored() -> None:
+    text = "---\ntitle: [unclosed\n---\n# Heading\n\n" + "Words of a real paragraph " * 4 + "."
+    assert extract_text(text, markdown=True).title == "Heading"

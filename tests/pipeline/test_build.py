@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,10 +12,11 @@ import pytest
 
 from digest import extract
 from digest.config import load_config
-from digest.identity import url_key
+from digest.identity import url_key, url_key_v1
 from digest.models import ExtractedArticle
 from digest.pipeline import compose_issue
 from digest.workspace import Workspace
+from tests.extract.helpers import png
 from tests.sources.hostile import HostileServer, rss
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -152,3 +154,163 @@ async def test_cold_then_warm_issue_has_the_same_articles_once(
     assert health["gone"]["consecutive_failures"] == 2
     assert health["alpha"]["consecutive_failures"] == 0 and health["alpha"]["items_seen"] == 12
     assert health["alpha"]["last_new_item"] is not None
+
+
+# -- sources faithfully: blemishes, pictures, OPML lists -----------------------------------------
+
+REAL_FEED = Path(__file__).resolve().parents[1] / "data" / "feeds" / "tails-feed.rss"
+
+
+def one_feed_config(tmp_path: Path, feed: str, *, fetch_full: bool = False, **digest: Any) -> Path:
+    settings = {"max_articles": 8, "images": '"none"', "window": '"3650d"', **digest}
+    path = tmp_path / "digest.toml"
+    path.write_text(
+        '[providers.outbox]\nkind = "outbox"\n[lists.readers]\ntitle = "Readers"\n'
+        f'[sources.news]\nkind = "feed"\nurl = "{feed}"\nfetch_full = {str(fetch_full).lower()}\n'
+        '[digests.daily]\ntitle = "Daily"\nsources = ["news"]\nlist = "readers"\n'
+        'provider = "outbox"\nfrom = "Daily <daily@example.org>"\n'
+        + "".join(f"{key} = {value}\n" for key, value in settings.items())
+    )
+    return path
+
+
+@pytest.mark.slow
+async def test_a_real_feed_with_a_stray_nbsp_makes_the_same_issue(tmp_path: Path) -> None:
+    """libxml2's recover mode, after one `&nbsp;`, dropped every later `&amp;` of the feed."""
+    clean = REAL_FEED.read_bytes()
+    assert clean.count(b"&amp;") > 20
+    first_title = clean.index(b"<title>") + len(b"<title>")
+    issues = []
+    for name, body in (
+        ("clean", clean),
+        ("blemished", clean[:first_title] + b"Tails&nbsp;" + clean[first_title:]),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "feed.rss").write_bytes(body)
+        config = load_config(one_feed_config(folder, "feed.rss"))
+        with Workspace.open(config, folder / "home") as ws:
+            draft = await compose_issue(ws, "daily", now=datetime(2021, 1, 1, tzinfo=UTC))
+        assert draft.rendered is not None
+        issues.append(draft)
+    assert len(issues[0].selection.chosen) == 8
+    for part in ("html", "text"):  # the same, but for each rendering's own placeholder nonce
+        clean_part, blemished_part = (
+            re.sub(r"DgsT[0-9a-f]+_", "DgsT_", getattr(i.rendered, part)) for i in issues
+        )
+        assert blemished_part == clean_part
+
+
+@pytest.mark.slow
+async def test_feed_pictures_reach_the_email_sized(tmp_path: Path, server: HostileServer) -> None:
+    picture = server.static("/pics/harbour.png", png(480, 320), "image/png")
+    listed = [
+        {**item, "media:thumbnail": ""} for item in items("pics", 2)
+    ]  # placeholders, replaced below
+    body = (
+        rss(listed, extra=' xmlns:media="http://search.yahoo.com/mrss/"')
+        .replace(
+            b"<media:thumbnail></media:thumbnail>",
+            f'<media:thumbnail url="{picture}"/>'.encode(),
+            1,
+        )
+        .replace(b"<media:thumbnail></media:thumbnail>", b"")
+    )
+    feed = server.static("/pics.xml", body)
+    for images, width, height in (("thumbnail", 120, 80), ("lead", 480, 320)):
+        folder = tmp_path / images
+        folder.mkdir()
+        config = load_config(one_feed_config(folder, feed, images=f'"{images}"'))
+        with Workspace.open(config, folder / "home") as ws:
+            draft = await compose_issue(ws, "daily")
+        assert draft.rendered is not None
+        chosen = {a.title: a.image for a in draft.selection.chosen}
+        assert chosen == {"pics story 0": picture, "pics story 1": None}
+        html = draft.rendered.html
+        assert html.count("<img") == 1
+        assert f'src="{picture}" width="{width}" height="{height}" alt="pics story 0"' in html
+    assert server.hits["/pics/harbour.png"] == 2  # its size read once per issue
+    assert server.headers_seen["/pics/harbour.png"].get("Range") == "bytes=0-65535"
+
+
+@pytest.mark.slow
+async def test_a_teasers_picture_is_its_pages_og_image(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    picture = server.static("/pics/page.png", png(1000, 500), "image/png")
+    page = server.static(
+        "/articles/teased",
+        (
+            f'<html><head><title>Teased</title><meta property="og:image" content="{picture}">'
+            f"</head><body><article><h1>Teased story</h1><p>{LEAD.format(n='t')}</p>"
+            "</article></body></html>"
+        ).encode(),
+        "text/html",
+    )
+    when = (NOW - timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    teaser = {"title": "Teased story", "link": page, "guid": "t", "pubDate": when,
+              "description": "The council met… Continue reading"}  # fmt: skip
+    feed = server.static("/teasers.xml", rss([teaser]))
+    config = load_config(one_feed_config(tmp_path, feed, fetch_full=True, images='"lead"'))
+    with Workspace.open(config, tmp_path / "home") as ws:
+        draft = await compose_issue(ws, "daily")
+    assert draft.rendered is not None
+    assert [a.image for a in draft.selection.chosen] == [picture]
+    assert f'src="{picture}" width="552" height="276"' in draft.rendered.html
+
+
+@pytest.mark.slow
+async def test_an_opml_list_gathers_each_feed_under_its_outline_title(
+    tmp_path: Path, server: HostileServer
+) -> None:
+    first = server.static("/first.xml", rss(items("first", 2)))
+    second = server.static("/second.xml", rss(items("second", 2)))
+    (tmp_path / "reader.opml").write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>Mine</title></head><body>'
+        f'<outline text="News"><outline type="rss" text="First Gazette" xmlUrl="{first}"/>'
+        f'<outline text="Deeper"><outline type="rss" title="Second Times" xmlUrl="{second}"/>'
+        "</outline></outline>"
+        f'<outline type="rss" text="First again" xmlUrl="{first}"/>'
+        '<outline text="A bookmark, not a feed" htmlUrl="https://example.org/"/>'
+        "</body></opml>"
+    )
+    path = one_feed_config(tmp_path, "unused")
+    path.write_text(
+        path.read_text().replace(
+            '[sources.news]\nkind = "feed"\nurl = "unused"',
+            '[sources.news]\nkind = "opml"\npath = "reader.opml"',
+        )
+    )
+    config = load_config(path)
+    with Workspace.open(config, tmp_path / "home") as ws:
+        draft = await compose_issue(ws, "daily")
+    assert draft.rendered is not None
+    assert sorted(a.title for a in draft.selection.chosen) == [
+        "first story 0",
+        "first story 1",
+        "second story 0",
+        "second story 1",
+    ]
+    assert "First Gazette" in draft.rendered.html and "Second Times" in draft.rendered.html
+    assert server.hits["/first.xml"] == 1  # listed twice, gathered once
+
+
+@pytest.mark.slow
+async def test_stories_sent_before_an_upgrade_of_the_keys_are_not_sent_again(
+    workspace: Workspace,
+) -> None:
+    """A store written by version 1 keeps its stories' keys as version 1 made them."""
+    first = await compose_issue(workspace, "daily")
+    sent = first.selection.chosen[:3]
+    issue_id = workspace.store.claim_issue("daily", "2026-W01", "version-1")
+    assert issue_id is not None
+    workspace.store.save_draft(issue_id, subject="s", html="h", text="t", content={}, report={})
+    version_1_keys = [url_key_v1(a.url) or "" for a in sent]
+    assert all(key and not key.startswith("u2:") for key in version_1_keys)
+    workspace.store.freeze_issue(issue_id, "daily", 0, version_1_keys)
+
+    again = await compose_issue(workspace, "daily")
+    titles = {a.title for a in again.selection.chosen}
+    assert titles and not titles & {a.title for a in sent}
+    left_out = {entry["title"]: entry["reason"] for entry in again.report["left_out"]}
+    assert all(left_out[a.title] == "sent in an earlier issue" for a in sent)

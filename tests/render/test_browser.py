@@ -87,12 +87,15 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(
     scope="module",
-    params=[(6, 100_000), (30, 100_000), (30, 40_000)],
-    ids=["example", "30-articles", "fitted-to-40KB"],
-)
+    params=[(6, 100_000, "lead"), (30, 100_000, "lead"), (30, 40_000, "lead"),
+            (6, 100_000, "thumbnail")],
+    ids=["example", "30-articles", "fitted-to-40KB", "thumbnails"],
+)  # fmt: skip
 def html(request: pytest.FixtureRequest) -> str:
-    count, budget = request.param
-    rendered = render_issue(sample_content(count), sample_settings(size_budget=budget))
+    count, budget, images = request.param
+    rendered = render_issue(
+        sample_content(count), sample_settings(size_budget=budget, images=images)
+    )
     assert rendered.html_size <= budget and lint_email_html(rendered.html) == []
     assert bool(rendered.more) == (budget < 100_000)
     personalized, _ = render_preview(rendered, sample_recipient(1, name="O'Neil & Sons"))
@@ -158,4 +161,38 @@ def test_read_more_links_name_their_article(browser: Any, html: str) -> None:
         " - document.querySelector('.read-more a .sr-only').getBoundingClientRect().width"
     )
     assert visible < 120
+    page.context.close()
+
+
+@pytest.mark.parametrize("images", ["lead", "thumbnail"])
+@pytest.mark.parametrize("width", [375, 800])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_pictures_keep_their_box_inside_the_column(
+    browser: Any, images: str, width: int, scheme: str
+) -> None:
+    """Blocked images (every request is refused here) keep the box their width and height
+    reserve, never wider than the article's column, and their alt text stays readable."""
+    rendered = render_issue(sample_content(6), sample_settings(images=images))
+    page = open_page(browser, render_preview(rendered, sample_recipient(1))[0], width, scheme)
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('img')].map((img) => {
+             const box = img.getBoundingClientRect();
+             const cell = img.closest('td.article').getBoundingClientRect();
+             const style = getComputedStyle(img);
+             return {w: box.width, h: box.height, left: box.left - cell.left,
+                     right: cell.right - box.right, alt: img.alt,
+                     attrs: [img.getAttribute('width'), img.getAttribute('height')],
+                     fg: style.color, bg: style.backgroundColor};
+           })"""
+    )
+    assert len(boxes) == 1  # one story has a picture of known size; one of unknown size is left out
+    for box in boxes:
+        assert box["attrs"][0] and box["attrs"][1] and box["alt"]
+        assert box["h"] > 10 and box["w"] > 10
+        assert box["left"] >= 0 and box["right"] >= 0
+        if images == "thumbnail":
+            assert box["w"] <= 120
+        ratio = int(box["attrs"][0]) / int(box["attrs"][1])
+        assert abs(box["w"] / box["h"] - ratio) < 0.05  # scaled, never distorted
+        assert box["fg"] != box["bg"]
     page.context.close()

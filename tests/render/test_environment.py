@@ -216,3 +216,32 @@ def test_an_editors_preheader_and_intro() -> None:
     )
     assert "A short week: two stories &lt;only&gt;." in out.html
     assert "A short week: two stories <only>." in out.text
+
+
+def _pictures(images: str, sizes: dict[str, tuple[int, int]]) -> list[dict[str, str]]:
+    articles = sample_articles(6)
+    content = replace(sample_content(6), articles=articles, image_sizes=sizes)
+    root = parse_html(render_issue(content, sample_settings(images=images)).html)
+    return [dict(img.attrib) for img in root.xpath("//img")]
+
+
+@pytest.mark.parametrize("images", ["lead", "thumbnail"])
+def test_pictures_are_sized_never_wider_than_their_column_and_described(images: str) -> None:
+    big, small = (
+        "https://img.example.org/city-desk/0.jpg",
+        "https://img.example.org/tech-notes/3.jpg",
+    )
+    found = _pictures(images, {big: (2400, 1600), small: (90, 30)})
+    limit = 120 if images == "thumbnail" else 552
+    assert [(p["src"], p["width"], p["height"]) for p in found] == [
+        (big, str(limit), str(limit * 2 // 3)),  # scaled down, proportions kept
+        (small, "90", "30"),  # never enlarged
+    ]
+    assert all(p["alt"] and f"max-width:{p['width']}px" in p["style"] for p in found)
+    assert {p["class"] for p in found} == {"thumb-img" if images == "thumbnail" else "article-img"}
+
+
+def test_no_pictures_when_the_digest_says_none_or_the_size_is_unknown() -> None:
+    sizes = {"https://img.example.org/city-desk/0.jpg": (800, 600)}
+    assert _pictures("none", sizes) == []
+    assert [p["src"] for p in _pictures("lead", sizes)] == list(sizes)  # 3.jpg: size unknown

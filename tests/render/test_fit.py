@@ -124,3 +124,15 @@ def test_an_issue_over_budget_gets_the_summarizers_cut() -> None:
 def test_an_issue_needs_articles() -> None:
     with pytest.raises(RenderError, match="at least one article"):
         render_issue(IssueContent(1, sample_content().issue_date, []), sample_settings())
+
+
+def test_thumbnails_count_in_the_budget_and_are_the_first_to_go() -> None:
+    content = sample_content(30)
+    full = render_issue(content, sample_settings(images="thumbnail"))
+    assert 'class="thumb-img"' in full.html
+    fitted = render_issue(
+        content, sample_settings(images="thumbnail", size_budget=full.html_size - 1)
+    )
+    assert "<img" not in fitted.html and fitted.warnings[1].startswith("dropped images")
+    none = render_issue(content, sample_settings(images="none", size_budget=full.html_size - 1))
+    assert not any("dropped images" in w for w in none.warnings)  # nothing to drop
