@@ -22,6 +22,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from digest.config import Config, load_config
 from digest.dates import utcnow
 from digest.errors import ConfigError, DigestError
+from digest.logs import context_with
+from digest.metrics import LAST_FIRING
 from digest.models import IssueStatus
 from digest.pipeline import (
     RunReport,
@@ -56,7 +59,7 @@ __all__ = ["AppFactory", "FiringExecutor", "Service", "ServiceOptions"]
 
 log = logging.getLogger("digest.service")
 
-AppFactory = Callable[[Workspace], Any]  # returns an ASGI application
+AppFactory = Callable[..., Any]  # (ws, liveness=...) -> an ASGI application
 
 
 class FiringExecutor(AsyncIOExecutor):
@@ -109,7 +112,8 @@ class FiringExecutor(AsyncIOExecutor):
             else:
                 self._run_job_success(job.id, events)
 
-        task = self._eventloop.create_task(run())
+        # the firing's log lines name its digest (job.args[0]), in text and in JSON
+        task = self._eventloop.create_task(run(), context=context_with(digest=job.args[0]))
         task.add_done_callback(done)
         self._pending_futures.add(task)
 
@@ -160,6 +164,7 @@ class Service:
         self.bound_port: int | None = None
         self.started = asyncio.Event()
         self.error: str | None = None  # why the service stopped on its own, if it did
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
 
     # -- control ---------------------------------------------------------------------------
 
@@ -211,6 +216,7 @@ class Service:
             asyncio.create_task(self._sender_loop(), name="sender"),
             asyncio.create_task(self._watch_config(), name="config-watch"),
         ]
+        self._tasks = {task.get_name(): task for task in tasks}
         if self.options.web and self.app_factory is not None:
             tasks.append(asyncio.create_task(self._serve_web(), name="web"))
         else:
@@ -238,6 +244,19 @@ class Service:
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("%s ended with %r", task.get_name(), result)
+
+    def liveness(self) -> dict[str, str | None]:
+        """What /healthz reports besides the store: each part, None when alive, else why not."""
+        scheduler = self._scheduler
+        sender = self._tasks.get("sender")
+        return {
+            "scheduler": None
+            if scheduler is not None and scheduler.running
+            else "the scheduler is not running",
+            "sender": None
+            if sender is not None and not sender.done()
+            else "the sender loop is not running",
+        }
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -287,7 +306,9 @@ class Service:
                 self._spawn_firing(name, plan.due.at)
 
     def _spawn_firing(self, name: str, scheduled: datetime) -> None:
-        task = asyncio.create_task(self._fire(name, scheduled), name=f"fire {name}")
+        task = asyncio.create_task(
+            self._fire(name, scheduled), name=f"fire {name}", context=context_with(digest=name)
+        )
         self._state.firings.add(task)
         task.add_done_callback(self._state.firings.discard)
         # the failure was logged by _fire; retrieve it so asyncio does not report it again
@@ -328,6 +349,8 @@ class Service:
             except Exception:
                 log.exception("%s: period %s failed", name, firing.period)
                 raise
+        if report.issue_id is not None:
+            LAST_FIRING.labels(name).set(time.time())
         for source, reason in (report.report.get("failed_sources") or {}).items():
             log.warning("%s: source %s failed: %s", name, source, reason)
         if report.issue_id is None:
@@ -478,12 +501,13 @@ class Service:
 
     async def _serve_web(self) -> None:
         assert self.app_factory is not None
-        app = self.app_factory(self.ws)
+        app = self.app_factory(self.ws, liveness=self.liveness)
         config = uvicorn.Config(
             app,
             host=self.options.host,
             port=self.options.port,
             log_level="warning",
+            log_config=None,  # uvicorn's events go through Digest's handler (text or JSON)
             lifespan="auto",
         )
         server = _QuietServer(config)

@@ -8,6 +8,7 @@ Markers (`bash scripts/test --fast` runs what has none of them):
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -104,3 +105,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"postgres_url", "postgres_admin_url"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A command run with -v or --log-format configures the root logger; undo it after."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in [h for h in root.handlers if type(h).__module__ == "digest.logs"]:
+        root.removeHandler(handler)
+    root.setLevel(level)

@@ -364,7 +364,7 @@ async def test_the_web_app_runs_in_the_same_loop(
 ) -> None:
     ws = workspaces(write_config(tmp_path / "config"))
 
-    def factory(workspace: Workspace) -> Starlette:
+    def factory(workspace: Workspace, **_: object) -> Starlette:
         async def hello(_: object) -> PlainTextResponse:
             return PlainTextResponse(f"digests: {', '.join(workspace.config.digests)}")
 
@@ -390,9 +390,15 @@ async def test_serve_mounts_the_projects_web_app(
     service = Service(ws, app_factory=create_app, options=options)
 
     async def body() -> None:
+        url = f"http://127.0.0.1:{service.bound_port}/healthz"
         async with httpx.AsyncClient() as client:
-            answer = await client.get(f"http://127.0.0.1:{service.bound_port}/healthz")
-        assert answer.status_code == 200
+            answer = await client.get(url)
+            assert answer.status_code == 200
+            service._tasks["sender"].cancel()  # the sender loop dies: /healthz says so
+            await asyncio.sleep(0.05)
+            answer = await client.get(url)
+        assert answer.status_code == 503
+        assert answer.text == "sender: the sender loop is not running\n"
 
     await running(service, body)
 
@@ -410,7 +416,7 @@ async def test_a_taken_port_stops_the_service_with_an_error(
         taken.listen()
         port = taken.getsockname()[1]
         options = ServiceOptions(port=port, web=True, catch_up=False, poll_interval=0.2)
-        service = Service(ws, app_factory=lambda _: Starlette(), options=options)
+        service = Service(ws, app_factory=lambda _, **__: Starlette(), options=options)
         with pytest.raises(DigestError, match="could not listen"):
             await asyncio.wait_for(service.run(), 20)
 

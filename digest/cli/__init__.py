@@ -40,7 +40,7 @@ from digest.cli import (
     subscribers,
     users,
 )
-from digest.cli.common import setup_logging
+from digest.cli.common import LogFormatOption, setup_logging, state
 from digest.cli.errors import DigestGroup
 
 __all__ = ["app", "main"]
@@ -71,10 +71,12 @@ def _options(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
     ] = False,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Build newsletter digests from your sources and deliver them exactly once."""
-    if verbose:
-        setup_logging(verbose)
+    state.verbose, state.log_format = False, None  # each invocation starts afresh
+    if verbose or log_format:
+        setup_logging(verbose, log_format)
 
 
 for _module in (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from digest.errors import UsageError
 from digest.progress import SILENT, Progress, Task
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ __all__ = [
     "ConfigOption",
     "HomeOption",
     "JsonOption",
+    "LogFormatOption",
     "VerboseOption",
     "err",
     "open_workspace",
@@ -67,22 +68,40 @@ VerboseOption = Annotated[
 ]
 
 
+LogFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        help="text or json (one JSON object per line); default: the configuration's log.format",
+        show_default=False,
+    ),
+]
+
+
 @dataclass
 class _State:
     verbose: bool = False  # set by -v: errors show their traceback (see digest.cli.errors)
+    log_format: str | None = None  # from --log-format; else the configuration's log.format
 
 
 state = _State()
 
 
-def setup_logging(verbose: bool) -> None:
-    """INFO with -v, else warnings only; -v also asks for tracebacks on errors."""
+def setup_logging(verbose: bool = False, log_format: str | None = None) -> None:
+    """INFO with -v, else warnings only; -v also asks for tracebacks on errors. Without -v
+    and in text, Python's own last-resort handler prints warnings as bare lines."""
+    from digest.logs import configure_logging
+
     state.verbose = state.verbose or verbose
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            raise UsageError(f"--log-format {log_format!r}: use text or json")
+        state.log_format = log_format
+    if state.verbose or state.log_format == "json":
+        configure_logging(
+            logging.INFO if state.verbose else logging.WARNING,
+            "json" if state.log_format == "json" else "text",
+        )
 
 
 @contextmanager
@@ -93,6 +112,8 @@ def open_workspace(config: Path | None, home: Path | None) -> Iterator[Workspace
     from digest.workspace import Workspace, resolve_home
 
     loaded = load_config(config)
+    if state.log_format is None and loaded.log.format == "json":
+        setup_logging(log_format="json")
     ws = Workspace.open(loaded, resolve_home(home, loaded))
     try:
         yield ws

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Annotated
 
 import typer
 
-from digest.cli.common import ConfigOption, HomeOption, err, open_workspace
+from digest.cli.common import (
+    ConfigOption,
+    HomeOption,
+    LogFormatOption,
+    err,
+    open_workspace,
+    state,
+)
 from digest.errors import UsageError
 
 __all__ = ["register", "serve", "web"]
@@ -31,6 +37,7 @@ def serve(
         float, typer.Option(help="seconds between looks for unfinished issues", min=0.1)
     ] = 5.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="log warnings only")] = False,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run the schedules (each digest in its time zone) and the web app until SIGTERM.
 
@@ -44,15 +51,9 @@ def serve(
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is not a port number")
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     options = ServiceOptions(host=host, port=port, poll_interval=poll, catch_up=catch_up, web=web)
     with open_workspace(config, home) as ws:
+        _service_logging(quiet, log_format or state.log_format or ws.config.log.format)
         service = Service(
             ws, config_path=ws.config.path, app_factory=create_app if web else None, options=options
         )
@@ -64,6 +65,7 @@ def web(
     home: HomeOption = None,
     host: HostOption = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8080,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Serve sign-up, confirmation, one-click unsubscribe and provider webhooks."""
     # lazy: `digest --help` starts without uvicorn and Starlette
@@ -72,6 +74,7 @@ def web(
     from digest.web import create_app  # lazy, as above
 
     with open_workspace(config, home) as ws:
+        _service_logging(False, log_format or state.log_format or ws.config.log.format)
         app = create_app(ws)
         err.print(f"serving on http://{host}:{port} (links in messages: {ws.config.web.base_url})")
         # X-Forwarded-For is believed only when configured, and then only from a proxy on
@@ -81,8 +84,22 @@ def web(
             host=host,
             port=port,
             log_level="info",
+            log_config=None,  # uvicorn's events go through Digest's handler (text or JSON)
             proxy_headers=ws.config.web.trust_forwarded_for,
         )
+
+
+def _service_logging(quiet: bool, log_format: str) -> None:
+    """A long-lived process logs INFO (or warnings with -q) as text or JSON lines."""
+    from digest.logs import configure_logging
+
+    if log_format not in ("text", "json"):
+        raise UsageError(f"--log-format {log_format!r}: use text or json")
+    configure_logging(
+        logging.WARNING if quiet else logging.INFO, "json" if log_format == "json" else "text"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "DigestConfig",
     "FetchConfig",
     "ListConfig",
+    "LogConfig",
     "ProviderConfig",
     "SendConfig",
     "SourceConfig",
@@ -541,6 +542,16 @@ class FetchConfig(_Strict):
     )
 
 
+class LogConfig(_Strict):
+    """How the service and the commands log."""
+
+    format: Literal["text", "json"] = Field(
+        default="text",
+        description="text lines, or one JSON object per line (with digest, issue and source "
+        "fields) for a log collector; --log-format overrides it",
+    )
+
+
 Name = Annotated[str, Field(pattern=_NAME)]
 
 
@@ -557,6 +568,7 @@ class Config(_Strict):
     web: WebConfig = Field(default_factory=WebConfig, description="the web app")
     send: SendConfig = Field(default_factory=SendConfig, description="delivery")
     fetch: FetchConfig = Field(default_factory=FetchConfig, description="gathering's network use")
+    log: LogConfig = Field(default_factory=LogConfig, description="logging")
     providers: dict[Name, ProviderConfig] = Field(
         default_factory=dict, description="email providers, by name"
     )

@@ -23,6 +23,7 @@ from digest.dates import utcnow
 from digest.errors import ExtractionError
 from digest.fetch import Fetcher, FetchError
 from digest.identity import dedupe_key, dedupe_keys, url_key
+from digest.logs import log_context
 from digest.models import Article, ExtractedArticle, SourceItem
 from digest.render import (
     IssueContent,
@@ -279,6 +280,11 @@ def summarizer_for(digest: DigestConfig) -> Summarizer:
 
 async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None) -> Draft:
     """Gather, extract, select, summarize and render the digest's next issue."""
+    with log_context(digest=name):
+        return await _compose(ws, name, now)
+
+
+async def _compose(ws: Workspace, name: str, now: datetime | None) -> Draft:
     digest = ws.config.digest(name)
     now = now or utcnow()
     started = time.perf_counter()

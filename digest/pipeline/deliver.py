@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from digest.logs import log_context
 from digest.models import DeliveryStatus, IssueStatus, Recipient
 from digest.pipeline.build import render_settings
 from digest.render import (
@@ -67,6 +68,13 @@ async def deliver_issue(
     ws: Workspace, issue: IssueRow, *, max_wait: float = 600.0, stop: asyncio.Event | None = None
 ) -> DispatchReport:
     """Work the ledger of a frozen issue with its digest's provider."""
+    with log_context(digest=issue.digest, issue=issue.id):
+        return await _deliver(ws, issue, max_wait, stop)
+
+
+async def _deliver(
+    ws: Workspace, issue: IssueRow, max_wait: float, stop: asyncio.Event | None
+) -> DispatchReport:
     digest = ws.config.digest(issue.digest)
     list_id = int(issue.content["list_id"])
     settings = render_settings(ws.config, issue.digest)

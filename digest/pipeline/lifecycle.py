@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from digest.dates import utcnow
 from digest.errors import DigestError, StoreError
+from digest.metrics import ISSUES
 from digest.models import IssueStatus
 from digest.pipeline.build import Draft, compose_issue
 from digest.pipeline.deliver import deliver_issue, resume_unfinished
@@ -113,7 +114,9 @@ async def build_claimed(
         draft = await compose_issue(ws, name, now=now)
     except BaseException:
         ws.store.delete_issue(issue_id)  # the claim made nothing; let the period be tried again
+        ISSUES.labels(name, "failed").inc()
         raise
+    ISSUES.labels(name, "skipped" if draft.empty else "built").inc()
     if draft.empty:
         reason = (
             "nothing new to send"

@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +23,7 @@ from typing import Protocol
 
 from digest.dates import utcnow
 from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
+from digest.metrics import MESSAGES, SEND_SECONDS
 from digest.models import (
     DeliveryStatus,
     IssueStatus,
@@ -116,6 +119,7 @@ async def dispatch_issue(
         messages = [personalize(recipient_for(row)) for row in batch]
         if limiter is not None:
             await limiter.acquire(len(messages))
+        started = time.perf_counter()
         try:
             results = await transport.send_batch(messages)
         except ProviderAuthError as exc:
@@ -132,6 +136,9 @@ async def dispatch_issue(
         except PermanentDeliveryError as exc:
             log.error("issue %s: batch of %d refused: %s", issue_id, len(batch), exc)
             results = [SendResult(row.id, Outcome.FAILED, error=str(exc)) for row in batch]
+        SEND_SECONDS.labels(transport.name).observe(time.perf_counter() - started)
+        for outcome, count in Counter(result.outcome for result in results).items():
+            MESSAGES.labels(transport.name, str(outcome)).inc(count)
         final, retry_at = _schedule_retries(batch, results)
         store.record_results(final, retry_at=retry_at)
         if on_batch is not None:

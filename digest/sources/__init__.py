@@ -31,6 +31,7 @@ from typing import Protocol
 
 from digest.config import Config, SourceConfig
 from digest.fetch import Fetched, Fetcher, FetchError
+from digest.logs import log_context
 from digest.models import SourceItem
 from digest.sources.cache import decode_items, encode_items, fingerprint
 from digest.sources.feed import FeedError, keep_by_filters, log_reading, parse_document
@@ -387,7 +388,8 @@ async def gather(
     run = _Gatherer(config, fetcher, cached, now or datetime.now(UTC), frozenset(failing))
 
     async def one(name: str) -> tuple[list[SourceItem], SourceReport]:
-        outcome = await run.source(name, config.sources[name])
+        with log_context(source=name):
+            outcome = await run.source(name, config.sources[name])
         if on_source is not None:
             on_source(name)
         return outcome
@@ -400,7 +402,8 @@ async def gather(
         if report.error is not None:
             # INFO: the failure is in the result's report, which the CLI prints and the
             # service logs at WARNING; logging it here too would say it twice.
-            log.info("source %s failed: %s", name, report.error)
+            with log_context(source=name):
+                log.info("source %s failed: %s", name, report.error)
             result.failures[name] = report.error
             continue
         result.counts[name] = len(items)

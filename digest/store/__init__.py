@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from digest.store import schema as tables  # for tests and benches that set up rows by hand
 from digest.store.articles import ArticleQueries, CachedSource, SourceResult, StoredArticle
@@ -80,6 +80,11 @@ class Store(
     def revision(self) -> str | None:
         """The migration the database is at."""
         return current_revision(self.engine)
+
+    def ping(self) -> None:
+        """Raise unless the database answers a query (for /healthz)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         self.engine.dispose()

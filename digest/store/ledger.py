@@ -255,6 +255,18 @@ class LedgerQueries:
         times = [as_utc(value) for value in row[:3] if value is not None]
         return min(t for t in times if t is not None) if times else None
 
+    def queue_depth(self) -> dict[str, int]:
+        """Deliveries still to work, over every issue, by status (for /metrics)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries.c.status, func.count())
+                .where(deliveries.c.status.in_(DeliveryStatus.OPEN))
+                .group_by(deliveries.c.status)
+            ).all()
+        found = {str(status): 0 for status in DeliveryStatus.OPEN}
+        found.update({str(status): int(count) for status, count in rows})
+        return found
+
     def failed_deliveries(self, issue_id: int, limit: int = 200) -> list[tuple[str, str]]:
         """(address, reason) of the issue's deliveries refused for good, for the editor."""
         with self.engine.connect() as conn:

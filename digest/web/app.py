@@ -7,8 +7,8 @@
     auth.py          GET/POST /desk/login, POST /desk/logout (sessions, the role check)
     desk.py          /desk/...: the editors' desk (every page needs a login)
     archive.py       GET /archive/{digest}/, its issues' web editions, feed.atom
+    health.py        GET /healthz, GET /metrics                (monitoring)
     middleware.py    body limit, client address, errors -> pages or JSON
-                     GET /healthz
 
 GETs never change anything, so link scanners that follow every link in a message neither
 unsubscribe nor confirm anybody. Tokens are signed (digest/tokens.py) and name no address.
@@ -22,8 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 
 from digest.errors import DigestError, RequestError
 from digest.web.archive import ArchiveRoutes
@@ -35,6 +34,7 @@ from digest.web.auth import (
     login_redirect,
 )
 from digest.web.desk import DeskRoutes
+from digest.web.health import HealthRoutes, Liveness
 from digest.web.middleware import BodyLimit, ProtectForms, error_response, wants_json
 from digest.web.signup import SignupRoutes
 from digest.web.site import Site
@@ -48,17 +48,14 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 
-async def _health(request: Request) -> Response:
-    return PlainTextResponse("ok")
-
-
-def create_app(ws: Workspace) -> Starlette:
-    """The web app over a workspace; the scheduler service mounts the same one."""
+def create_app(ws: Workspace, *, liveness: Liveness | None = None) -> Starlette:
+    """The web app over a workspace; the scheduler service mounts the same one, with its
+    `liveness` (the scheduler's and the sender's) for /healthz."""
     base = ws.config.web.base_url
     if not base.startswith("https://") and "127.0.0.1" not in base and "localhost" not in base:
         log.warning("web.base_url %s is not https: RFC 8058 one-click needs an https URL", base)
     site = Site(ws)
-    routes = [Route("/healthz", _health, methods=["GET"])]
+    routes = HealthRoutes(site, liveness).routes()
     groups = (
         SignupRoutes,
         UnsubscribeRoutes,
