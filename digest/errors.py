@@ -116,10 +116,18 @@ class DeliveryError(DigestError):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """A transient failure of a whole request; `retry_after` in seconds, if the provider said."""
+    """A transient failure of a whole request; `retry_after` in seconds, if the provider said.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    `maybe_sent`: the request reached the provider and its answer was lost (a read timeout, a
+    dropped connection, a 5xx), so it may have been accepted; such deliveries are reconciled
+    with the provider before they are sent again, where the provider can be asked.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, maybe_sent: bool = False
+    ) -> None:
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
         super().__init__(message)
 
 

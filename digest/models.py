@@ -311,3 +311,6 @@ class SendResult:
     provider_message_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds, for RETRY
+    # For RETRY: the provider may have accepted it (the answer was lost), so it is reconciled
+    # with the provider before being sent again, where the provider can be asked.
+    maybe_sent: bool = False
