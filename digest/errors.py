@@ -4,6 +4,7 @@
     ├── ConfigError                  bad configuration (exit 2); carries file, key path and reason
     ├── UsageError                   a command used the wrong way (exit 2; HTTP 400)
     ├── StoreError                   the database could not do what was asked (HTTP 503)
+    │   └── StoreUnavailableError    it could not be reached at all (refused, dropped): retry later
     ├── SourceError                  one source could not be gathered (the run goes on)
     │   ├── FetchError               the HTTP fetch failed (status, timeout, size cap...)
     │   └── FeedError                the document is not a feed Digest can read
@@ -38,6 +39,7 @@ __all__ = [
     "RetryableDeliveryError",
     "SourceError",
     "StoreError",
+    "StoreUnavailableError",
     "UsageError",
 ]
 
@@ -85,6 +87,18 @@ class StoreError(DigestError):
     """The store (SQLite or PostgreSQL) refused or failed an operation."""
 
     http_status = 503
+
+
+class StoreUnavailableError(StoreError):
+    """The database could not be reached (connection refused, dropped or timed out).
+
+    Nothing was done; the same call may succeed once the database is back, so the service
+    retries with backoff instead of failing the work for good.
+    """
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail  # the driver's one line, e.g. "connection refused"
+        super().__init__(f"the store is unreachable: {detail}")
 
 
 class SourceError(DigestError):

@@ -199,6 +199,7 @@ class IssueStatus(StrEnum):
         building -> draft [-> approved] -> frozen -> sending -> complete | partial
                 \\-> skipped
                          \\-> dropped (not approved in time)
+        missed: its firing could not claim the period before the grace window ended
 
     A draft can be previewed, edited and approved; once frozen, nothing about the issue changes
     but its deliveries.
@@ -214,6 +215,7 @@ class IssueStatus(StrEnum):
     SKIPPED = "skipped"  # never sent: too few new articles, or its period's grace window passed
     FAILED = "failed"  # a run's verdict only: sending stopped (the issue itself stays `sending`)
     DROPPED = "dropped"  # a draft nobody approved before its deadline
+    MISSED = "missed"  # never built: its firing could not claim the period in its grace window
 
     # Groups, set below the class (a value in the class body would become a member).
     EDITABLE: ClassVar[tuple[IssueStatus, ...]]  # may still be frozen
@@ -231,6 +233,7 @@ IssueStatus.ENDED = (
     IssueStatus.SKIPPED,
     IssueStatus.FAILED,
     IssueStatus.DROPPED,
+    IssueStatus.MISSED,
 )
 
 
