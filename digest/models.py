@@ -243,8 +243,10 @@ class DeliveryStatus(StrEnum):
         pending -> sending (leased) -> sent | failed | suppressed | retry (-> sending again)
 
     A due delivery whose member left the list or was suppressed since the freeze becomes
-    `skipped` instead of being handed out. The words overlap with `IssueStatus` but not the
-    meanings: a `failed` delivery is one recipient refused for good.
+    `skipped` instead of being handed out. A delivery whose last answer was lost, or whose
+    sender died holding it, is in doubt (`in_doubt_since`): the provider may have it. The words
+    overlap with `IssueStatus` but not the meanings: a `failed` delivery is one recipient refused
+    for good.
     """
 
     PENDING = "pending"  # planned; claimable once its not-before time (if any) has come

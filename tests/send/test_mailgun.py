@@ -1,4 +1,5 @@
-"""Mailgun: multipart bodies, recipient-variables, per-domain routes."""
+"""Mailgun: multipart bodies, recipient-variables, per-domain routes, and the events search that
+finds what it accepted."""
 
 from __future__ import annotations
 

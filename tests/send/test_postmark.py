@@ -1,4 +1,5 @@
-"""Postmark transport against the sandbox: batch shape and the per-message error codes."""
+"""Postmark transport against the sandbox: batch shape, the per-message error codes, and the
+message search that finds what it accepted."""
 
 from __future__ import annotations
 
