@@ -4,6 +4,7 @@
     ├── ConfigError                  bad configuration (exit 2); carries file, key path and reason
     ├── UsageError                   a command used the wrong way (exit 2; HTTP 400)
     ├── StoreError                   the database could not do what was asked (HTTP 503)
+    │   └── StoreUnavailableError    it could not be reached at all (refused, dropped): retry later
     ├── SourceError                  one source could not be gathered (the run goes on)
     │   ├── FetchError               the HTTP fetch failed (status, timeout, size cap...)
     │   └── FeedError                the document is not a feed Digest can read
@@ -38,6 +39,7 @@ __all__ = [
     "RetryableDeliveryError",
     "SourceError",
     "StoreError",
+    "StoreUnavailableError",
     "UsageError",
 ]
 
@@ -87,6 +89,18 @@ class StoreError(DigestError):
     http_status = 503
 
 
+class StoreUnavailableError(StoreError):
+    """The database could not be reached (connection refused, dropped or timed out).
+
+    Nothing was done; the same call may succeed once the database is back, so the service
+    retries with backoff instead of failing the work for good.
+    """
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail  # the driver's one line, e.g. "connection refused"
+        super().__init__(f"the store is unreachable: {detail}")
+
+
 class SourceError(DigestError):
     """A source could not be gathered; the message says why, the rest of the run goes on."""
 
@@ -116,10 +130,18 @@ class DeliveryError(DigestError):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """A transient failure of a whole request; `retry_after` in seconds, if the provider said."""
+    """A transient failure of a whole request; `retry_after` in seconds, if the provider said.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    `maybe_sent`: the request reached the provider and its answer was lost (a read timeout, a
+    dropped connection, a 5xx), so it may have been accepted; such deliveries are reconciled
+    with the provider before they are sent again, where the provider can be asked.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, maybe_sent: bool = False
+    ) -> None:
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
         super().__init__(message)
 
 

@@ -2,7 +2,7 @@
 
 Counted as things happen, in this process:
 
-    digest_issues_total{digest, outcome}            built, skipped, failed
+    digest_issues_total{digest, outcome}            built, skipped, failed, missed
     digest_messages_total{provider, outcome}        sent, failed, retry, suppressed
     digest_send_seconds{provider}                   one provider call (a batch), histogram
     digest_last_successful_firing_timestamp_seconds{digest}
@@ -37,9 +37,11 @@ log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 ISSUES = Counter(
-    "digest_issues", "Issues built, skipped or failed, by digest.", ["digest", "outcome"],
+    "digest_issues",
+    "Issues built, skipped, failed or missed (the store was down), by digest.",
+    ["digest", "outcome"],
     registry=REGISTRY,
-)  # fmt: skip
+)
 MESSAGES = Counter(
     "digest_messages", "Messages by provider and outcome.", ["provider", "outcome"],
     registry=REGISTRY,

@@ -212,6 +212,7 @@ class IssueStatus(StrEnum):
         building -> draft [-> approved] -> frozen -> sending -> complete | partial
                 \\-> skipped
                          \\-> dropped (not approved in time)
+        missed: its firing could not claim the period before the grace window ended
 
     A draft can be previewed, edited and approved; once frozen, nothing about the issue changes
     but its deliveries.
@@ -227,6 +228,7 @@ class IssueStatus(StrEnum):
     SKIPPED = "skipped"  # never sent: too few new articles, or its period's grace window passed
     FAILED = "failed"  # a run's verdict only: sending stopped (the issue itself stays `sending`)
     DROPPED = "dropped"  # a draft an editor dropped, or nobody approved before its deadline
+    MISSED = "missed"  # never built: its firing could not claim the period in its grace window
 
     # Groups, set below the class (a value in the class body would become a member).
     EDITABLE: ClassVar[tuple[IssueStatus, ...]]  # may still be frozen
@@ -244,6 +246,7 @@ IssueStatus.ENDED = (
     IssueStatus.SKIPPED,
     IssueStatus.FAILED,
     IssueStatus.DROPPED,
+    IssueStatus.MISSED,
 )
 
 
@@ -253,8 +256,10 @@ class DeliveryStatus(StrEnum):
         pending -> sending (leased) -> sent | failed | suppressed | retry (-> sending again)
 
     A due delivery whose member left the list or was suppressed since the freeze becomes
-    `skipped` instead of being handed out. The words overlap with `IssueStatus` but not the
-    meanings: a `failed` delivery is one recipient refused for good.
+    `skipped` instead of being handed out. A delivery whose last answer was lost, or whose
+    sender died holding it, is in doubt (`in_doubt_since`): the provider may have it. The words
+    overlap with `IssueStatus` but not the meanings: a `failed` delivery is one recipient refused
+    for good.
     """
 
     PENDING = "pending"  # planned; claimable once its not-before time (if any) has come
@@ -324,6 +329,9 @@ class SendResult:
     provider_message_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds, for RETRY
+    # For RETRY: the provider may have accepted it (the answer was lost), so it is reconciled
+    # with the provider before being sent again, where the provider can be asked.
+    maybe_sent: bool = False
 
 
 class Role(StrEnum):

@@ -1,7 +1,8 @@
 """The long-lived process: the scheduler, a sender loop and the web app in one asyncio loop.
 
     firing (APScheduler, one cron trigger per digest in its zone)
-      -> period key from the scheduled fire time -> run_period: claim, build, freeze
+      -> period key from the scheduled fire time -> claim (within the grace window), build,
+         freeze (claim_in_grace, build_claimed)
       -> wake the sender loop
     sender loop: settle drafts (approval deadlines), then work every unfinished issue's ledger:
       this process's, another process's, or one whose sender died (its leases expire)
@@ -9,6 +10,10 @@
 APScheduler is only the timer. What makes each period go out once is the store: the unique
 (digest, period) claim, and deliveries leased in batches. Several processes may run this against
 one PostgreSQL database; each fires, one claims, all of them send.
+
+When the store is unreachable, a firing tries its claim again with backoff until the period's
+grace window ends, then records the period as missed with the reason (`digest status` shows it),
+and the sender loop backs off too: one log line per attempt, never a traceback per poll.
 
 Signals: SIGTERM/SIGINT stop gracefully (no new firings; the batch in flight finishes; the rest
 stays pending for the next start). SIGHUP, or a change of the configuration file, reloads the
@@ -41,15 +46,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from digest.config import Config, load_config
 from digest.dates import utcnow
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, StoreUnavailableError
 from digest.logs import context_with
 from digest.metrics import LAST_FIRING
 from digest.models import IssueStatus
 from digest.pipeline import (
     RunReport,
     build_claimed,
+    claim_in_grace,
     deliver_issue,
-    run_period,
     settle_drafts,
 )
 from digest.schedule import DigestSchedule
@@ -237,7 +242,7 @@ class Service:
             log.info("waiting for %d build(s) in progress", len(firings))
             _, pending = await asyncio.wait(firings, timeout=self.options.stop_timeout)
             for task in pending:
-                task.cancel()  # run_period forgets a claim whose build was interrupted
+                task.cancel()  # build_claimed forgets a claim whose build was interrupted
             if pending:
                 await asyncio.wait(pending)
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -340,9 +345,21 @@ class Service:
             firing.period,
             firing.local.isoformat(timespec="seconds"),
         )
+        grace_ends = firing.at + self.ws.config.digests[name].grace_delta
         async with self._state.locks.setdefault(name, asyncio.Lock()):
             try:
-                report = await run_period(self.ws, name, firing.period, send=False)
+                claim = await claim_in_grace(
+                    self.ws, name, firing.period, grace_ends=grace_ends, stop=self.stopping
+                )
+                if claim is None:  # stopping
+                    return None
+                if claim.missed is not None:
+                    return RunReport(name, None, IssueStatus.MISSED, claim.missed)
+                report = (
+                    await build_claimed(self.ws, name, claim.issue_id, send=False)
+                    if claim.issue_id is not None
+                    else RunReport(name, None, "claimed", f"period {firing.period} was claimed")
+                )
             except DigestError as exc:
                 log.error("%s: period %s failed: %s", name, firing.period, exc)
                 raise
@@ -369,17 +386,31 @@ class Service:
     # -- sending ---------------------------------------------------------------------------
 
     async def _sender_loop(self) -> None:
-        """Deliver every unfinished issue, then sleep until woken or the poll interval passes."""
+        """Deliver every unfinished issue, then sleep until woken or the poll interval passes.
+
+        While the store is unreachable it backs off (the poll interval, doubled per failure up
+        to a minute), with one log line per attempt.
+        """
+        failures = 0
         while not self.stopping.is_set():
             self._wake.clear()
+            pause = self.options.poll_interval
             try:
                 await self.send_due()
+            except StoreUnavailableError as exc:
+                failures += 1
+                pause = max(pause, min(60.0, pause * 2 ** (failures - 1)))
+                log.warning("sender: %s; trying again in %.1f s", exc, pause)
             except Exception:
                 log.exception("sender: an unexpected error; trying again shortly")
+            else:
+                if failures:
+                    log.info("sender: the store is reachable again")
+                failures = 0
             if self.stopping.is_set():
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), pause)
 
     async def send_due(self) -> int:
         """One pass: settle drafts, then work each unfinished issue that has something due now.

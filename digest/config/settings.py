@@ -516,6 +516,14 @@ class SendConfig(_Strict):
         description="messages claimed and sent together (never more than the provider takes); "
         "with 60 KB issues, 100 keeps each request near 6 MB",
     )
+    reconcile_after: float | None = Field(
+        default=None,
+        ge=0,
+        description="seconds after an attempt whose answer was lost (or whose sender died) "
+        "before Digest asks the provider whether it has the message, for providers it can ask "
+        "(default: the provider's own: postmark 60, mailgun 1800, whose events may take half an "
+        "hour to be searchable)",
+    )
 
 
 class FetchConfig(_Strict):

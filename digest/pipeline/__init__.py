@@ -2,7 +2,8 @@
 
     build      compose_issue: the next issue as a Draft (gather, extract, select, summarize,
                render); nothing stored but caches
-    lifecycle  run_period / build_claimed / settle_drafts: claim, draft, approve, freeze
+    lifecycle  run_period / claim_in_grace / build_claimed / settle_drafts: claim (a firing's
+               claim waits out a store outage within the grace window), draft, approve, freeze
     deliver    deliver_issue / resume_unfinished: work a frozen issue's ledger
     preview    write_preview / sample_render: what an editor looks at; nothing stored or sent
 
@@ -24,8 +25,10 @@ from digest.pipeline.deliver import (
     stored_rendering,
 )
 from digest.pipeline.lifecycle import (
+    Claim,
     RunReport,
     build_claimed,
+    claim_in_grace,
     freeze,
     freeze_and_send,
     run_digest,
@@ -38,10 +41,12 @@ from digest.pipeline.lifecycle import (
 from digest.pipeline.preview import sample_recipient, sample_render, write_preview
 
 __all__ = [
+    "Claim",
     "Draft",
     "ExtractionPlan",
     "RunReport",
     "build_claimed",
+    "claim_in_grace",
     "compose_issue",
     "deliver_issue",
     "extract_items",

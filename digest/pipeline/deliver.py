@@ -101,6 +101,7 @@ async def _deliver(
             lease=timedelta(seconds=ws.config.send.lease_seconds),
             concurrency=ws.config.send.concurrency,
             batch_size=ws.config.send.batch_size,
+            reconcile_after=ws.config.send.reconcile_after,
             max_wait=max_wait,
             stop=stop,
             on_batch=task.advance,

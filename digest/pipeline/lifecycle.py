@@ -4,6 +4,10 @@
 the store, so two processes or a restart build it once) and builds it; the digest's policies
 decide what follows: skipped with the reason, a draft waiting for an editor, or frozen with its
 delivery plan and sent. `settle_drafts` moves approved drafts and expired ones on.
+
+`claim_in_grace` is the claim of a scheduled firing: while the store is unreachable it tries
+again with backoff until the period's grace window ends, then records the period as missed with
+the reason, so an outage never loses a firing silently.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from digest.dates import utcnow
-from digest.errors import DigestError, StoreError
+from digest.errors import DigestError, StoreError, StoreUnavailableError
 from digest.metrics import ISSUES
 from digest.models import IssueStatus
 from digest.pipeline.build import Draft, compose_issue
@@ -40,6 +44,94 @@ class RunReport:
     resumed: list[DispatchReport] = field(default_factory=list)
     dispatch: DispatchReport | None = None
     report: dict[str, Any] = field(default_factory=dict)
+
+
+CLAIM_FIRST_DELAY = 1.0  # seconds before a claim the store could not take is tried again
+CLAIM_MAX_DELAY = 60.0  # the delay doubles up to this
+
+
+@dataclass
+class Claim:
+    """What became of a firing's claim of its period."""
+
+    issue_id: int | None  # the issue this process holds and builds; None: not ours to build
+    missed: str | None = None  # set when the period was recorded as missed: why
+
+
+async def claim_in_grace(
+    ws: Workspace,
+    name: str,
+    period: str,
+    *,
+    grace_ends: datetime,
+    stop: asyncio.Event | None = None,
+) -> Claim | None:
+    """Claim (digest, period); while the store is unreachable, try again with backoff until
+    `grace_ends`, then record the period as missed with the reason (trying that until the store
+    takes it). One log line per attempt, no traceback. None when `stop` was set first.
+
+    A period another process claimed meanwhile is not ours (issue_id None, nothing missed).
+    """
+    delay = CLAIM_FIRST_DELAY
+    down_since: datetime | None = None
+    while True:
+        try:
+            issue_id = ws.store.claim_issue(name, period, ws.owner)
+        except StoreUnavailableError as exc:
+            now = utcnow()
+            down_since = down_since or now
+            left = (grace_ends - now).total_seconds()
+            if left <= 0:
+                reason = (
+                    f"the store was unreachable from {down_since:%Y-%m-%d %H:%M:%S} UTC until the "
+                    f"grace window ended at {grace_ends:%Y-%m-%d %H:%M:%S} UTC ({exc.detail})"
+                )
+                break
+            wait = min(delay, left)
+            log.warning(
+                "%s: period %s not claimed, %s; trying again in %.0f s (grace ends %s UTC)",
+                name,
+                period,
+                exc,
+                wait,
+                f"{grace_ends:%H:%M:%S}",
+            )
+            if await _pause(wait, stop):
+                return None
+            delay = min(delay * 2, CLAIM_MAX_DELAY)
+            continue
+        if down_since is not None:
+            log.info("%s: period %s claimed, the store is reachable again", name, period)
+        return Claim(issue_id)
+    log.error("%s: period %s missed: %s", name, period, reason)
+    ISSUES.labels(name, "missed").inc()
+    delay = CLAIM_FIRST_DELAY
+    while True:
+        try:
+            recorded = ws.store.record_missed(name, period, ws.owner, reason)
+        except StoreUnavailableError as exc:
+            log.warning(
+                "%s: period %s not recorded as missed yet, %s; trying again in %.0f s",
+                name,
+                period,
+                exc,
+                delay,
+            )
+            if await _pause(delay, stop):
+                return None
+            delay = min(delay * 2, CLAIM_MAX_DELAY)
+            continue
+        return Claim(None, missed=reason if recorded is not None else None)
+
+
+async def _pause(seconds: float, stop: asyncio.Event | None) -> bool:
+    """Sleep; True when `stop` was set meanwhile (or already)."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 def sync_lists(ws: Workspace) -> None:

@@ -8,16 +8,22 @@ The transports differ in payloads; they agree on what a failure of the whole req
 * any other 4xx, or a request that could not even be formed (say, a credential that is not a
   valid header value) -> `PermanentDeliveryError`.
 
+A failure that leaves it unknown whether the provider accepted the request (a read timeout, a
+connection dropped once the request was sent, a 5xx) is marked `maybe_sent`; a refused
+connection, a connect timeout, a 429 or another 4xx is not.
+
 Transports that split one batch into several requests (SendGrid, Mailgun, SES) use
-`gather_requests`, which keeps what succeeded when only some requests fail.
+`stream_requests`, which yields each request's results as it is answered and keeps what
+succeeded when only some requests fail (`gather_requests` collects them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -31,6 +37,7 @@ from digest.errors import (
 )
 from digest.fetch import http_client, parse_retry_after
 from digest.models import Outcome, OutgoingMessage, SendResult
+from digest.send.base import SentQuery
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -41,12 +48,15 @@ __all__ = [
     "encode_multipart",
     "error_for_status",
     "gather_requests",
+    "get",
     "group_by",
     "make_client",
     "parse_retry_after",
     "post",
     "retry_after_epoch_reset",
     "retry_after_seconds_reset",
+    "search_each",
+    "stream_requests",
 ]
 
 # Connect fast or fail; give a 500-message batch time to be accepted.
@@ -131,7 +141,9 @@ def error_for_status(
         )
     if status == 429 or status >= 500 or status == 408:
         return RetryableDeliveryError(
-            f"{provider}: HTTP {status}: {reason}", retry_after=retry_after(response.headers)
+            f"{provider}: HTTP {status}: {reason}",
+            retry_after=retry_after(response.headers),
+            maybe_sent=status >= 500,  # the request got in; whether it was processed is unknown
         )
     return PermanentDeliveryError(f"{provider}: HTTP {status}: {reason}")
 
@@ -146,17 +158,93 @@ async def post(
 ) -> httpx.Response:
     """POST bytes; transport-level failures become `RetryableDeliveryError`.
 
-    A timeout or a dropped connection leaves it unknown whether the provider accepted the
-    request; retrying is still right, and providers with idempotency keys make it safe.
+    A timeout or a dropped connection after the request was sent leaves it unknown whether the
+    provider accepted it (`maybe_sent`); retrying is still right, and idempotency keys or a
+    reconciliation with the provider keep it from sending twice.
     """
     try:
         return await client.post(url, content=content, headers=headers)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # never sent
+        raise RetryableDeliveryError(f"{provider}: connection failed: {exc!r}") from exc
     except httpx.TimeoutException as exc:
-        raise RetryableDeliveryError(f"{provider}: timed out ({type(exc).__name__})") from exc
+        raise RetryableDeliveryError(
+            f"{provider}: timed out ({type(exc).__name__})", maybe_sent=True
+        ) from exc
     except httpx.LocalProtocolError as exc:  # we could not even form the request
         raise PermanentDeliveryError(f"{provider}: invalid request: {exc}") from exc
     except (httpx.TransportError, OSError) as exc:
-        raise RetryableDeliveryError(f"{provider}: connection failed: {exc!r}") from exc
+        raise RetryableDeliveryError(
+            f"{provider}: connection failed: {exc!r}", maybe_sent=True
+        ) from exc
+
+
+async def get(
+    client: httpx.AsyncClient,
+    provider: str,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str],
+) -> httpx.Response:
+    """GET (a search); transport-level failures become `RetryableDeliveryError`."""
+    try:
+        return await client.get(url, params=params, headers=headers)
+    except httpx.LocalProtocolError as exc:
+        raise PermanentDeliveryError(f"{provider}: invalid request: {exc}") from exc
+    except (httpx.TransportError, OSError) as exc:
+        raise RetryableDeliveryError(f"{provider}: search failed: {exc!r}") from exc
+
+
+async def stream_requests(
+    groups: Sequence[Sequence[int]],
+    call: Callable[[Sequence[int]], Awaitable[list[SendResult]]],
+    delivery_ids: Sequence[int],
+    *,
+    concurrency: int,
+) -> AsyncGenerator[list[SendResult], None]:
+    """Run one request per group of message indexes, bounded; yield each one's results as it is
+    answered, so the caller records them while the others are still in flight.
+
+    Failed requests are held back to the end. If every request failed, the most serious failure
+    is raised (auth, then permanent, then retryable with the longest `retry_after`), as for a
+    one-request batch. If some succeeded, raising would make the caller resend those, so the
+    failed groups become per-message results instead: RETRY for transient and request-level
+    problems (the next batch will raise them again if they persist), FAILED only for a permanent
+    refusal of that request. Closing the stream early cancels the requests still running.
+    """
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    Answer = tuple[Sequence[int], list[SendResult] | DeliveryError]
+
+    async def one(indexes: Sequence[int]) -> Answer:
+        async with semaphore:
+            try:
+                return indexes, await call(indexes)
+            except DeliveryError as failure:
+                return indexes, failure
+
+    tasks = [asyncio.ensure_future(one(group)) for group in groups]
+    failures: list[tuple[Sequence[int], DeliveryError]] = []
+    answered = 0
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            group, outcome = await next_done
+            if isinstance(outcome, DeliveryError):
+                failures.append((group, outcome))
+                continue
+            answered += 1
+            yield outcome
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if failures and not answered:
+        raise _most_serious([failure for _, failure in failures])
+    if failures:
+        yield [
+            _result_for_failure(delivery_ids[index], failure)
+            for group, failure in failures
+            for index in group
+        ]
 
 
 async def gather_requests(
@@ -166,40 +254,48 @@ async def gather_requests(
     *,
     concurrency: int,
 ) -> list[SendResult]:
-    """Run one request per group of message indexes, bounded, and merge the results in order.
-
-    If every request failed as a whole, the most serious failure is raised (auth, then
-    permanent, then retryable with the longest `retry_after`), as for a one-request batch. If
-    some succeeded, raising would make the caller resend those, so the failed groups become
-    per-message results instead: RETRY for transient and request-level problems (the next batch
-    will raise them again if they persist), FAILED only for a permanent refusal of that request.
-    """
-    semaphore = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(indexes: Sequence[int]) -> list[SendResult]:
-        async with semaphore:
-            return await call(indexes)
-
-    outcomes = await asyncio.gather(*(one(g) for g in groups), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException) and not isinstance(outcome, DeliveryError):
-            raise outcome
-    failures = [o for o in outcomes if isinstance(o, DeliveryError)]
-    if failures and len(failures) == len(outcomes):
-        raise _most_serious(failures)
-
+    """`stream_requests` collected: every message's result, in message order."""
     results: list[SendResult | None] = [None] * len(delivery_ids)
-    for group, outcome in zip(groups, outcomes, strict=True):
-        if isinstance(outcome, BaseException):
-            for index in group:
-                results[index] = _result_for_failure(delivery_ids[index], outcome)
-        else:
-            for index, result in zip(group, outcome, strict=True):
-                results[index] = result
+    position = {delivery_id: i for i, delivery_id in enumerate(delivery_ids)}
+    async for part in stream_requests(groups, call, delivery_ids, concurrency=concurrency):
+        for result in part:
+            results[position[result.delivery_id]] = result
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:
         raise RuntimeError(f"no result for message indexes {missing}")
     return [r for r in results if r is not None]
+
+
+async def search_each(
+    queries: Sequence[SentQuery],
+    one: Callable[[SentQuery], Awaitable[dict[int, str | None]]],
+    *,
+    concurrency: int,
+) -> dict[int, str | None]:
+    """Ask the provider about each delivery (one search each, bounded) and merge what was found.
+
+    Any failed search fails the whole reconciliation with the most serious failure: a delivery
+    we could not ask about must not be taken for unsent.
+    """
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def bounded(query: SentQuery) -> dict[int, str | None]:
+        async with semaphore:
+            return await one(query)
+
+    outcomes = await asyncio.gather(*(bounded(q) for q in queries), return_exceptions=True)
+    found: dict[int, str | None] = {}
+    failures: list[DeliveryError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, DeliveryError):
+            failures.append(outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            found.update(outcome)
+    if failures:
+        raise _most_serious(failures)
+    return found
 
 
 def _most_serious(failures: Sequence[DeliveryError]) -> DeliveryError:
@@ -216,8 +312,15 @@ def _most_serious(failures: Sequence[DeliveryError]) -> DeliveryError:
 def _result_for_failure(delivery_id: int, failure: BaseException) -> SendResult:
     if isinstance(failure, PermanentDeliveryError) and not isinstance(failure, ProviderAuthError):
         return SendResult(delivery_id, Outcome.FAILED, error=str(failure))
-    retry_after = failure.retry_after if isinstance(failure, RetryableDeliveryError) else None
-    return SendResult(delivery_id, Outcome.RETRY, error=str(failure), retry_after=retry_after)
+    if isinstance(failure, RetryableDeliveryError):
+        return SendResult(
+            delivery_id,
+            Outcome.RETRY,
+            error=str(failure),
+            retry_after=failure.retry_after,
+            maybe_sent=failure.maybe_sent,
+        )
+    return SendResult(delivery_id, Outcome.RETRY, error=str(failure))
 
 
 class HttpTransport:
@@ -266,6 +369,25 @@ class GroupingHttpTransport(HttpTransport):
             return []
         groups = group_by(messages, self.content_key, max_size=self.group_limit)
         return await self._send_groups(messages, groups)
+
+    async def stream_batch(
+        self, messages: Sequence[OutgoingMessage]
+    ) -> AsyncGenerator[list[SendResult], None]:
+        """Each request's results as it is answered (see `stream_requests`)."""
+        self._check_batch(messages)
+        if not messages:
+            return
+        groups = group_by(messages, self.content_key, max_size=self.group_limit)
+
+        async def call(indexes: Sequence[int]) -> list[SendResult]:
+            return await self._send_group([messages[i] for i in indexes])
+
+        stream = stream_requests(
+            groups, call, [m.delivery_id for m in messages], concurrency=self.concurrency
+        )
+        async with contextlib.aclosing(stream):
+            async for results in stream:
+                yield results
 
     async def _one_by_one(self, group: Sequence[OutgoingMessage]) -> list[SendResult]:
         return await self._send_groups(group, [[i] for i in range(len(group))])

@@ -2,7 +2,13 @@
 
 Postmark answers 200 for a batch even when some messages are refused; each element carries
 its own `ErrorCode`: 0 sent, 406 inactive recipient (suppressed: never send again), 300 invalid
-request, other codes failed for that message. Postmark has no idempotency key.
+request, other codes failed for that message.
+
+Postmark has no idempotency key, but it can be asked: every message carries its delivery id as
+metadata (`Metadata.delivery_id`), and the outbound message search (`GET /messages/outbound`
+with `metadata_delivery_id=...`; one metadata field per search, count and offset required)
+finds a message it accepted. `find_sent` asks that for each delivery in doubt, so a batch whose
+answer was lost (or whose sender died) is not sent again to those Postmark already has.
 """
 
 from __future__ import annotations
@@ -13,14 +19,25 @@ from typing import Any
 import httpx
 import orjson
 
+from digest.dates import parse_date
 from digest.errors import PermanentDeliveryError
 from digest.models import Outcome, OutgoingMessage, SendResult
-from digest.send.http import HttpTransport, custom_headers, error_for_status, json_bodies, post
+from digest.send.base import CLOCK_SKEW, SentQuery
+from digest.send.http import (
+    HttpTransport,
+    custom_headers,
+    error_for_status,
+    get,
+    json_bodies,
+    post,
+    search_each,
+)
 
 __all__ = ["PostmarkTransport"]
 
 INACTIVE_RECIPIENT = 406
 INVALID_REQUEST = 300
+SEARCH_CONCURRENCY = 8  # message searches in flight while reconciling one batch
 
 
 class PostmarkTransport(HttpTransport):
@@ -29,6 +46,7 @@ class PostmarkTransport(HttpTransport):
     name = "postmark"
     max_batch = 500
     supports_idempotency = False
+    reconcile_after = 60.0  # the search's indexing delay is not documented; a minute is ample
 
     def __init__(
         self,
@@ -45,6 +63,7 @@ class PostmarkTransport(HttpTransport):
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
+        self._search_headers = {"X-Postmark-Server-Token": token, "Accept": "application/json"}
 
     def payload(self, messages: Sequence[OutgoingMessage]) -> bytes:
         """The batch body, serialized once."""
@@ -82,6 +101,45 @@ class PostmarkTransport(HttpTransport):
         if response.status_code != 200:
             raise error_for_status(self.name, response)
         return parse_batch_response(messages, response.content)
+
+    async def find_sent(self, queries: Sequence[SentQuery]) -> dict[int, str | None]:
+        """The deliveries Postmark already accepted: one outbound message search each."""
+        return await search_each(queries, self._search, concurrency=SEARCH_CONCURRENCY)
+
+    async def _search(self, query: SentQuery) -> dict[int, str | None]:
+        delivery_id = str(query.delivery_id)
+        response = await get(
+            self._client,
+            self.name,
+            f"{self.base_url}/messages/outbound",
+            params={
+                "count": "50",
+                "offset": "0",
+                "recipient": query.email,
+                "metadata_delivery_id": delivery_id,
+            },
+            headers=self._search_headers,
+        )
+        if response.status_code != 200:
+            raise error_for_status(self.name, response)
+        try:
+            found = orjson.loads(response.content).get("Messages") or []
+        except (orjson.JSONDecodeError, AttributeError) as exc:
+            raise PermanentDeliveryError(
+                f"postmark: message search answer is not JSON: {response.content[:200]!r}"
+            ) from exc
+        earliest = query.since - CLOCK_SKEW
+        for message in found:
+            if not isinstance(message, dict):
+                continue
+            metadata = message.get("Metadata") or {}
+            if str(metadata.get("delivery_id")) != delivery_id:
+                continue
+            received = parse_date(str(message.get("ReceivedAt") or ""))
+            if received is not None and received < earliest:
+                continue  # an older message with the same id (another database, long ago)
+            return {query.delivery_id: message.get("MessageID")}
+        return {}
 
 
 def parse_batch_response(messages: Sequence[OutgoingMessage], body: bytes) -> list[SendResult]:

@@ -13,8 +13,9 @@ refusals (`MessageRejected`, `BadRequestException`) fail that message only; acco
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import httpx
@@ -25,13 +26,14 @@ from botocore.credentials import Credentials
 
 from digest.errors import PermanentDeliveryError, RetryableDeliveryError
 from digest.models import Outcome, OutgoingMessage, SendResult
+from digest.send.base import collect
 from digest.send.http import (
     HttpTransport,
     describe_error,
     error_for_status,
-    gather_requests,
     parse_retry_after,
     post,
+    stream_requests,
 )
 
 __all__ = ["SesTransport", "bulk_entry_outcome"]
@@ -116,19 +118,28 @@ class SesTransport(HttpTransport):
         return dict(request.headers.items())
 
     async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        return await collect(self.stream_batch(messages), messages)
+
+    async def stream_batch(
+        self, messages: Sequence[OutgoingMessage]
+    ) -> AsyncGenerator[list[SendResult], None]:
+        """One request per message, concurrently; each result as its request is answered."""
         self._check_batch(messages)
         if not messages:
-            return []
+            return
 
         async def call(indexes: Sequence[int]) -> list[SendResult]:
             return [await self._send_one(messages[indexes[0]])]
 
-        return await gather_requests(
+        stream = stream_requests(
             [[i] for i in range(len(messages))],
             call,
             [m.delivery_id for m in messages],
             concurrency=self.concurrency,
         )
+        async with contextlib.aclosing(stream):
+            async for results in stream:
+                yield results
 
     async def _send_one(self, m: OutgoingMessage) -> SendResult:
         url = self.base_url + SEND_EMAIL_PATH

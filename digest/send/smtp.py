@@ -1,10 +1,14 @@
 """SMTP: the complete MIME message over one authenticated, encrypted connection, reused.
 
-smtplib runs in a worker thread (`asyncio.to_thread`), one batch at a time, on a connection
-kept open between batches. A connection the server dropped while idle is reopened once and
-the message tried again. Replies map to outcomes per recipient: 5xx refusals fail that
-recipient, 4xx ask to retry it, 421 or a lost connection fail the rest of the batch as
+smtplib runs in a worker thread (`asyncio.to_thread`), one message at a time, one batch at a
+time, on a connection kept open between batches. A connection the server dropped while idle is
+reopened once and the message tried again. Replies map to outcomes per recipient: 5xx refusals
+fail that recipient, 4xx ask to retry it, 421 or a lost connection fail the rest of the batch as
 retryable, and a rejected login raises `ProviderAuthError`.
+
+`stream_batch` hands over each message's outcome as the server answers it and sends the next
+only when asked, so the ledger records every message before the next one goes out: a sender
+killed mid-batch leaves at most the one message in flight to be sent again.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import contextlib
 import smtplib
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from email.utils import parseaddr
 from typing import Literal
 
@@ -25,6 +29,7 @@ from digest.errors import (
     RetryableDeliveryError,
 )
 from digest.models import Outcome, OutgoingMessage, SendResult
+from digest.send.base import collect
 
 __all__ = ["SmtpTransport"]
 
@@ -66,12 +71,21 @@ class SmtpTransport:
         self._thread_lock = threading.Lock()
 
     async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        return await collect(self.stream_batch(messages), messages)
+
+    async def stream_batch(
+        self, messages: Sequence[OutgoingMessage]
+    ) -> AsyncGenerator[list[SendResult], None]:
+        """Send one message, yield its result, and send the next only when asked again.
+
+        A failure of the connection raises (results already yielded stand); `send_batch` turns
+        one after the first message into retries for the rest.
+        """
         if len(messages) > self.max_batch:
             raise RuntimeError(f"smtp: batch of {len(messages)} exceeds {self.max_batch}")
-        if not messages:
-            return []
         async with self._lock:
-            return await asyncio.to_thread(self._send_batch, list(messages))
+            for message in messages:
+                yield [await asyncio.to_thread(self._send_message, message)]
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -84,29 +98,9 @@ class SmtpTransport:
         with self._thread_lock:
             self._close(True)
 
-    def _send_batch(self, messages: list[OutgoingMessage]) -> list[SendResult]:
+    def _send_message(self, message: OutgoingMessage) -> SendResult:
         with self._thread_lock:
-            return self._send_batch_locked(messages)
-
-    def _send_batch_locked(self, messages: list[OutgoingMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        for index, m in enumerate(messages):
-            try:
-                results.append(self._send_with_reconnect(m))
-            except DeliveryError as exc:
-                if not results:
-                    raise
-                # Some messages went out on this batch: keep them, retry the others later
-                # (a persisting problem, such as rejected credentials, raises on that batch).
-                retry_after = exc.retry_after if isinstance(exc, RetryableDeliveryError) else None
-                results.extend(
-                    SendResult(
-                        rest.delivery_id, Outcome.RETRY, error=str(exc), retry_after=retry_after
-                    )
-                    for rest in messages[index:]
-                )
-                break
-        return results
+            return self._send_with_reconnect(message)
 
     def _send_with_reconnect(self, m: OutgoingMessage) -> SendResult:
         reused = self._smtp is not None

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, ExceptionContext, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from digest.errors import StoreError, UsageError
+from digest.errors import StoreError, StoreUnavailableError, UsageError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -180,19 +180,30 @@ def default_url(home: Path) -> str:
     return f"sqlite:///{(home / 'digest.db').resolve()}"
 
 
+# Seconds a PostgreSQL connection attempt may take before the store counts as unreachable. The
+# store is called from the service's event loop, so an unanswered connect must not hang it.
+CONNECT_TIMEOUT = 10
+
+
 def make_engine(url: str) -> Engine:
     """An engine set up for how Digest uses the database.
 
     SQLite: WAL so readers never wait for the writer, a generous busy timeout, foreign keys on,
     and every transaction opened with BEGIN IMMEDIATE so two processes never deadlock upgrading
     a read lock: SQLite mode has one writer at a time, by design.
+
+    A database that cannot be reached (refused, dropped, timed out) raises
+    `StoreUnavailableError`, whatever the driver: callers retry that, not a driver's exception.
     """
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 60})
             _sqlite_pragmas(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+            )
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(f"bad store URL {url!r}: {exc}") from None
     except ModuleNotFoundError as exc:
@@ -202,7 +213,22 @@ def make_engine(url: str) -> Engine:
             "store.url names PostgreSQL, which needs the postgres extra: "
             "pip install 'digest[postgres]'"
         ) from None
+    event.listen(engine, "handle_error", _unreachable)
     return engine
+
+
+def _unreachable(context: ExceptionContext) -> None:
+    """Turn a failure to connect, or a connection lost mid-statement, into StoreUnavailableError.
+
+    The pool's pre-ping is left alone: a dead pooled connection is replaced by a fresh one, and
+    only when that fails too does the caller hear of it (as a connect failure).
+    """
+    if context.is_pre_ping:
+        return
+    if context.connection is None or context.is_disconnect:
+        original = context.original_exception
+        first_line = (str(original).strip().splitlines() or [type(original).__name__])[0]
+        raise StoreUnavailableError(first_line)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -224,7 +250,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
 # The newest migration. Every start compares the store's revision with it and loads Alembic only
 # when they differ (Alembic and its templates cost ~0.2 s to import on every command otherwise).
 # tests/store/test_store.py checks that this names the head of the migration chain.
-HEAD_REVISION = "0005_users"
+HEAD_REVISION = "0006_in_doubt"
 
 
 def is_current(engine: Engine) -> bool:

@@ -87,6 +87,32 @@ class IssueQueries:
             found = conn.execute(statement).scalar()
         return None if found is None else int(found)
 
+    def record_missed(self, digest: str, period: str, owner: str, reason: str) -> int | None:
+        """Record (digest, period) as missed, with the reason, unless it was claimed meanwhile
+        (another process reached the store in time); the id if this call recorded it."""
+        now = utcnow()
+        statement = (
+            dialect_insert(self.engine.dialect.name, issues)
+            .values(
+                digest=digest,
+                period=period,
+                status=IssueStatus.MISSED,
+                subject="",
+                html="",
+                text="",
+                content={},
+                report={"reason": reason},
+                claimed_by=owner,
+                created_at=now,
+                completed_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["digest", "period"])
+            .returning(issues.c.id)
+        )
+        with self.engine.begin() as conn:
+            found = conn.execute(statement).scalar()
+        return None if found is None else int(found)
+
     def get_issue(self, issue_id: int) -> IssueRow:
         with self.engine.connect() as conn:
             row = conn.execute(select(issues).where(issues.c.id == issue_id)).first()

@@ -3,6 +3,12 @@
 PostgreSQL: several senders claim disjoint batches with `FOR UPDATE SKIP LOCKED` and a lease; a
 sender that dies leaves rows in `sending` whose lease expires, and any sender takes them over.
 SQLite: every transaction is BEGIN IMMEDIATE, so one writer claims at a time.
+
+A batch taken over from an expired lease is handed out alone, as it was leased (the rows of one
+lease share its owner and its end), so a provider's idempotency key derived from the batch is
+the same on the second try; its rows are in doubt (the dead sender may have sent them), as are
+rows whose last answer was lost (`in_doubt`), and the sender reconciles them with the provider
+before sending them again, where the provider can be asked.
 """
 
 from __future__ import annotations
@@ -42,6 +48,14 @@ class DeliveryRow:
     name: str
     attributes: dict[str, Any]
     attempts: int
+    # Set when an earlier attempt may have reached the provider: when its answer was lost, or
+    # when its batch was claimed (for a lease that expired since). That attempt began within a
+    # lease before this time, and the provider had it, if at all, soon after.
+    in_doubt_since: datetime | None = None
+
+    @property
+    def in_doubt(self) -> bool:
+        return self.in_doubt_since is not None
 
 
 class LedgerQueries:
@@ -52,25 +66,25 @@ class LedgerQueries:
     ) -> list[DeliveryRow]:
         """Lease up to `size` deliveries that are due; skip those no longer allowed to receive.
 
-        Due: pending (once its not-before time, if any, has come); retry whose time has come;
-        sending whose lease expired (its sender died).
+        Due: sending whose lease expired (its sender died), first and alone, one lease's rows
+        (they come back in doubt); else pending (once its not-before time, if any, has come)
+        and retry whose time has come.
         A member who unsubscribed, bounced or complained since the issue was frozen, or whose
         address is now suppressed, is marked `skipped` instead of being handed out.
         """
         now = utcnow()
-        # Three narrow queries rather than one OR: each walks the (issue_id, status) index, so a
-        # claim costs the same at the ten-thousandth batch as at the first.
+        # Narrow queries rather than one OR: each walks the (issue_id, status) index, so a claim
+        # costs the same at the ten-thousandth batch as at the first.
         kinds = (
             and_(
                 deliveries.c.status == DeliveryStatus.PENDING,
                 or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
             ),
             and_(deliveries.c.status == DeliveryStatus.RETRY, deliveries.c.next_attempt_at <= now),
-            and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < now),
         )
         with self.engine.begin() as conn:
-            ids: list[int] = []
-            for due in kinds:
+            ids = _expired_lease(conn, issue_id, size, now)  # a dead sender's batch, alone
+            for due in kinds if not ids else ():
                 if len(ids) >= size:
                     break
                 ids += conn.execute(
@@ -86,6 +100,9 @@ class LedgerQueries:
                 select(
                     deliveries.c.id,
                     deliveries.c.attempts,
+                    deliveries.c.status,
+                    deliveries.c.in_doubt_since,
+                    deliveries.c.updated_at,
                     subscribers.c.id.label("subscriber_id"),
                     subscribers.c.email,
                     subscribers.c.name,
@@ -117,6 +134,9 @@ class LedgerQueries:
                     )
                     skipped.append({"b_id": row.id, "b_error": reason})
                     continue
+                doubt = as_utc(row.in_doubt_since)
+                if row.status == DeliveryStatus.SENDING:  # its sender died: since its claim
+                    doubt = as_utc(row.updated_at) or now
                 claimed.append(
                     DeliveryRow(
                         id=row.id,
@@ -125,6 +145,7 @@ class LedgerQueries:
                         name=row.name,
                         attributes=dict(row.attributes or {}),
                         attempts=row.attempts + 1,
+                        in_doubt_since=doubt,
                     )
                 )
             if skipped:
@@ -152,9 +173,16 @@ class LedgerQueries:
         return claimed
 
     def record_results(
-        self, results: Sequence[SendResult], *, retry_at: dict[int, datetime]
+        self,
+        results: Sequence[SendResult],
+        *,
+        retry_at: dict[int, datetime],
+        in_doubt_since: dict[int, datetime] | None = None,
     ) -> None:
         """Write each message's outcome; suppressed addresses also join the suppression list.
+
+        `in_doubt_since` names the deliveries that may have been sent and since when (the rest
+        are known: their doubt is cleared).
 
         This runs once per batch on the hot path, so it goes straight to the driver's
         executemany: SQLAlchemy's per-row parameter processing would cost more than the write.
@@ -168,6 +196,7 @@ class LedgerQueries:
             return driver_value(value, sqlite)
 
         stamp = when(now)
+        doubt = in_doubt_since or {}
         rows = [
             (
                 _STATUS[r.outcome],
@@ -175,6 +204,7 @@ class LedgerQueries:
                 r.error,
                 when(retry_at.get(r.delivery_id)),
                 stamp,
+                when(doubt.get(r.delivery_id)),
                 r.delivery_id,
             )
             for r in results
@@ -183,7 +213,7 @@ class LedgerQueries:
         statement = (
             f"UPDATE deliveries SET status = {mark}, provider_message_id = {mark}, "
             f"error = {mark}, next_attempt_at = {mark}, lease_until = NULL, "
-            f"updated_at = {mark} WHERE id = {mark}"
+            f"updated_at = {mark}, in_doubt_since = {mark} WHERE id = {mark}"
         )
         with self.engine.begin() as conn:
             conn.exec_driver_sql(statement, rows)
@@ -206,6 +236,26 @@ class LedgerQueries:
                 if fresh:
                     conn.execute(insert(suppressions), fresh)
 
+    def renew_lease(self, delivery_ids: Sequence[int], owner: str, lease: timedelta) -> int:
+        """Extend the lease of deliveries `owner` is still sending; how many it still held.
+
+        A sender renews its batch while it works on it, so a batch waiting for its turn on a
+        slow connection is not taken over by another sender as if its sender had died.
+        """
+        if not delivery_ids:
+            return 0
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(delivery_ids)),
+                    deliveries.c.status == DeliveryStatus.SENDING,
+                    deliveries.c.lease_owner == owner,
+                )
+                .values(lease_until=utcnow() + lease)
+            )
+        return int(done.rowcount)
+
     def release(
         self,
         delivery_ids: Sequence[int],
@@ -213,21 +263,28 @@ class LedgerQueries:
         status: DeliveryStatus = DeliveryStatus.PENDING,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
+        in_doubt_since: datetime | None = None,
+        clear_doubt: bool = False,
     ) -> None:
-        """Hand leased deliveries back (nothing was sent), or mark them failed/retry wholesale."""
+        """Hand leased deliveries back (nothing was sent), or mark them failed/retry wholesale.
+
+        `in_doubt_since` keeps them to be looked for at the provider before they are sent (an
+        earlier attempt may have been accepted); `clear_doubt` forgets that; else it is left.
+        """
         if not delivery_ids:
             return
+        values: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "next_attempt_at": next_attempt_at,
+            "lease_until": None,
+            "updated_at": utcnow(),
+        }
+        if in_doubt_since is not None or clear_doubt:
+            values["in_doubt_since"] = in_doubt_since
         with self.engine.begin() as conn:
             conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(list(delivery_ids)))
-                .values(
-                    status=status,
-                    error=error,
-                    next_attempt_at=next_attempt_at,
-                    lease_until=None,
-                    updated_at=utcnow(),
-                )
+                update(deliveries).where(deliveries.c.id.in_(list(delivery_ids))).values(values)
             )
 
     def next_due(self, issue_id: int) -> datetime | None:
@@ -306,6 +363,27 @@ class LedgerQueries:
                     .values(status=IssueStatus.SENDING, completed_at=None)
                 )
         return int(done.rowcount)
+
+
+def _expired_lease(conn: Connection, issue_id: int, size: int, now: datetime) -> list[int]:
+    """The rows of the oldest expired lease of the issue (its sender died), locked; at most
+    `size`. The rows of one lease share its owner and its end, so the batch is taken over as it
+    was leased, not mixed with others."""
+    rows = conn.execute(
+        select(deliveries.c.id, deliveries.c.lease_owner, deliveries.c.lease_until)
+        .where(
+            deliveries.c.issue_id == issue_id,
+            deliveries.c.status == DeliveryStatus.SENDING,
+            deliveries.c.lease_until < now,
+        )
+        .order_by(deliveries.c.lease_until, deliveries.c.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    lease = (rows[0].lease_owner, rows[0].lease_until)
+    return [row.id for row in rows if (row.lease_owner, row.lease_until) == lease]
 
 
 def plan_local_hour(

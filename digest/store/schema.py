@@ -165,6 +165,10 @@ deliveries = Table(
     Column("provider_message_id", String(500)),
     Column("error", Text),
     _ts("updated_at", nullable=False),
+    # Set when the last attempt's answer was lost (timeout, dropped connection, 5xx), so the
+    # provider may have accepted it (a lease that expired means the same, from its claim time):
+    # the delivery is looked for at the provider before it is sent again, where it can be asked.
+    _ts("in_doubt_since"),
     UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
     Index("ix_deliveries_issue_status", "issue_id", "status"),
 )

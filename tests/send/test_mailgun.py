@@ -1,11 +1,16 @@
-"""Mailgun: multipart bodies, recipient-variables, per-domain routes."""
+"""Mailgun: multipart bodies, recipient-variables, per-domain routes, and the events search that
+finds what it accepted."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from digest.dates import utcnow
 from digest.errors import PermanentDeliveryError, ProviderAuthError
 from digest.models import Outcome
+from digest.send.base import SentQuery
 from digest.send.mailgun import MailgunTransport
 
 
@@ -71,3 +76,19 @@ async def test_tag_is_made_acceptable(sandbox, client, make_message):
     results = await mailgun(sandbox, client).send_batch([make_message(1, tag="Zürich weekly")])
     assert results[0].outcome is Outcome.SENT
     assert sandbox.state.messages()[0].tags == ["Zrich weekly"]
+
+
+async def test_find_sent_matches_the_delivery_id_in_accepted_events(sandbox, client, make_messages):
+    transport = mailgun(sandbox, client)
+    messages = make_messages(3)
+    results = await transport.send_batch(messages[:2])
+    since = utcnow() - timedelta(minutes=1)
+    found = await transport.find_sent(
+        [SentQuery(m.delivery_id, m.to_email, since) for m in messages]
+    )
+    assert found == {1: results[0].provider_message_id, 2: results[1].provider_message_id}
+    # the same recipient, another delivery id (an earlier issue): not this delivery
+    assert await transport.find_sent([SentQuery(9, messages[0].to_email, since)]) == {}
+    # events before the attempt are not searched
+    later = utcnow() + timedelta(hours=1)
+    assert await transport.find_sent([SentQuery(1, messages[0].to_email, later)]) == {}

@@ -1,13 +1,18 @@
-"""Postmark transport against the sandbox: batch shape and the per-message error codes."""
+"""Postmark transport against the sandbox: batch shape, the per-message error codes, and the
+message search that finds what it accepted."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import httpx
 import orjson
 import pytest
 
-from digest.errors import PermanentDeliveryError
+from digest.dates import utcnow
+from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
 from digest.models import Outcome
+from digest.send.base import SentQuery
 from digest.send.postmark import PostmarkTransport, parse_batch_response
 
 
@@ -124,3 +129,27 @@ async def test_uses_mock_transport_for_header_checks(make_messages):
     assert seen[0].headers["X-Postmark-Server-Token"] == "tok"
     assert seen[0].headers["Content-Type"] == "application/json"
     assert orjson.loads(seen[0].content)[0]["MessageStream"] == "broadcast"
+
+
+async def test_find_sent_asks_the_message_search_by_delivery_id(sandbox, client, make_messages):
+    transport = postmark(sandbox, client)
+    messages = make_messages(3)
+    results = await transport.send_batch(messages[:2])
+    since = utcnow() - timedelta(minutes=1)
+    queries = [SentQuery(m.delivery_id, m.to_email, since) for m in messages]
+    found = await transport.find_sent(queries)
+    assert found == {1: results[0].provider_message_id, 2: results[1].provider_message_id}
+    searches = sandbox.state.stats()["counters"]["searches.postmark"]
+    assert searches == 3
+    # a message with the same delivery id from long before the attempt is someone else's
+    sandbox.state.messages("postmark")[0].received_at -= 86400
+    assert await transport.find_sent(queries) == {2: results[1].provider_message_id}
+
+
+async def test_find_sent_fails_when_the_search_fails(sandbox, client, make_messages):
+    query = [SentQuery(1, "reader1@example.com", utcnow() - timedelta(minutes=1))]
+    sandbox.state.fail_next(1, status=503, on="search")
+    with pytest.raises(RetryableDeliveryError):
+        await postmark(sandbox, client).find_sent(query)
+    with pytest.raises(ProviderAuthError):
+        await postmark(sandbox, client, token="wrong").find_sent(query)

@@ -319,3 +319,20 @@ async def test_server_down_is_retryable(make_messages):
     with pytest.raises(RetryableDeliveryError, match="cannot connect"):
         await sender.send_batch(make_messages(1))
     await sender.aclose()
+
+
+async def test_stream_sends_the_next_message_only_when_asked(smtp_server, make_messages):
+    """What lets the ledger record each message before the next one goes out."""
+    sender = transport(smtp_server)
+    stream = sender.stream_batch(make_messages(3))
+    try:
+        first = await anext(stream)
+        assert [r.delivery_id for r in first] == [1] and first[0].outcome is Outcome.SENT
+        await asyncio.sleep(0.2)
+        assert len(smtp_server.handler.received) == 1, "the second went out before it was asked"
+        rest = [r async for part in stream for r in part]
+        assert [r.delivery_id for r in rest] == [2, 3]
+    finally:
+        await stream.aclose()
+        await sender.aclose()
+    assert len(smtp_server.handler.received) == 3

@@ -1,8 +1,13 @@
-"""Building blocks for the service tests: a configuration on disk, articles, many subscribers."""
+"""Building blocks for the service tests: a configuration on disk, articles, many subscribers,
+and a TCP proxy that makes a database unreachable and reachable again."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select as io_select
+import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,3 +118,75 @@ def add_subscribers(
             ],
         )
     return list_id
+
+
+class TcpProxy:
+    """A TCP relay on 127.0.0.1 to `target`: `stop()` drops every connection and refuses new
+    ones (the database is unreachable), `start()` listens on the same port again."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.start()
+
+    def url(self, database_url: str) -> str:
+        """`database_url` with its host and port replaced by this proxy's."""
+        scheme, rest = database_url.split("://", 1)
+        credentials, _, path = rest.rpartition("@")
+        database = path.split("/", 1)[1]
+        return f"{scheme}://{credentials}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _pipe(one: socket.socket, other: socket.socket) -> None:
+        try:
+            while True:
+                ready, _, _ = io_select.select([one, other], [], [])
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        raise OSError("closed")
+                    (other if source is one else one).sendall(data)
+        except OSError:
+            for sock in (one, other):
+                with contextlib.suppress(OSError):
+                    sock.close()

@@ -1,4 +1,5 @@
-"""Issues: the claim per (digest, period) and freezing with the delivery plan, on both engines."""
+"""Issues: the claim per (digest, period), a period recorded as missed, and freezing with the
+delivery plan, on both engines."""
 
 from __future__ import annotations
 
@@ -34,3 +35,17 @@ def test_freeze_plans_one_delivery_per_active_unsuppressed_member(store: Store) 
     assert store.delivery_counts(issue_id) == {"pending": 3}
     assert store.sent_article_keys("weekly", ["a", "b", "c"]) == {"a", "b"}
     assert store.get_issue(issue_id).status == "frozen"
+
+
+def test_a_missed_period_is_recorded_with_its_reason_unless_claimed_meanwhile(
+    store: Store,
+) -> None:
+    missed = store.record_missed("weekly", "2026-W48", "a", "the store was unreachable")
+    assert missed is not None
+    issue = store.get_issue(missed)
+    assert (issue.status, issue.report) == ("missed", {"reason": "the store was unreachable"})
+    assert issue.completed_at is not None
+    assert store.claim_issue("weekly", "2026-W48", "b") is None  # never built later
+    claimed = store.claim_issue("weekly", "2026-W49", "b")
+    assert store.record_missed("weekly", "2026-W49", "a", "unreachable") is None
+    assert claimed is not None and store.get_issue(claimed).status == "building"

@@ -23,7 +23,12 @@ the provider's error body; 429 adds `Retry-After` when `retry_after` is set and 
 rate-limit headers when `rate_headers`), `drop` (close the connection without answering) or
 `delay` (answer normally after `delay` seconds); any kind may wait `delay` first. With
 `after: true` the request is processed and recorded first, then the fault hits the answer:
-the "provider accepted it but we never heard back" case.
+the "provider accepted it but we never heard back" case. Faults hit sends unless `on: "search"`.
+
+Searches of what was accepted, as the providers document them, for senders that reconcile a
+batch whose answer was lost: Postmark's outbound message search (`GET /messages/outbound`,
+filtered by `recipient`, `tag`, `metadata_<key>`...) and Mailgun's events API
+(`GET /v3/{domain}/events`, `accepted` events with each message's `user-variables`, paged).
 
 Run standalone: `python -m digest.testing.sandbox --port 8025`.
 

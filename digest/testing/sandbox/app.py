@@ -57,15 +57,17 @@ class Sandbox:
         provider: str,
         auth: Callable[[Request, bytes], Response | None],
         handler: Handler,
+        *,
+        search: bool = False,
     ) -> Response:
         body = await request.body()
-        self.state.count(f"requests.{provider}")
+        self.state.count(f"{'searches' if search else 'requests'}.{provider}")
         refused = auth(request, body)
         if refused is not None:
             return self._counted(refused)
         key = None
         digest = b""
-        if provider == "resend" and "idempotency-key" in request.headers:
+        if provider == "resend" and not search and "idempotency-key" in request.headers:
             key = request.headers["idempotency-key"]
             if not 1 <= len(key) <= self.config.resend_idempotency_key_max:
                 return self._counted(
@@ -77,7 +79,7 @@ class Sandbox:
             early = self.state.idempotency_begin(key, digest)
             if early is not None:
                 return self._counted(early)
-        fault = self.state.next_fault(provider)
+        fault = self.state.next_fault(provider, "search" if search else "send")
         response: Response | None = None
         try:
             if fault is not None and not fault.after:
@@ -185,16 +187,23 @@ def create_app(state: SandboxState | None = None) -> Starlette:
     """The sandbox as a Starlette app; `app.state.sandbox` is the `SandboxState`."""
     sandbox = Sandbox(state or SandboxState())
 
-    def provider_route(path: str, provider: str, auth: Authenticator, handler: Handler) -> Route:
+    def provider_route(
+        path: str, provider: str, auth: Authenticator, handler: Handler, search: bool = False
+    ) -> Route:
         async def endpoint(request: Request) -> Response:
-            return await sandbox.serve(request, provider, auth, handler)
+            return await sandbox.serve(request, provider, auth, handler, search=search)
 
-        return Route(path, endpoint, methods=["POST"])
+        return Route(path, endpoint, methods=["GET"] if search else ["POST"])
 
     routes = [
         provider_route(path, contract.name, auth, handler)
         for contract in sandbox.contracts.values()
         for path, auth, handler in contract.routes()
+    ]
+    routes += [
+        provider_route(path, contract.name, auth, handler, search=True)
+        for contract in sandbox.contracts.values()
+        for path, auth, handler in contract.searches()
     ]
     s = sandbox
     routes += [

@@ -138,6 +138,11 @@ class Contract:
         """(path, auth, handler) of each POST route this provider serves."""
         raise NotImplementedError
 
+    def searches(self) -> list[tuple[str, Authenticator, Handler]]:
+        """(path, auth, handler) of each GET route that looks up what was accepted (for the
+        providers whose searches Digest reconciles with); faults with `on: "search"` hit them."""
+        return []
+
     def fault_answer(self, status: int, message: str, headers: dict[str, str]) -> Response:
         """An injected failure, in this provider's error shape."""
         raise NotImplementedError

@@ -1,4 +1,5 @@
-"""Mailgun: /v3/{domain}/messages as multipart form data, basic auth with the API key."""
+"""Mailgun: /v3/{domain}/messages as multipart form data, basic auth with the API key; the
+events API (GET /v3/{domain}/events) over what was accepted."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import binascii
 import uuid
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
@@ -16,6 +18,9 @@ from digest.testing.sandbox.answers import json_answer
 from digest.testing.sandbox.common import Authenticator, Contract, Handler, mailbox, mailboxes
 from digest.testing.sandbox.state import AcceptedMessage
 
+EVENTS_LIMIT = 300  # entries per page at most
+EVENTS_DEFAULT_LIMIT = 100  # unconfirmed
+
 
 class MailgunContract(Contract):
     name = "mailgun"
@@ -25,8 +30,82 @@ class MailgunContract(Contract):
             ("/v3/{domain}/messages", self.mailgun_auth, self.mailgun_send),
         ]
 
+    def searches(self) -> list[tuple[str, Authenticator, Handler]]:
+        return [
+            ("/v3/{domain}/events", self.mailgun_auth, self.mailgun_events),
+            ("/v3/{domain}/events/{page}", self.mailgun_auth, self.mailgun_events),
+        ]
+
     def fault_answer(self, status: int, message: str, headers: dict[str, str]) -> Response:
         return json_answer({"message": message}, status, headers)
+
+    async def mailgun_events(self, request: Request, body: bytes) -> Response:
+        """`GET /v3/{domain}/events`: `accepted` events of the messages this domain accepted.
+
+        A time range (`begin`, `end`: epoch seconds or RFC 2822; without `end`, `ascending`
+        yes/no says the direction), `limit` (at most 300) and filters `event`, `recipient`,
+        `from`, `to`, `subject`, `tags`, `message-id`. The answer is a page of `items` and
+        `paging` URLs (`next`, `previous`, `first`, `last`); a page past the end is empty.
+        """
+        domain = request.path_params["domain"]
+        if domain not in self.config.mailgun_domains:
+            return json_answer({"message": f"Domain not found: {domain}"}, 404)
+        token = request.path_params.get("page")
+        try:
+            if token is None:
+                query, offset = dict(request.query_params), 0
+            else:
+                state = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+                query, offset = dict(state["q"]), int(state["o"])
+            begin, end = _moment(query.get("begin")), _moment(query.get("end"))
+            limit = int(query.get("limit", EVENTS_DEFAULT_LIMIT))
+        except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
+            return json_answer({"message": "Invalid query parameters"}, 400)
+        ascending = query.get("ascending")
+        if ascending not in (None, "yes", "no") or not 1 <= limit <= EVENTS_LIMIT:
+            return json_answer({"message": "ascending must be yes or no; limit 1-300"}, 400)
+        if begin is not None and end is None and ascending is None:
+            return json_answer({"message": "Either end or ascending must be specified"}, 400)
+        low = high = None
+        if begin is not None and end is not None:
+            ascending = "yes" if end >= begin else "no"
+            low, high = min(begin, end), max(begin, end)
+        elif begin is not None:  # from `begin` on, forwards or backwards
+            low, high = (begin, None) if ascending == "yes" else (None, begin)
+        # in the order they were recorded (several share one timestamp when sent together)
+        events = [
+            _event(m, domain)
+            for m in sorted(self.state.messages("mailgun"), key=lambda m: m.seq)
+            if m.message_id.endswith(f"@{domain}>")
+        ]
+        wanted = {e.strip() for e in query.get("event", "accepted").split(" OR ")}
+        found = [
+            e
+            for e in events
+            if e["event"] in wanted
+            and (low is None or low <= e["timestamp"])
+            and (high is None or e["timestamp"] <= high)
+            and _matches(e, query)
+        ]
+        if ascending != "yes":
+            found.reverse()  # newest first; recorded order is oldest first
+        base = f"{request.url.scheme}://{request.url.netloc}/v3/{domain}/events"
+
+        def page_url(at: int) -> str:
+            state = orjson.dumps({"q": query, "o": max(0, at)})
+            return f"{base}/{base64.urlsafe_b64encode(state).decode()}"
+
+        return json_answer(
+            {
+                "items": found[offset : offset + limit],
+                "paging": {
+                    "first": page_url(0),
+                    "last": page_url(max(0, len(found) - limit)),
+                    "next": page_url(offset + limit),
+                    "previous": page_url(offset - limit),
+                },
+            }
+        )
 
     def mailgun_auth(self, request: Request, body: bytes) -> Response | None:
         header = request.headers.get("authorization", "")
@@ -148,3 +227,54 @@ class MailgunContract(Contract):
         return json_answer({"id": message_id, "message": "Queued. Thank you."})
 
     # Resend.
+
+
+def _moment(value: str | None) -> float | None:
+    """A time range bound: epoch seconds, or an RFC 2822 date."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return parsedate_to_datetime(value).timestamp()
+
+
+def _event(m: AcceptedMessage, domain: str) -> dict[str, Any]:
+    """The `accepted` event of one recipient's copy, in the events API's structure."""
+    return {
+        "event": "accepted",
+        "id": uuid.uuid5(uuid.NAMESPACE_URL, f"{m.message_id}/{m.to}").hex[:22],
+        "timestamp": m.received_at,
+        "log-level": "info",
+        "method": "HTTP",
+        "recipient": m.to,
+        "recipient-domain": m.to.rpartition("@")[2],
+        "tags": list(m.tags),
+        "user-variables": dict(m.metadata),
+        "envelope": {"sender": m.from_addr, "targets": m.to, "transport": "smtp"},
+        "flags": {"is-authenticated": True, "is-test-mode": False},
+        "message": {
+            "headers": {
+                "message-id": m.message_id.strip("<>"),
+                "from": m.from_addr,
+                "to": m.to,
+                "subject": m.subject,
+            },
+            "size": len((m.html or "") + (m.text or "")),
+        },
+    }
+
+
+def _matches(event: dict[str, Any], query: dict[str, str]) -> bool:
+    headers = event["message"]["headers"]
+    checks = {
+        "recipient": event["recipient"],
+        "from": headers["from"],
+        "to": headers["to"],
+        "subject": headers["subject"],
+        "message-id": headers["message-id"],
+    }
+    for name, actual in checks.items():
+        if name in query and query[name].strip("<>").lower() != str(actual).lower():
+            return False
+    return "tags" not in query or query["tags"] in event["tags"]

@@ -1,9 +1,11 @@
-"""Postmark: /email/batch and /email, a server token, per-message ErrorCode answers."""
+"""Postmark: /email/batch and /email, a server token, per-message ErrorCode answers; the
+outbound message search (GET /messages/outbound) over what was accepted."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +21,10 @@ from digest.testing.sandbox.common import (
 )
 from digest.testing.sandbox.state import AcceptedMessage
 
+EASTERN = ZoneInfo("America/New_York")  # the API's dates are Eastern Time
+QUERY_EXCEPTION = 700  # "Message query exception": invalid querystring (error code unconfirmed)
+SEARCH_WINDOW = 10_000  # count + offset may not exceed this
+
 
 class PostmarkContract(Contract):
     name = "postmark"
@@ -29,8 +35,67 @@ class PostmarkContract(Contract):
             ("/email", self.postmark_auth, self.postmark_single),
         ]
 
+    def searches(self) -> list[tuple[str, Authenticator, Handler]]:
+        return [("/messages/outbound", self.postmark_auth, self.postmark_search)]
+
     def fault_answer(self, status: int, message: str, headers: dict[str, str]) -> Response:
         return json_answer({"ErrorCode": status, "Message": message}, status, headers)
+
+    async def postmark_search(self, request: Request, body: bytes) -> Response:
+        """`GET /messages/outbound`: the messages this server accepted, newest first.
+
+        `count` (at most 500) and `offset` are required, count + offset at most 10,000; filters
+        `recipient`, `fromemail`, `tag`, `status`, `subject`, `messagestream`, `fromdate` and
+        `todate` (Eastern Time), and one `metadata_<key>=<value>` at a time.
+        """
+        query = request.query_params
+
+        def refuse(message: str) -> Response:
+            return json_answer({"ErrorCode": QUERY_EXCEPTION, "Message": message}, 422)
+
+        try:
+            count, offset = int(query["count"]), int(query["offset"])
+        except (KeyError, ValueError):
+            return refuse("The 'count' and 'offset' parameters are required integers.")
+        if not 1 <= count <= 500 or offset < 0 or count + offset > SEARCH_WINDOW:
+            return refuse("count must be 1-500 and count + offset at most 10,000.")
+        metadata = {k[len("metadata_") :]: v for k, v in query.items() if k.startswith("metadata_")}
+        if len(metadata) > 1:
+            return refuse("Only one metadata field can be searched at a time.")
+        try:
+            since = _eastern(query.get("fromdate"))
+            until = _eastern(query.get("todate"))
+        except ValueError:
+            return refuse("fromdate and todate must be dates such as 2021-01-01T12:00:00.")
+        by_id: dict[str, list[AcceptedMessage]] = {}
+        for m in self.state.messages("postmark"):
+            by_id.setdefault(m.message_id, []).append(m)
+        found = []
+        for copies in by_id.values():
+            first = copies[0]
+            recipients = [c.to.lower() for c in copies]
+            if "recipient" in query and query["recipient"].lower() not in recipients:
+                continue
+            if "fromemail" in query and query["fromemail"].lower() not in first.from_addr.lower():
+                continue
+            if "tag" in query and query["tag"] not in first.tags:
+                continue
+            if query.get("status", "sent").lower() not in ("sent", "processed"):
+                continue
+            if "subject" in query and query["subject"].lower() not in first.subject.lower():
+                continue
+            if "messagestream" in query and query["messagestream"] != first.stream:
+                continue
+            if any(first.metadata.get(k) != v for k, v in metadata.items()):
+                continue
+            if (since and first.received_at < since) or (until and first.received_at > until):
+                continue
+            found.append(copies)
+        found.sort(key=lambda copies: (copies[0].received_at, copies[0].seq), reverse=True)
+        page = found[offset : offset + count]
+        return json_answer(
+            {"TotalCount": len(found), "Messages": [_outbound(copies) for copies in page]}
+        )
 
     def postmark_auth(self, request: Request, body: bytes) -> Response | None:
         token = request.headers.get("x-postmark-server-token")
@@ -163,10 +228,12 @@ class PostmarkContract(Contract):
         message_id = new_id()
         warnings = self._lint(from_addr, html, text, headers)
         tag = item.get("Tag")
+        stream = str(item.get("MessageStream") or "outbound")
         records = [
             AcceptedMessage(
                 seq=0,
                 provider="postmark",
+                stream=stream,
                 to=address,
                 from_addr=from_addr,
                 subject=subject or "",
@@ -190,3 +257,35 @@ class PostmarkContract(Contract):
         return answer, records
 
     # SendGrid.
+
+
+def _eastern(value: str | None) -> float | None:
+    """A `fromdate`/`todate` (a date, or a date and time, in Eastern Time) as epoch seconds."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=EASTERN)).timestamp()
+
+
+def _outbound(copies: list[AcceptedMessage]) -> dict[str, Any]:
+    """One message of a search answer, as Postmark lists it (no bodies)."""
+    first = copies[0]
+    received = datetime.fromtimestamp(first.received_at, EASTERN)
+    return {
+        "Tag": first.tags[0] if first.tags else "",
+        "MessageID": first.message_id,
+        "MessageStream": first.stream,
+        "To": [{"Email": c.to, "Name": None} for c in copies],
+        "Cc": [],
+        "Bcc": [],
+        "Recipients": [c.to for c in copies],
+        "ReceivedAt": received.isoformat(),
+        "From": first.from_addr,
+        "Subject": first.subject,
+        "Attachments": [],
+        "Status": "Sent",
+        "TrackOpens": False,
+        "TrackLinks": "None",
+        "Metadata": dict(first.metadata),
+        "Sandboxed": False,
+    }

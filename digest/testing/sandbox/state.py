@@ -120,6 +120,7 @@ class Fault:
     reset_in: float = 1.0  # seconds until the rate-limit window resets
     delay: float = 0.0
     after: bool = False  # process (and record) the request first, then fail the answer
+    on: Literal["send", "search"] = "send"  # which requests it hits: sends, or searches of sent
     times: int | None = None
     every: int | None = None
     on_request: int | None = None
@@ -131,12 +132,14 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}")
         if self.provider is not None and self.provider not in PROVIDERS:
             raise ValueError(f"unknown provider {self.provider!r}")
+        if self.on not in ("send", "search"):
+            raise ValueError(f"a fault is on 'send' or 'search', not {self.on!r}")
         if self.times is None and self.every is None and self.on_request is None:
             self.times = 1
 
-    def fires(self, provider: str) -> bool:
+    def fires(self, provider: str, on: str = "send") -> bool:
         """Count this request if it matches; True if the fault applies to it."""
-        if self.provider is not None and self.provider != provider:
+        if self.on != on or (self.provider is not None and self.provider != provider):
             return False
         self.seen += 1
         if self.on_request is not None:
@@ -181,6 +184,7 @@ class AcceptedMessage:
     message_id: str
     idempotency_key: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)  # delivery_id and friends
+    stream: str = ""  # Postmark's message stream
     tags: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     received_at: float = 0.0
@@ -256,14 +260,14 @@ class SandboxState:
         with self._lock:
             return list(self._faults)
 
-    def next_fault(self, provider: str) -> Fault | None:
+    def next_fault(self, provider: str, on: str = "send") -> Fault | None:
         """The fault that applies to this request, if any (every matching fault counts it)."""
         with self._lock:
             if not self._faults:
                 return None
             chosen = None
             for fault in self._faults:
-                if fault.fires(provider) and chosen is None:
+                if fault.fires(provider, on) and chosen is None:
                     chosen = fault
             self._faults = [f for f in self._faults if not f.exhausted]
             if chosen is not None:
