@@ -4,7 +4,7 @@
     digest sources export --opml [--output FILE] [--config PATH]
 
 One line per source: its kind and address, whether its last attempt worked, when it last
-succeeded and last brought a new item, how many items it has yielded, how many times in a row
+succeeded and last brought a new item, how many items its last fetch had, how many times in a row
 it has failed, and why it failed last. Exit code 1 when any source is failing now.
 
 `export --opml` writes the configured feeds as an OPML list any feed reader imports: each feed
@@ -17,7 +17,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -34,35 +34,6 @@ def _age(when: datetime | None, now: datetime) -> str:
     return f"{seconds:.0f}s ago"
 
 
-def source_rows(config: Any, health: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The table's rows: configured sources first as configured, then unknown health rows."""
-    rows = []
-    for name, source in config.sources.items():
-        record = health.get(name, {})
-        failures = int(record.get("consecutive_failures") or 0)
-        if not record:
-            state = "not run yet"
-        elif failures:
-            state = "failing"
-        else:
-            state = "ok"
-        rows.append(
-            {
-                "source": name,
-                "kind": source.kind,
-                "location": source.url or source.path,
-                "state": state,
-                "last_success": record.get("last_success"),
-                "last_new_item": record.get("last_new_item"),
-                "items_seen": int(record.get("items_seen") or 0),
-                "consecutive_failures": failures,
-                "last_error": record.get("last_error") if failures else None,
-                "last_error_at": record.get("last_error_at"),
-            }
-        )
-    return rows
-
-
 group = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
 
@@ -73,11 +44,13 @@ def sources(
     home: HomeOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
-    """Every source's health: last success, last error, failures in a row, items seen."""
+    """Every source's health: last success, last error, failures in a row, items last fetched."""
     if ctx.invoked_subcommand is not None:
         return
 
     from rich.table import Table  # lazy: `digest --help` starts without it
+
+    from digest.sources.health import source_rows  # lazy, as above
 
     with open_workspace(config, home) as ws:
         rows = source_rows(ws.config, ws.store.source_health())
@@ -88,7 +61,7 @@ def sources(
         now = datetime.now(UTC)
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("source", "kind", "state", "last success", "last new item",
-                       "items seen", "failures"):  # fmt: skip
+                       "last fetch", "failures"):  # fmt: skip
             table.add_column(column, no_wrap=True)
         table.add_column("last error", overflow="fold")
         for row in rows:
@@ -100,7 +73,7 @@ def sources(
                 shown,
                 _age(row["last_success"], now),
                 _age(row["last_new_item"], now),
-                str(row["items_seen"]),
+                "-" if row["last_items"] is None else f"{row['last_items']} items",
                 str(row["consecutive_failures"]),
                 row["last_error"] or "",
             )

@@ -31,26 +31,15 @@ EmailArgument = Annotated[str, typer.Argument(help="email address")]
 
 
 def _list_id(config: Config, store: Store, name: str) -> int:
-    """The list's id: configured lists are created on first use, others must exist."""
-    if name in config.lists:
-        return store.ensure_list(name, config.lists[name].title)
-    found = store.list_id(name)
-    if found is None:
-        known = sorted(set(config.lists) | {row.name for row in store.lists_overview()})
-        raise UsageError(f"no list named {name!r} (known: {', '.join(known) or 'none'})")
-    return found
+    from digest.subscribers.manage import resolve_list  # lazy: `digest --help` starts without it
+
+    return resolve_list(config, store, name)
 
 
 def _email(raw: str) -> str:
-    # lazy: `digest --help` starts without email-validator
-    from email_validator import EmailNotValidError
+    from digest.subscribers.manage import valid_address  # lazy, as above
 
-    from digest.subscribers import normalize_email  # lazy, as above
-
-    try:
-        return normalize_email(raw)
-    except EmailNotValidError as exc:
-        raise UsageError(f"{raw!r} is not a valid address: {exc}") from None
+    return valid_address(raw)
 
 
 @subscribers_app.command("add")
@@ -62,6 +51,7 @@ def add(
     resubscribe: Annotated[
         bool, typer.Option(help="put back someone who unsubscribed, bounced or complained")
     ] = False,
+    reason: Annotated[str, typer.Option(help="why (kept in the audit log)")] = "",
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -72,26 +62,22 @@ def add(
         if not sep or not key.strip():
             raise UsageError(f"--attr {item!r} is not key=value")
         attributes[key.strip()] = value.strip()
+    from digest.subscribers.manage import add_subscriber, cli_actor  # lazy, as above
+
     address = _email(email)
     with open_workspace(config, home) as ws:
-        loaded, store = ws.config, ws.store
-        list_id = _list_id(loaded, store, list_name)
-        suppression = store.suppression(address)
-        if suppression is not None:
-            raise UsageError(
-                f"{address} is suppressed ({suppression.reason}); "
-                "`digest subscribers unsuppress` first if that is wrong"
-            )
-        outcome = store.upsert_subscriber(
+        list_id = _list_id(ws.config, ws.store, list_name)
+        added = add_subscriber(
+            ws.store,
             list_id,
             address,
+            actor=cli_actor(),
+            reason=reason,
             name=name,
             attributes=attributes,
-            origin="cli",
             resubscribe=resubscribe,
         )
-        row = store.subscriber_by_email(address)
-        status = store.membership_status(list_id, row.id) if row else None
+    outcome, status = added.outcome, added.status
     out.print(f"{address}: {outcome}, {status} on {list_name}")
     if status != MembershipStatus.ACTIVE:
         err.print(f"{address} left {list_name} ({status}); --resubscribe puts them back")
@@ -102,17 +88,22 @@ def add(
 def remove(
     list_name: ListArgument,
     email: EmailArgument,
+    reason: Annotated[str, typer.Option(help="why (kept in the audit log)")] = (
+        "removed by operator"
+    ),
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
     """Unsubscribe one address from a list (kept as unsubscribed, so imports skip it)."""
+    from digest.subscribers.manage import cli_actor, unsubscribe  # lazy, as above
+
     address = _email(email)
     with open_workspace(config, home) as ws:
-        loaded, store = ws.config, ws.store
-        list_id = _list_id(loaded, store, list_name)
+        store = ws.store
+        list_id = _list_id(ws.config, store, list_name)
         row = store.subscriber_by_email(address)
         outcome = (
-            store.unsubscribe(list_id, row.id, source="cli", reason="removed by operator")
+            unsubscribe(store, list_id, row.id, actor=cli_actor(), reason=reason)
             if row
             else "unknown"
         )
@@ -138,6 +129,8 @@ def show(
         suppression = store.suppression(address)
         memberships = store.memberships_of(row.id) if row else []
         events = store.events_for(address, limit=20)
+        audit = store.audit_log(subscriber_id=row.id if row else None, email=address, limit=20)
+        sent = store.deliveries_to(row.id, limit=10) if row else []
     if row is None and suppression is None and not events:
         raise UsageError(f"{address} is not known")
     data: dict[str, Any] = {
@@ -173,6 +166,25 @@ def show(
             }
             for e in events
         ],
+        "audit": [
+            {
+                "at": a.at.isoformat(timespec="seconds"),
+                "actor": a.actor,
+                "action": a.action,
+                "reason": a.detail.get("reason", ""),
+            }
+            for a in audit
+        ],
+        "deliveries": [
+            {
+                "issue": d.issue_id,
+                "digest": d.digest,
+                "status": d.status,
+                "at": d.updated_at.isoformat(timespec="seconds"),
+                "error": d.error,
+            }
+            for d in sent
+        ],
     }
     if json_output:
         out.print_json(json.dumps(data))
@@ -198,6 +210,16 @@ def show(
         )
     for e in data["events"]:
         out.print(f"  {e['at']} {e['provider']} {e['kind']}")
+    for a in data["audit"]:
+        why = f": {a['reason']}" if a["reason"] else ""
+        out.print(f"  {a['at']} {a['actor']} {a['action']}{why}", markup=False, soft_wrap=True)
+    for d in data["deliveries"]:
+        error = f" ({d['error']})" if d["error"] else ""
+        out.print(
+            f"  issue {d['issue']} of {d['digest']}: {d['status']} {d['at']}{error}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @subscribers_app.command("import")
@@ -229,7 +251,8 @@ def import_command(
 ) -> None:
     """Import subscribers from CSV; bad rows are skipped and reported, never fatal."""
     # lazy: `digest --help` starts without it
-    from digest.subscribers import import_csv, skipped_log
+    from digest.subscribers import skipped_log
+    from digest.subscribers.manage import audited_import, cli_actor
 
     with (
         skipped_log(skipped_out) as on_skip,
@@ -239,10 +262,11 @@ def import_command(
         list_id = _list_id(ws.config, ws.store, list_name)
         task = shown.task("importing rows")
         try:
-            report = import_csv(
+            report = audited_import(
                 ws.store,
                 list_id,
                 file,
+                actor=cli_actor(),
                 dry_run=dry_run,
                 resubscribe=resubscribe,
                 on_skip=on_skip,
@@ -283,14 +307,17 @@ def export_command(
     home: HomeOption = None,
 ) -> None:
     """Write a list's members as CSV (it imports back as it is, leavers included)."""
-    from digest.subscribers import export_csv  # lazy: `digest --help` starts without it
+    # lazy: `digest --help` starts without it
+    from digest.subscribers.manage import audited_export, cli_actor
 
     if status is not None and status not in tuple(MembershipStatus):
         raise UsageError(f"--status must be one of {', '.join(MembershipStatus)}")
     only = MembershipStatus(status) if status is not None else None
     with open_workspace(config, home) as ws:
         list_id = _list_id(ws.config, ws.store, list_name)
-        count = export_csv(ws.store, list_id, out_file or sys.stdout, status=only)
+        count = audited_export(
+            ws.store, list_id, out_file or sys.stdout, actor=cli_actor(), status=only
+        )
     err.print(f"{count} members of {list_name} exported")
 
 

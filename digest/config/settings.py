@@ -167,6 +167,12 @@ class WebConfig(_Strict):
         le=64 * 1_048_576,
         description="largest request body accepted (webhooks, forms); larger gets 413",
     )
+    max_upload_bytes: int = Field(
+        default=200 * 1_048_576,
+        ge=1024,
+        le=4096 * 1_048_576,
+        description="largest CSV file an operator may upload to import from the desk",
+    )
     trust_forwarded_for: bool = Field(
         default=False,
         description="take the client address from X-Forwarded-For (only behind a proxy you run)",

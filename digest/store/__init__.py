@@ -9,6 +9,7 @@ Its methods are grouped by domain in mixins, all over SQLAlchemy Core:
     ledger       deliveries leased in batches, sent, recorded (exactly once)
     lists        lists, subscribers, memberships: joining and leaving
     feedback     suppressions, provider events, webhook receipts
+    audit        what staff did to subscribers and lists, with their reason
     bulk_import  the CSV import engine (set-based batches; two connections on PostgreSQL)
     db, schema   engines, migrations, driver-level writes; the tables
 """
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, text
 
 from digest.store import schema as tables  # for tests and benches that set up rows by hand
 from digest.store.articles import ArticleQueries, CachedSource, SourceResult, StoredArticle
+from digest.store.audit import AuditQueries, AuditRow
 from digest.store.bulk_import import (
     ImportOutcome,
     ImportQueries,
@@ -31,11 +33,12 @@ from digest.store.bulk_import import (
 from digest.store.db import as_utc, current_revision, default_url, make_engine, upgrade
 from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
 from digest.store.issues import IssueQueries, IssueRow
-from digest.store.ledger import DeliveryRow, LedgerQueries
+from digest.store.ledger import DeliveryRow, LedgerQueries, SubscriberDelivery
 from digest.store.lists import ListQueries, ListRow, MembershipRow, SubscribeOutcome, SubscriberRow
 from digest.store.users import UserQueries, UserRow
 
 __all__ = [
+    "AuditRow",
     "CachedSource",
     "DeliveryRow",
     "EventRow",
@@ -50,6 +53,7 @@ __all__ = [
     "Store",
     "StoredArticle",
     "SubscribeOutcome",
+    "SubscriberDelivery",
     "SubscriberRow",
     "SuppressionRow",
     "UserRow",
@@ -61,6 +65,7 @@ __all__ = [
 
 class Store(
     ArticleQueries,
+    AuditQueries,
     IssueQueries,
     LedgerQueries,
     ListQueries,

@@ -280,12 +280,14 @@ class ArticleQueries:
                     "consecutive_failures": 0,
                     "items_seen": 0,
                     "last_new_item": None,
+                    "last_items": None,
                 }
                 row["last_attempt"] = now
                 if result.error is None:
                     row["last_success"] = now
                     row["consecutive_failures"] = 0
                     row["items_seen"] = (row["items_seen"] or 0) + result.items
+                    row["last_items"] = result.items
                     if result.new_items:
                         row["last_new_item"] = now
                 else:

@@ -58,6 +58,20 @@ class DeliveryRow:
         return self.in_doubt_since is not None
 
 
+@dataclass(frozen=True)
+class SubscriberDelivery:
+    """One delivery to one subscriber, with its issue, for the operator's subscriber page."""
+
+    issue_id: int
+    digest: str
+    subject: str
+    status: DeliveryStatus
+    attempts: int
+    updated_at: datetime
+    error: str | None
+    provider_message_id: str | None
+
+
 class LedgerQueries:
     engine: Engine
 
@@ -323,6 +337,39 @@ class LedgerQueries:
         found = {str(status): 0 for status in DeliveryStatus.OPEN}
         found.update({str(status): int(count) for status, count in rows})
         return found
+
+    def deliveries_to(self, subscriber_id: int, limit: int = 20) -> list[SubscriberDelivery]:
+        """A subscriber's last deliveries, newest issue first, with their outcomes."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    deliveries.c.issue_id,
+                    issues.c.digest,
+                    issues.c.subject,
+                    deliveries.c.status,
+                    deliveries.c.attempts,
+                    deliveries.c.updated_at,
+                    deliveries.c.error,
+                    deliveries.c.provider_message_id,
+                )
+                .join(issues, issues.c.id == deliveries.c.issue_id)
+                .where(deliveries.c.subscriber_id == subscriber_id)
+                .order_by(deliveries.c.issue_id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            SubscriberDelivery(
+                row.issue_id,
+                row.digest,
+                row.subject,
+                DeliveryStatus(row.status),
+                row.attempts,
+                as_utc(row.updated_at) or utcnow(),
+                row.error,
+                row.provider_message_id,
+            )
+            for row in rows
+        ]
 
     def failed_deliveries(self, issue_id: int, limit: int = 200) -> list[tuple[str, str]]:
         """(address, reason) of the issue's deliveries refused for good, for the editor."""

@@ -53,6 +53,7 @@ class MembershipRow:
     updated_at: datetime
     status_reason: str | None
     confirmed_at: datetime | None
+    consent_ip: str | None = None
 
 
 class ListQueries:
@@ -230,6 +231,31 @@ class ListQueries:
             created_at=as_utc(row.created_at),
         )
 
+    def find_subscribers(self, query: str, limit: int = 50) -> list[SubscriberRow]:
+        """Subscribers whose address contains `query` (addresses are stored lower-cased);
+        an exact match comes first."""
+        needle = query.strip().lower()
+        if not needle:
+            return []
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(subscribers)
+                .where(subscribers.c.email.like(f"%{escaped}%", escape="\\"))
+                .order_by((subscribers.c.email != needle), subscribers.c.email)
+                .limit(limit)
+            ).all()
+        return [
+            SubscriberRow(
+                row.id,
+                row.email,
+                row.name,
+                dict(row.attributes or {}),
+                created_at=as_utc(row.created_at),
+            )
+            for row in rows
+        ]
+
     def memberships_of(self, subscriber_id: int) -> list[MembershipRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -248,6 +274,7 @@ class ListQueries:
                 as_utc(row.updated_at) or utcnow(),
                 row.status_reason,
                 as_utc(row.confirmed_at),
+                row.consent_ip,
             )
             for row in rows
         ]

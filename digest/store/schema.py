@@ -171,6 +171,7 @@ deliveries = Table(
     _ts("in_doubt_since"),
     UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
     Index("ix_deliveries_issue_status", "issue_id", "status"),
+    Index("ix_deliveries_subscriber_id", "subscriber_id"),  # a subscriber's last deliveries
 )
 
 # Conditional GET: the validators last seen for each URL.
@@ -195,6 +196,7 @@ source_health = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("items_seen", Integer, nullable=False, default=0),
     _ts("last_new_item"),
+    Column("last_items", Integer),  # items its last successful fetch returned
 )
 
 # Everything providers and subscribers told us from outside: webhooks, unsubscribes, opt-ins.
@@ -248,4 +250,21 @@ users = Table(
     Column("password_hash", String(500), nullable=False),  # Argon2 (pwdlib)
     _ts("created_at", nullable=False),
     _ts("password_changed_at", nullable=False),  # sessions older than this are refused
+)
+
+# Who did what, from the desk or the command line: adding, unsubscribing, resubscribing,
+# importing, exporting. Kept when the subscriber is deleted (email and id are copied, no key).
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Id, primary_key=True),
+    _ts("at", nullable=False),
+    Column("actor", String(200), nullable=False),  # "desk:ada", "cli:root"
+    Column("action", String(50), nullable=False),  # "subscribe", "unsubscribe", "import"...
+    Column("subscriber_id", Id),
+    Column("email", String(320)),
+    Column("list_id", Id),
+    Column("detail", JSON, nullable=False, default=dict),  # reason, file, counts...
+    Index("ix_audit_subscriber_id", "subscriber_id"),
+    Index("ix_audit_at", "at"),
 )

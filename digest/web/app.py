@@ -6,6 +6,7 @@
     webhooks/        POST /webhooks/{provider}             (bounces, complaints, unsubscribes)
     auth.py          GET/POST /desk/login, POST /desk/logout (sessions, the role check)
     desk.py          /desk/...: the editors' desk (every page needs a login)
+    console.py       /desk/lists, subscribers, sources: the operators' console
     archive.py       GET /archive/{digest}/, its issues' web editions, feed.atom
     health.py        GET /healthz, GET /metrics                (monitoring)
     middleware.py    body limit, client address, errors -> pages or JSON
@@ -33,6 +34,7 @@ from digest.web.auth import (
     LoginRequired,
     login_redirect,
 )
+from digest.web.console import UPLOAD_PATH, ConsoleRoutes
 from digest.web.desk import DeskRoutes
 from digest.web.health import HealthRoutes, Liveness
 from digest.web.middleware import BodyLimit, ProtectForms, error_response, wants_json
@@ -63,6 +65,7 @@ def create_app(ws: Workspace, *, liveness: Liveness | None = None) -> Starlette:
         IssueViews,
         AuthRoutes,
         DeskRoutes,
+        ConsoleRoutes,
         ArchiveRoutes,
     )
     for group in groups:
@@ -94,6 +97,12 @@ def create_app(ws: Workspace, *, liveness: Liveness | None = None) -> Starlette:
         same_site="lax",
         https_only=secure,
     )
-    app.add_middleware(ProtectForms, secret=ws.signer.derive("csrf"), secure=secure)
-    app.add_middleware(BodyLimit, limit=ws.config.web.max_body_bytes)
+    app.add_middleware(
+        ProtectForms, secret=ws.signer.derive("csrf"), secure=secure, uploads=UPLOAD_PATH
+    )
+    app.add_middleware(
+        BodyLimit,
+        limit=ws.config.web.max_body_bytes,
+        uploads=(UPLOAD_PATH, ws.config.web.max_upload_bytes),
+    )
     return app

@@ -45,7 +45,7 @@ from digest.web.middleware import csrf_token
 from digest.web.pages import PREVIEW_HEADERS
 from digest.web.site import Site
 
-__all__ = ["DeskRoutes"]
+__all__ = ["DeskRoutes", "viewer_zone"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class IssueLine:
         return sum(self.counts.get(status, 0) for status in statuses)
 
 
-def _zone(request: Request) -> ZoneInfo:
+def viewer_zone(request: Request) -> ZoneInfo:
     try:
         return ZoneInfo(str(request.session.get("zone") or "UTC"))
     except (ZoneInfoNotFoundError, ValueError):
@@ -99,7 +99,7 @@ class DeskRoutes:
             user=user,
             csrftoken=csrf_token(request),
             flash=request.session.pop("flash", None),
-            viewer_zone=_zone(request).key,
+            viewer_zone=viewer_zone(request).key,
             zones=self.zones,
             path=request.url.path,
             **context,
@@ -108,7 +108,7 @@ class DeskRoutes:
     @desk_page()
     async def digests(self, request: Request, user: UserRow) -> Response:
         """Each digest: its next send, its open draft, its last issues, its sources' health."""
-        cards = await asyncio.to_thread(self._digest_cards, _zone(request))
+        cards = await asyncio.to_thread(self._digest_cards, viewer_zone(request))
         return self._page(request, user, "desk/digests.html", digests=cards)
 
     def _digest_cards(self, viewer: ZoneInfo) -> list[dict[str, Any]]:

@@ -4,8 +4,11 @@ that turns errors into responses (an HTML page for browsers, JSON for API client
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import time
 from collections import OrderedDict
+from typing import Any
 
 from asgi_csrf import asgi_csrf
 from starlette.requests import Request
@@ -13,13 +16,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import WebConfig
-from digest.errors import DigestError
+from digest.errors import DigestError, RequestError
 from digest.web.pages import Pages
 
 __all__ = [
     "BodyLimit",
     "ClientLimiter",
     "ProtectForms",
+    "check_form_token",
     "client_address",
     "csrf_token",
     "error_response",
@@ -37,18 +41,25 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """Answer 413 to any request whose body is larger than `limit` bytes, declared or not."""
+    """Answer 413 to any request whose body is larger than `limit` bytes, declared or not;
+    paths that `uploads` names (a pattern and its limit) take larger bodies (CSV files)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, uploads: tuple[re.Pattern[str], int] | None = None
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.default
+        if self.uploads is not None and self.uploads[0].fullmatch(str(scope.get("path", ""))):
+            limit = self.uploads[1]
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await PlainTextResponse("request body too large", 413)(scope, receive, send)
             return
         seen = 0
@@ -59,7 +70,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -110,18 +121,28 @@ class ProtectForms:
     never posted that way by a browser that loaded it, so a cookieless POST to /desk/ is refused
     here. Webhooks and one-click unsubscribes (RFC 8058: the mail provider posts, no form) are
     not forms and are left alone.
+
+    asgi-csrf cannot read multipart bodies with python-multipart 0.0.26 and later (the releases
+    that fix CVE-2026-40347; simonw/asgi-csrf#38), so a multipart form is accepted only on the
+    `uploads` paths, whose handlers check the token themselves once the form is parsed
+    (`check_form_token`), and refused elsewhere with 415.
     """
 
     _EXEMPT = ("/webhooks/", "/unsubscribe/")
 
-    def __init__(self, app: ASGIApp, secret: str, secure: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, secret: str, secure: bool, uploads: re.Pattern[str] | None = None
+    ) -> None:
         self.app = app
+        self.uploads = uploads
         self.protected = asgi_csrf(
             app,
             signing_secret=secret,
             cookie_secure=secure,
             cookie_samesite="Lax",
-            skip_if_scope=lambda scope: str(scope.get("path", "")).startswith(self._EXEMPT),
+            skip_if_scope=lambda scope: (
+                str(scope.get("path", "")).startswith(self._EXEMPT) or scope.get(_DEFERRED, False)
+            ),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -129,15 +150,32 @@ class ProtectForms:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
+        headers = dict(scope.get("headers") or [])
         unsafe = scope.get("method") not in ("GET", "HEAD", "OPTIONS")
-        if (
-            unsafe
-            and path.startswith("/desk/")
-            and not dict(scope.get("headers") or []).get(b"cookie")
-        ):
+        if unsafe and path.startswith("/desk/") and not headers.get(b"cookie"):
             await PlainTextResponse("form expired: reload the page", 403)(scope, receive, send)
             return
+        multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        if unsafe and multipart and headers.get(b"cookie") and not path.startswith(self._EXEMPT):
+            if self.uploads is None or not self.uploads.fullmatch(path):
+                await PlainTextResponse("send this form urlencoded", 415)(scope, receive, send)
+                return
+            scope = {**scope, _DEFERRED: True}  # the handler checks the token (check_form_token)
         await self.protected(scope, receive, send)
+
+
+_DEFERRED = "digest.csrf_deferred"
+
+
+def check_form_token(request: Request, form: Any) -> None:
+    """For a multipart form (see ProtectForms): its token must be the one in the signed
+    cookie, as asgi-csrf checks urlencoded forms. Raises a 403 RequestError otherwise."""
+    expected = csrf_token(request)
+    given = form.get("csrftoken")
+    if not isinstance(given, str) or not secrets.compare_digest(given, expected):
+        raise RequestError(403, "form expired: reload the page")
+    if not request.cookies.get("csrftoken"):
+        raise RequestError(403, "form expired: reload the page")
 
 
 def csrf_token(request: Request) -> str:

@@ -74,6 +74,13 @@ def test_add_remove_show_export(example_dir: Path, home: Path) -> None:
     assert code == 0 and "zoe@example.org: imported, active on readers" in output
     code, output = _run(example_dir, home, "subscribers", "remove", "readers", "zoe@example.org")
     assert code == 0 and "unsubscribed" in output
+    code, output = _run(example_dir, home, "subscribers", "show", "zoe@example.org", "--json")
+    shown = json.loads(output)
+    assert [(a["action"], a["reason"]) for a in shown["audit"]] == [
+        ("unsubscribe", "removed by operator"),
+        ("subscribe", ""),
+    ]
+    assert all(a["actor"].startswith("cli") for a in shown["audit"])
     code, output = _run(example_dir, home, "subscribers", "add", "readers", "zoe@example.org")
     assert code == 1 and "--resubscribe" in output  # never put back silently
     code, output = _run(example_dir, home, "subscribers", "show", "zoe@example.org")

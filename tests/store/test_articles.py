@@ -93,6 +93,8 @@ def test_health_of_many_sources_in_one_go(store: Store) -> None:
     health = store.source_health()
     assert health["bad"]["consecutive_failures"] == 2 and health["bad"]["last_error"] == "timed out"
     assert health["s1"]["items_seen"] == 40 and health["s1"]["last_new_item"] is not None
+    assert health["s1"]["last_items"] == 20  # the last fetch's, not the running total
+    assert health["bad"]["last_items"] is None  # never fetched well
     assert health["s1"]["last_new_item"] < health["s1"]["last_success"]
     store.record_source_results([SourceResult("bad", None, items=1, new_items=1)])
     assert store.source_health(["bad"])["bad"]["consecutive_failures"] == 0
@@ -107,4 +109,8 @@ def test_source_health_counts_failures(store: Store) -> None:
     store.record_source_result("feed", error=None, items=20, new_items=3)
     health = store.source_health()["feed"]
     assert health["consecutive_failures"] == 0 and health["items_seen"] == 20
+    store.record_source_result("feed", error=None, items=7)
+    store.record_source_result("feed", error="HTTP 503", items=0)
+    health = store.source_health()["feed"]
+    assert health["items_seen"] == 27 and health["last_items"] == 7  # a failure keeps it
     assert health["last_new_item"] is not None
