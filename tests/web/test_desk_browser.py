@@ -187,3 +187,35 @@ def test_axe_finds_nothing_serious_on_the_desk_and_the_archive(page: Any, ws: Wo
     assert _serious(page) == []
     page.goto(f"/archive/example/{draft.id}/")
     assert _serious(page) == []
+
+
+def test_an_operator_imports_a_list_from_the_console_after_a_dry_run(
+    page: Any, ws: Workspace, tmp_path: Path
+) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,name\nnew.one@example.org,New One\nnot-an-address,X\n")
+    _log_in(page, "op")
+    page.get_by_role("link", name="Lists").click()
+    assert _serious(page) == []
+    page.get_by_label("Import a CSV file").set_input_files(str(people))
+    page.get_by_role("button", name="Check the file").click()
+    status = page.get_by_role("status")
+    assert "1 imported" in status.inner_text() and "dry run, nothing written" in status.inner_text()
+    assert ws.store.subscriber_by_email("new.one@example.org") is None
+    assert _serious(page) == []
+    page.get_by_role("button", name="Import these rows").click()
+    assert "dry run" not in page.get_by_role("status").inner_text()
+    assert ws.store.subscriber_by_email("new.one@example.org") is not None
+
+    page.get_by_role("link", name="Subscribers").click()
+    page.get_by_label("Find by address").fill("new.one")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("link", name="new.one@example.org").click()
+    page.get_by_label("Reason").first.fill("asked us to stop")
+    page.get_by_role("button", name="Unsubscribe").click()
+    assert "Unsubscribed." in page.get_by_role("status").first.inner_text()
+    audit = page.locator("section", has=page.locator("#audit")).inner_text()
+    assert "desk:op" in audit and "asked us to stop" in audit
+    assert _serious(page) == []
+    page.get_by_role("link", name="Sources").click()
+    assert _serious(page) == []
