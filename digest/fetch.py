@@ -46,6 +46,7 @@ if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
 
 __all__ = [
     "DEFAULT_SIZE_CAP",
+    "MAX_ENCODINGS",
     "USER_AGENT",
     "FetchError",
     "Fetched",
@@ -53,6 +54,7 @@ __all__ = [
     "ValidatorStore",
     "http_client",
     "parse_retry_after",
+    "read_capped",
     "sync_http_client",
 ]
 
@@ -64,6 +66,7 @@ USER_AGENT = (
 DEFAULT_SIZE_CAP = 10 * 1024 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CHUNK = 64 * 1024  # most bytes one decompression step may produce
+MAX_ENCODINGS = 2  # stacked Content-Encodings undone at most ("gzip, br" yes, a third no)
 
 
 def http_client(
@@ -341,30 +344,41 @@ class Fetcher:
                 await response.aread()
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
-        """The decoded body, cut off (with an error) as soon as it passes the size cap."""
-        declared = response.headers.get("Content-Length", "")
-        encoding = response.headers.get("Content-Encoding", "")
-        if declared.isdigit() and not encoding and int(declared) > self.size_cap:
-            raise FetchError(f"{url}: response of {_mb(int(declared))} exceeds the cap of "
-                             f"{_mb(self.size_cap)}; not downloaded")  # fmt: skip
-        decoder = _Decoder(encoding, url)
-        if response.is_stream_consumed:  # a response built in memory (a mock transport)
-            return _capped(url, response.content, self.size_cap)
-        chunks: list[bytes] = []
-        size = 0
-        async for raw in response.aiter_raw():
-            for chunk in decoder.feed(raw):
-                size += len(chunk)
-                if size > self.size_cap:
-                    what = "decompressed response" if encoding else "response"
-                    raise FetchError(f"{url}: {what} larger than {_mb(self.size_cap)}, cut off")
-                chunks.append(chunk)
-        tail = decoder.flush()
-        size += len(tail)
-        if size > self.size_cap:
-            raise FetchError(f"{url}: decompressed response larger than {_mb(self.size_cap)}")
-        chunks.append(tail)
-        return b"".join(chunks)
+        return await read_capped(response, url=url, cap=self.size_cap)
+
+
+async def read_capped(response: httpx.Response, *, url: str, cap: int) -> bytes:
+    """A streamed response's decoded body, cut off with FetchError as soon as it passes `cap`.
+
+    Decoded here, not by httpx, one bounded piece at a time: the decompressed size is counted
+    per piece, for every encoding and each of (at most MAX_ENCODINGS) stacked ones, so a 6 KB
+    brotli bomb costs a few pieces of memory, not gigabytes.
+    """
+    declared = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "")
+    if declared.isdigit() and not encoding and int(declared) > cap:
+        raise FetchError(f"{url}: response of {_mb(int(declared))} exceeds the cap of "
+                         f"{_mb(cap)}; not downloaded")  # fmt: skip
+    decoder = _Decoder(encoding, url)
+    if response.is_stream_consumed:  # a response built in memory (a mock transport)
+        return _capped(url, response.content, cap)
+    what = "decompressed response" if decoder.steps else "response"
+    chunks: list[bytes] = []
+    size = 0
+
+    def take(piece: bytes) -> None:
+        nonlocal size
+        size += len(piece)
+        if size > cap:
+            raise FetchError(f"{url}: {what} larger than {_mb(cap)}, cut off")
+        chunks.append(piece)
+
+    async for raw in response.aiter_raw():
+        for piece in decoder.feed(raw):
+            take(piece)
+    for piece in decoder.flush():
+        take(piece)
+    return b"".join(chunks)
 
 
 class _OriginTransports(httpx.AsyncBaseTransport):
@@ -449,7 +463,11 @@ class _Tracked(httpx.AsyncByteStream):
 
 
 class _Decoder:
-    """Content-Encoding decoding in bounded steps (a gzip or brotli bomb never expands at once)."""
+    """Content-Encoding decoding in bounded steps (a gzip or brotli bomb never expands at once).
+
+    The steps are chained generators: each piece one step yields goes through the next steps
+    before the step is asked for another, so no step's whole output is ever held.
+    """
 
     def __init__(self, header: str, url: str) -> None:
         self.url = url
@@ -458,20 +476,29 @@ class _Decoder:
         for name in names:
             if name not in ("gzip", "x-gzip", "deflate", "br"):
                 raise FetchError(f"{url}: unsupported Content-Encoding {name!r}")
+        if len(names) > MAX_ENCODINGS:
+            raise FetchError(
+                f"{url}: {len(names)} stacked Content-Encodings ({header.strip()}); "
+                f"at most {MAX_ENCODINGS} are undone"
+            )
         # Encodings are listed in the order they were applied: undo them last to first.
         self.steps = [_step(name) for name in reversed(names)]
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        pieces = [data]
-        for step in self.steps:
-            pieces = [out for piece in pieces for out in step.feed(piece, self.url)]
-        yield from (piece for piece in pieces if piece)
+        return self._through(0, data)
 
-    def flush(self) -> bytes:
-        data = b""
-        for step in self.steps:
-            data = b"".join(step.feed(data, self.url)) + step.flush()
-        return data
+    def _through(self, index: int, data: bytes) -> Iterator[bytes]:
+        if index == len(self.steps):
+            if data:
+                yield data
+            return
+        for piece in self.steps[index].feed(data, self.url):
+            yield from self._through(index + 1, piece)
+
+    def flush(self) -> Iterator[bytes]:
+        """What is left in each step, through the steps after it, first step first."""
+        for index, step in enumerate(self.steps):
+            yield from self._through(index + 1, step.flush())
 
 
 class _Zlib:

@@ -22,6 +22,7 @@ from tests.sources.hostile import (
     gzipped,
     rss,
     slow_headers,
+    stacked_gzip_bomb,
     story_items,
 )
 
@@ -119,6 +120,34 @@ async def test_compressed_responses_are_decoded(server: HostileServer, encoding:
     url = server.static("/c", body, headers={"Content-Encoding": encoding})
     async with fast_fetcher() as fetcher:
         assert (await fetcher.get(url)).content == plain
+
+
+async def test_stacked_encodings_are_undone_last_first(server: HostileServer) -> None:
+    plain = rss(story_items(5))
+    body = brotli.compress(gzipped(plain))  # gzip applied first, then br
+    url = server.static("/c", body, headers={"Content-Encoding": "gzip, br"})
+    async with fast_fetcher() as fetcher:
+        assert (await fetcher.get(url)).content == plain
+
+
+@pytest.mark.slow
+async def test_a_stacked_bomb_is_cut_off_piece_by_piece(server: HostileServer) -> None:
+    """`gzip, gzip` over a gigabyte of zeros: each piece the outer step yields goes through
+    the inner one and is counted before the next, so the cap cuts it at once."""
+    url = server.static("/bomb", stacked_gzip_bomb(), headers={"Content-Encoding": "gzip, gzip"})
+    started = time.perf_counter()
+    async with fast_fetcher(size_cap=2 * 1024 * 1024) as fetcher:
+        with pytest.raises(FetchError, match="decompressed response larger than 2 MB, cut off"):
+            await fetcher.get(url)
+    assert time.perf_counter() - started < 2
+
+
+async def test_more_than_two_stacked_encodings_are_refused(server: HostileServer) -> None:
+    body = gzipped(gzipped(gzipped(b"<rss/>")))
+    url = server.static("/c", body, headers={"Content-Encoding": "gzip, gzip, gzip"})
+    async with fast_fetcher() as fetcher:
+        with pytest.raises(FetchError, match="3 stacked Content-Encodings .*at most 2"):
+            await fetcher.get(url)
 
 
 async def test_redirects_are_followed_and_loops_stopped(server: HostileServer) -> None:

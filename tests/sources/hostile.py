@@ -8,6 +8,7 @@ bomb costs the test nothing to serve.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import threading
 import time
@@ -177,6 +178,43 @@ def brotli_bomb(size: int) -> bytes:
     import brotli  # type: ignore[import-untyped]
 
     return bytes(brotli.compress(b"\0" * size, quality=5))
+
+
+@functools.cache
+def big_brotli_bomb(gigabytes: int = 1) -> bytes:
+    """About 800 bytes per gigabyte of zeros (quality 4: a couple of seconds to make)."""
+    import brotli
+
+    compressor = brotli.Compressor(quality=4, lgwin=24)
+    block = b"\0" * (16 << 20)
+    parts = [compressor.process(block) for _ in range(64 * gigabytes)]
+    parts.append(compressor.finish())
+    return b"".join(parts)
+
+
+@functools.cache
+def stacked_gzip_bomb(gigabytes: int = 1) -> bytes:
+    """`Content-Encoding: gzip, gzip`: zeros gzipped twice, a few KB per gigabyte.
+
+    The inner stream repeats one block compressed after a full flush (same state, same bytes),
+    so it costs milliseconds to make. Its trailer's CRC is left at zero (2 s to compute for a
+    gigabyte): a reader never gets that far before the size cap, and one without the cap has
+    expanded the whole gigabyte before it looks.
+    """
+    block = 1 << 20
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    piece = deflate.compress(b"\0" * block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    count = 1024 * gigabytes
+    inner = b"".join(
+        (
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff",  # gzip header, no name, no time
+            piece * count,
+            deflate.flush(),
+            b"\x00\x00\x00\x00",  # CRC-32, not computed (see above)
+            ((count * block) & 0xFFFFFFFF).to_bytes(4, "little"),
+        )
+    )
+    return gzip.compress(inner, 9)
 
 
 def gzipped(body: bytes) -> bytes:
