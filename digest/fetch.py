@@ -6,6 +6,8 @@ and a per-origin concurrency limit, connect/read/total timeouts, a size cap coun
 sits in memory), a redirect limit, an honest User-Agent, retries with backoff for transient
 failures only (connection errors, 429, 5xx; never another 4xx) with `Retry-After` honoured, and
 conditional GET (ETag / Last-Modified) so an unchanged document costs one round trip and no parsing.
+No fetch reaches a private network unless the operator allowed it: every hop (redirects included)
+is resolved once, checked against `digest.netpolicy`, and connected to at the address checked.
 
     async with Fetcher() as fetcher:
         fetched = await fetcher.get(url, etag=..., last_modified=...)
@@ -22,12 +24,13 @@ import importlib.util
 import logging
 import random
 import re
+import socket
 import ssl
 import sys
 import time
 import zlib
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -37,7 +40,8 @@ import httpx
 from digest import __version__
 from digest.charset import decode
 from digest.dates import parse_date
-from digest.errors import FetchError
+from digest.errors import AddressRefused, FetchError
+from digest.netpolicy import NetworkPolicy
 
 # httpcore asks for sniffio on every request and anyio 4 no longer brings it along: remember
 # the miss, or each request pays a search of sys.path (about 1 ms of CPU).
@@ -48,6 +52,7 @@ __all__ = [
     "DEFAULT_SIZE_CAP",
     "MAX_ENCODINGS",
     "USER_AGENT",
+    "AddressRefused",
     "FetchError",
     "Fetched",
     "Fetcher",
@@ -79,9 +84,13 @@ def http_client(
     limits: httpx.Limits | None = None,
     verify: ssl.SSLContext | bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
+    trust_env: bool = True,
 ) -> httpx.AsyncClient:
     """Every asynchronous HTTP client Digest uses is made here (gathering, extraction, the
-    provider transports, webhook certificates): an honest User-Agent and an explicit timeout."""
+    provider transports, webhook certificates): an honest User-Agent and an explicit timeout.
+
+    `trust_env=False` ignores HTTP(S)_PROXY: a proxy would connect to addresses the
+    private-network check never saw."""
     return httpx.AsyncClient(
         timeout=timeout,
         headers={"User-Agent": user_agent, **(headers or {})},
@@ -90,6 +99,7 @@ def http_client(
         limits=limits or httpx.Limits(max_connections=32, max_keepalive_connections=32),
         verify=verify,
         transport=transport,
+        trust_env=trust_env,
     )
 
 
@@ -159,11 +169,15 @@ class Fetcher:
         max_retry_after: float = 30.0,
         user_agent: str = USER_AGENT,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_private: Iterable[str] = (),
     ) -> None:
         """`timeout` bounds one `get` as a whole: every attempt, every wait and the body.
 
         `per_host` limits concurrent requests to one origin (scheme, host, port);
-        `max_connections` limits them overall.
+        `max_connections` limits them overall. `allow_private` names the hosts, addresses and
+        CIDR blocks that may be on a private network (see `digest.netpolicy`); every other
+        loopback, private, link-local, shared, multicast or unspecified address is refused.
+        An injected `transport` is the caller's own network and is not checked.
         """
         if timeout <= 0 or size_cap <= 0 or per_host < 1 or max_connections < 1 or retries < 0:
             raise ValueError("timeouts, size cap and limits must be positive")
@@ -176,6 +190,7 @@ class Fetcher:
         self.retries = retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
+        self.policy = NetworkPolicy.allowing(allow_private)
         self._global = asyncio.Semaphore(max_connections)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host)
@@ -197,7 +212,10 @@ class Fetcher:
                 "text/html;q=0.7, */*;q=0.5",
             },
             transport=transport
-            or _OriginTransports(per_host, max_pools=max(256, 4 * max_connections)),
+            or _OriginTransports(
+                per_host, max_pools=max(256, 4 * max_connections), policy=self.policy
+            ),
+            trust_env=transport is not None,
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -318,6 +336,9 @@ class Fetcher:
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
                 )
+        except _Refused as exc:
+            hop = "" if exc.url == url else f"redirect to {exc.url} "
+            raise AddressRefused(f"{url}: {hop}refused: {exc.reason}") from None
         except httpx.TooManyRedirects:
             raise FetchError(
                 f"{url}: too many redirects (more than {self.max_redirects}; a redirect loop?)"
@@ -381,6 +402,15 @@ async def read_capped(response: httpx.Response, *, url: str, cap: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Refused(Exception):
+    """A hop of a fetch would reach an address the network policy refuses."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(reason)
+        self.url = url
+        self.reason = reason
+
+
 class _OriginTransports(httpx.AsyncBaseTransport):
     """httpx's own transport, one small connection pool per origin, made when first needed.
 
@@ -391,9 +421,10 @@ class _OriginTransports(httpx.AsyncBaseTransport):
     the CA bundle costs tens of milliseconds) is made once, and only if an https URL comes.
     """
 
-    def __init__(self, per_host: int, max_pools: int) -> None:
+    def __init__(self, per_host: int, max_pools: int, policy: NetworkPolicy | None = None) -> None:
         self.limits = httpx.Limits(max_connections=per_host, max_keepalive_connections=per_host)
         self.max_pools = max_pools
+        self.policy = policy
         self.pools: OrderedDict[str, httpx.AsyncHTTPTransport] = OrderedDict()
         self.active: Counter[str] = Counter()
         self.contexts: dict[bool, ssl.SSLContext] = {}
@@ -416,12 +447,62 @@ class _OriginTransports(httpx.AsyncBaseTransport):
             self.pools.move_to_end(key)
         self.active[key] += 1
         try:
-            response = await pool.handle_async_request(request)
+            response = await self._send(pool, request)
         except BaseException:
             self.active[key] -= 1
             raise
         response.stream = _Tracked(response.stream, lambda: self._release(key))
         return response
+
+    async def _send(self, pool: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        """The request, sent to an address the policy accepts, and to that very address.
+
+        The host is resolved once here and the connection made to the address checked (TLS
+        still verifies the host name, given as SNI): no second lookup for a rebinding DNS
+        server to answer differently. A pool serves one host name, so a connection verified
+        for one name is never reused for another that shares its address.
+        """
+        host = request.url.host
+        if (
+            self.policy is None
+            or self.policy.named(host)
+            or request.url.scheme not in ("http", "https")  # httpx refuses it, unresolved
+        ):
+            return await pool.handle_async_request(request)
+        failure: httpx.ConnectError | None = None
+        for address in await self._addresses(request.url):
+            pinned = httpx.Request(
+                request.method,
+                request.url.copy_with(host=address),
+                headers=request.headers,
+                stream=request.stream,
+                extensions={**request.extensions, "sni_hostname": host},
+            )
+            try:
+                return await pool.handle_async_request(pinned)
+            except httpx.ConnectError as exc:  # the next address of the host may answer
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def _addresses(self, url: httpx.URL) -> list[str]:
+        """Every address the host resolves to, once each; `_Refused` if any is not allowed."""
+        assert self.policy is not None
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                url.host, port, type=socket.SOCK_STREAM
+            )
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpx.ConnectError(f"cannot resolve {url.host}: {exc}") from None
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        if not addresses:
+            raise httpx.ConnectError(f"cannot resolve {url.host}: no address")
+        for address in addresses:
+            reason = self.policy.refusal(url.host, address)
+            if reason is not None:
+                raise _Refused(str(url), reason)
+        return addresses
 
     def _release(self, key: str) -> None:
         self.active[key] -= 1

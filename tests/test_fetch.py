@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 
 import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from digest.fetch import USER_AGENT, Fetcher, FetchError
+from digest.fetch import USER_AGENT, AddressRefused, Fetcher, FetchError
 from tests.sources.hostile import (
     Handler,
     HostileServer,
@@ -35,7 +38,8 @@ def server() -> Iterator[HostileServer]:
 
 
 def fast_fetcher(**settings: object) -> Fetcher:
-    options: dict[str, object] = {"timeout": 3.0, "backoff": 0.01}
+    """A fetcher with short waits that may reach the test server (its host is named)."""
+    options: dict[str, object] = {"timeout": 3.0, "backoff": 0.01, "allow_private": ["127.0.0.1"]}
     options.update(settings)
     return Fetcher(**options)  # type: ignore[arg-type]
 
@@ -146,7 +150,7 @@ async def test_more_than_two_stacked_encodings_are_refused(server: HostileServer
     body = gzipped(gzipped(gzipped(b"<rss/>")))
     url = server.static("/c", body, headers={"Content-Encoding": "gzip, gzip, gzip"})
     async with fast_fetcher() as fetcher:
-        with pytest.raises(FetchError, match="3 stacked Content-Encodings .*at most 2"):
+        with pytest.raises(FetchError, match=r"3 stacked Content-Encodings .*at most 2"):
             await fetcher.get(url)
 
 
@@ -283,3 +287,108 @@ async def test_many_origins_share_a_bounded_set_of_pools() -> None:
     finally:
         for s in servers:
             s.stop()
+
+
+# -- private networks ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def internal() -> Iterator[HostileServer]:
+    """Another private host (127.0.0.2) that no test names: it must never be asked anything."""
+    running = HostileServer("127.0.0.2").start()
+    running.static("/secret", b"internal", "text/plain")
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:{port}/feed.xml", "127.0.0.1 is a loopback address"),
+        ("http://localhost:{port}/feed.xml", "localhost resolves to .*, a loopback address"),
+        ("http://[::ffff:127.0.0.1]:{port}/feed.xml", "::ffff:127.0.0.1 is a loopback address"),
+        ("http://0.0.0.0:{port}/feed.xml", "0.0.0.0 is a unspecified address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("http://100.64.0.1/", "100.64.0.1 is a shared \\(CGNAT\\) address"),
+        ("http://10.0.0.1/", "10.0.0.1 is a private address"),
+        ("http://[fe80::1]/", "fe80::1 is a link-local address"),
+    ],
+)
+async def test_a_private_address_nobody_named_is_refused_before_connecting(
+    server: HostileServer, url: str, reason: str
+) -> None:
+    server.static("/feed.xml", rss(story_items(1)))
+    target = url.format(port=server.server_address[1])
+    async with Fetcher(timeout=3.0, retries=0) as fetcher:
+        with pytest.raises(AddressRefused, match=f"{re.escape(target)}: refused: {reason}"):
+            await fetcher.get(target)
+    assert server.hits["/feed.xml"] == 0
+
+
+async def test_a_redirect_to_a_private_host_is_refused(
+    server: HostileServer, internal: HostileServer
+) -> None:
+    hop = internal.url("/secret")
+    url = server.route("/moved", lambda h: h.send(302, b"", "text/plain", {"Location": hop}))
+    async with fast_fetcher() as fetcher:  # 127.0.0.1 is named, 127.0.0.2 is not
+        with pytest.raises(
+            AddressRefused,
+            match=f"{re.escape(url)}: redirect to {re.escape(hop)} refused: "
+            "127.0.0.2 is a loopback address",
+        ):
+            await fetcher.get(url)
+    assert server.hits["/moved"] == 1 and internal.hits["/secret"] == 0
+
+
+async def test_named_hosts_and_allowed_networks_are_reached(
+    server: HostileServer, internal: HostileServer
+) -> None:
+    async with Fetcher(timeout=3.0, allow_private=["127.0.0.2/32", "localhost"]) as fetcher:
+        assert (await fetcher.get(internal.url("/secret"))).content == b"internal"
+        server.static("/feed.xml", b"<rss/>")
+        local = f"http://localhost:{server.server_address[1]}/feed.xml"
+        assert (await fetcher.get(local)).content == b"<rss/>"
+    assert server.headers_seen["/feed.xml"]["Host"] == f"localhost:{server.server_address[1]}"
+
+
+class _RebindingLoop(asyncio.SelectorEventLoop):
+    """A DNS server that answers an allowed address first and an internal one afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = ["127.0.0.2", "127.0.0.3"]
+        self.lookups = 0
+
+    async def getaddrinfo(self, host: Any, port: Any, *args: Any, **options: Any) -> Any:
+        if host not in ("rebind.test", b"rebind.test"):  # httpcore asks with bytes
+            return await super().getaddrinfo(host, port, *args, **options)
+        self.lookups += 1
+        address = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+
+@pytest.mark.slow
+def test_the_address_checked_is_the_address_connected_to() -> None:
+    """No DNS-rebinding gap: the fetch connects to the address it checked, without asking the
+    name server a second time (whose second answer here is an internal host)."""
+    allowed = HostileServer("127.0.0.2").start()
+    port = allowed.server_address[1]
+    internal = HostileServer("127.0.0.3", port).start()
+    allowed.static("/feed.xml", b"allowed")
+    internal.static("/feed.xml", b"internal")
+    url = f"http://rebind.test:{port}/feed.xml"
+
+    async def fetch() -> bytes:
+        async with Fetcher(timeout=3.0, allow_private=["127.0.0.2"]) as fetcher:
+            return (await fetcher.get(url)).content
+
+    try:
+        with asyncio.Runner(loop_factory=_RebindingLoop) as runner:
+            assert runner.run(fetch()) == b"allowed"
+            lookups = cast(_RebindingLoop, runner.get_loop()).lookups
+    finally:
+        allowed.stop()
+        internal.stop()
+    assert lookups == 1
+    assert internal.hits["/feed.xml"] == 0 and allowed.hits["/feed.xml"] == 1
+    assert allowed.headers_seen["/feed.xml"]["Host"] == f"rebind.test:{port}"

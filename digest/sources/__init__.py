@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from digest.config import Config, SourceConfig
-from digest.fetch import Fetched, Fetcher, FetchError
+from digest.fetch import AddressRefused, Fetched, Fetcher, FetchError
 from digest.models import SourceItem
 from digest.sources.cache import decode_items, encode_items, fingerprint
 from digest.sources.feed import FeedError, keep_by_filters, parse_document
@@ -268,6 +268,10 @@ class _Gatherer:
         async def attempt(url: str) -> list[SourceItem] | None:
             try:
                 return await self.feed(name, source, url, SourceReport(name, "feed", "fetched"))
+            except AddressRefused as exc:  # a page announcing a feed on a private host
+                log.warning("source %s: %s", name, exc)
+                report.notes.append(str(exc))
+                return None
             except FetchError:
                 return None
 

@@ -101,8 +101,10 @@ class Handler(BaseHTTPRequestHandler):
 class HostileServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """On `host` (any of 127.0.0.0/8 plays another private host), a free port by default."""
+        super().__init__((host, port), Handler)
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.headers_seen: dict[str, dict[str, str]] = {}
@@ -110,7 +112,7 @@ class HostileServer(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.host}:{self.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path

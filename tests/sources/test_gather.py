@@ -33,6 +33,7 @@ async def run(
     config: Config, names: list[str] | None = None, store: Store | None = None, **fetch: Any
 ) -> GatherResult:
     settings: dict[str, Any] = {"timeout": 2.0, "backoff": 0.01, "size_cap": 5 * 1024 * 1024}
+    settings["allow_private"] = config.source_hosts()  # as the workspace's fetcher does
     settings.update(fetch)
     async with Fetcher(**settings) as fetcher:
         return await gather(config, names or list(config.sources), fetcher, cache=store)
@@ -258,3 +259,26 @@ async def test_page_source_yields_its_document(server: HostileServer, tmp_path: 
     assert item.url == server.url("/articles/real") and item.raw is not None
     assert item.key == f"127.0.0.1:{server.server_address[1]}/articles/old"
     assert item.content_type == "text/html"
+
+
+async def test_a_feed_announced_on_a_private_host_is_refused_with_its_reason(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    """The site's host is named in the configuration; the host of the feed it announces is
+    not: that feed is never asked for, the refusal is noted, discovery goes on."""
+    internal = HostileServer("127.0.0.2").start()
+    try:
+        internal.static("/feed.xml", rss(story_items(2, prefix="i")))
+        server.static("/rss.xml", rss(story_items(2, prefix="c")))
+        announced = (
+            f'<link rel="alternate" type="application/rss+xml" href="{internal.url("/feed.xml")}">'
+        )
+        home = server.static("/news/", site_page("<p>news</p>", announced), "text/html")
+        result = await run(make_config(tmp_path, {"news": {"kind": "site", "url": home}}))
+    finally:
+        internal.stop()
+    assert internal.hits == {}
+    assert result.counts == {"news": 2} and result.reports["news"].url == server.url("/rss.xml")
+    assert any(
+        "refused: 127.0.0.2 is a loopback address" in note for note in result.reports["news"].notes
+    )
