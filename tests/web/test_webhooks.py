@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from digest.web import create_app
@@ -346,12 +346,15 @@ class SnsHost:
     key: rsa.RSAPrivateKey
     confirmations: list[str]
     failures: list[int]  # statuses to answer the next confirmations with
+    sent: dict[str, int]  # bytes of the endless certificate sent so far
 
-    def sign(self, message: dict[str, Any], version: str = "1") -> dict[str, Any]:
+    def sign(
+        self, message: dict[str, Any], version: str = "1", cert: str = "test"
+    ) -> dict[str, Any]:
         message = {
             **message,
             "SignatureVersion": version,
-            "SigningCertURL": f"{self.base}/SimpleNotificationService-test.pem",
+            "SigningCertURL": f"{self.base}/SimpleNotificationService-{cert}.pem",
         }
         digest = hashes.SHA1() if version == "1" else hashes.SHA256()
         signature = self.key.sign(sns_string_to_sign(message), padding.PKCS1v15(), digest)
@@ -409,9 +412,19 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
     )
     confirmations: list[str] = []
     failures: list[int] = []
+    sent = {"endless": 0}
 
     async def cert(request: Request) -> Response:
         return Response(_pem(signing_cert), media_type="application/x-pem-file")
+
+    async def endless_cert(request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"-----BEGIN CERTIFICATE-----\n"
+            while sent["endless"] < 200 * 1024 * 1024:
+                sent["endless"] += 64 * 1024
+                yield b"A" * (64 * 1024)
+
+        return StreamingResponse(body(), media_type="application/x-pem-file")
 
     async def confirm(request: Request) -> Response:
         if failures:
@@ -420,7 +433,11 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
         return PlainTextResponse("<ConfirmSubscriptionResponse/>")
 
     app = Starlette(
-        routes=[Route("/SimpleNotificationService-test.pem", cert), Route("/", confirm)]
+        routes=[
+            Route("/SimpleNotificationService-test.pem", cert),
+            Route("/SimpleNotificationService-endless.pem", endless_cert),
+            Route("/", confirm),
+        ]
     )
     with LiveServer(
         app, ssl_certfile=str(tmp_path / "server.pem"), ssl_keyfile=str(tmp_path / "server.key")
@@ -432,6 +449,7 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
             signing_key,
             confirmations,
             failures,
+            sent,
         )
 
 
@@ -565,6 +583,17 @@ def test_ses_forgeries_change_nothing(ses_live: Running, sns_host: SnsHost) -> N
         assert response.status_code == status, (message, response.text)
     assert not ses_live.ws.store.is_suppressed("gone@example.org")
     assert ses_live.ws.store.events_for() == []
+
+
+@pytest.mark.slow
+def test_an_endless_certificate_is_cut_off_as_it_streams(
+    ses_live: Running, sns_host: SnsHost
+) -> None:
+    message = sns_host.sign(_notification(BOUNCE), cert="endless")
+    response = ses_live.client.post("/webhooks/ses", content=json.dumps(message))
+    assert response.status_code == 400
+    assert "cannot fetch the signing certificate" in response.json()["error"]
+    assert sns_host.sent["endless"] < 8 * 1024 * 1024  # not the 200 MB it would have sent
 
 
 def test_certificate_host_patterns() -> None:
