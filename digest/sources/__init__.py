@@ -159,6 +159,12 @@ class _Gatherer:
         return items
 
     async def parse(self, name: str, source: SourceConfig, fetched: Fetched) -> list[SourceItem]:
+        """The document's items, within the source's timeout (its own budget, after the fetch):
+        a big document is read in a thread that is waited for no longer, and the items stop
+        being built at the deadline either way."""
+        budget = source.timeout or self.fetcher.timeout
+        deadline = time.monotonic() + budget
+
         def work() -> list[SourceItem]:
             document = parse_document(fetched.content, fetched.url, fetched.content_type)
             for problem in document.problems:
@@ -173,12 +179,17 @@ class _Gatherer:
                 keep=lambda title, link, categories: keep_by_filters(
                     source, title, link, categories
                 ),
+                deadline=deadline,
             )
 
         try:
             if len(fetched.content) > BIG_DOCUMENT:
-                return await asyncio.to_thread(work)
+                return await asyncio.wait_for(asyncio.to_thread(work), budget)
             return work()
+        except TimeoutError:
+            raise FetchError(
+                f"{fetched.url}: reading it took longer than the source's timeout ({budget:g} s)"
+            ) from None
         except FeedError as exc:
             raise FetchError(f"{fetched.url}: {exc}") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,38 @@ async def test_a_feed_announced_on_a_private_host_is_refused_with_its_reason(
     assert any(
         "refused: 127.0.0.2 is a loopback address" in note for note in result.reports["news"].notes
     )
+
+
+@pytest.mark.slow
+async def test_reading_a_source_is_bounded_by_its_timeout(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    """1,500 items of 3 KB take seconds to sanitize; the source's 0.5 s timeout stops them."""
+    body = "<![CDATA[" + "<p>Some <b>bold</b>, <a href='/x'>a link</a>, <em>more</em>.</p>" * 40
+    heavy = [
+        {
+            "title": f"t{n}",
+            "link": f"https://e.org/{n}",
+            "guid": str(n),
+            "description": body + "]]>",
+        }
+        for n in range(1500)
+    ]
+    slow = server.static("/heavy.xml", rss(heavy))
+    quick = server.static("/quick.xml", rss(story_items(2)))
+    config = make_config(
+        tmp_path,
+        {
+            "heavy": {"kind": "feed", "url": slow, "timeout": 0.5, "max_items": 10_000},
+            "quick": {"kind": "feed", "url": quick},
+        },
+    )
+    started = time.perf_counter()
+    result = await run(config)
+    assert time.perf_counter() - started < 2.5
+    assert re.fullmatch(
+        rf"{re.escape(slow)}: reading (its items|it) took longer than the source's timeout "
+        r"\((\d+ done|0.5 s)\)",
+        result.failures["heavy"],
+    ), result.failures
+    assert result.counts == {"quick": 2}
