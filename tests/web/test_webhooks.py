@@ -620,6 +620,23 @@ def test_unconfigured_providers_are_not_found(make_ws: Callable[..., Workspace])
             assert client.post(f"/webhooks/{provider}", json={}).status_code == 404
 
 
+@pytest.mark.parametrize("provider", ["postmark", "mailgun", "ses"])
+@pytest.mark.parametrize("depth", [50_000, 40])
+def test_deeply_nested_webhook_bodies_get_400(
+    live: Running, webhook_env: dict[str, str], provider: str, depth: int
+) -> None:
+    """Those that read the body before (or without) a signature over it; 50,000 levels were
+    a RecursionError and a 500."""
+    body = b'{"Type": "Notification", "x": ' + b"[" * depth + b"]" * depth + b"}"
+    headers = {"Content-Type": "application/json"}
+    if provider == "postmark":
+        headers.update(_basic(webhook_env["TEST_PM_USER"], webhook_env["TEST_PM_PASSWORD"]))
+    response = live.client.post(f"/webhooks/{provider}", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": "the JSON body is nested too deeply"}
+    assert live.ws.store.events_for() == []
+
+
 @pytest.mark.parametrize("provider", ["postmark", "sendgrid", "mailgun", "resend", "ses"])
 def test_oversized_webhook_bodies_get_413(live: Running, provider: str) -> None:
     body = b"[" + b" " * (1024 * 1024 + 1) + b"]"

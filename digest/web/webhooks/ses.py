@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import ssl
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from digest.web.webhooks.common import (
     Kind,
     Rejected,
     as_dict,
+    read_json,
 )
 
 _SNS_FIELDS = {
@@ -184,8 +184,8 @@ class SnsVerifier:
 def parse_ses(message: dict[str, Any]) -> list[Feedback]:
     """The SES notification inside an SNS Notification's `Message`."""
     try:
-        inner = json.loads(str(message.get("Message", "")))
-    except ValueError:
+        inner = read_json(str(message.get("Message", "")))
+    except Rejected:
         raise Rejected(400, "the SNS Message is not SES JSON") from None
     if not isinstance(inner, dict):
         raise Rejected(400, "the SNS Message is not SES JSON")
