@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, RequestError
+from digest.web.logs import hide_tokens_in_logs
 from digest.web.middleware import BodyLimit, error_response, wants_json
 from digest.web.signup import SignupRoutes
 from digest.web.site import Site
@@ -44,6 +45,7 @@ def create_app(ws: Workspace) -> Starlette:
     base = ws.config.web.base_url
     if not base.startswith("https://") and "127.0.0.1" not in base and "localhost" not in base:
         log.warning("web.base_url %s is not https: RFC 8058 one-click needs an https URL", base)
+    hide_tokens_in_logs()
     site = Site(ws)
     routes = [Route("/healthz", _health, methods=["GET"])]
     for group in (SignupRoutes, UnsubscribeRoutes, WebhookRoutes, IssueViews):
