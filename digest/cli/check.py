@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from digest.cli.common import ConfigOption, err, out
-from digest.errors import RenderError
+from digest.errors import ConfigError, RenderError
 
 if TYPE_CHECKING:
     from digest.config import Config
@@ -25,8 +25,11 @@ def check(config: ConfigOption = None) -> None:
     # lazy: `digest --help` starts without pydantic and the pipeline
     from digest.config import load_config
     from digest.pipeline import sample_render
+    from digest.send import secret_problems
 
     loaded = load_config(config)
+    if problems := secret_problems(loaded.providers):
+        raise ConfigError(problems)  # one line each, naming the variable, never its value
     summarize_config(loaded)
     failed = False
     for name in loaded.digests:
