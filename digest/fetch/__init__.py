@@ -8,6 +8,7 @@ failures only (connection errors, 429, 5xx; never another 4xx) with `Retry-After
 conditional GET (ETag / Last-Modified) so an unchanged document costs one round trip and no parsing.
 No fetch reaches a private network unless the operator allowed it: every hop (redirects included)
 is resolved once, checked against `digest.netpolicy`, and connected to at the address checked.
+`decoding.py` reads a body within the cap; `transport.py` is where connections are made.
 
     async with Fetcher() as fetcher:
         fetched = await fetcher.get(url, etag=..., last_modified=...)
@@ -24,16 +25,14 @@ import importlib.util
 import logging
 import random
 import re
-import socket
 import ssl
 import sys
 import time
-import zlib
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -41,6 +40,8 @@ from digest import __version__
 from digest.charset import decode
 from digest.dates import parse_date
 from digest.errors import AddressRefused, FetchError
+from digest.fetch.decoding import MAX_ENCODINGS, read_capped
+from digest.fetch.transport import OriginTransports, Refused
 from digest.netpolicy import NetworkPolicy
 
 # httpcore asks for sniffio on every request and anyio 4 no longer brings it along: remember
@@ -70,8 +71,7 @@ USER_AGENT = (
 )
 DEFAULT_SIZE_CAP = 10 * 1024 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-_CHUNK = 64 * 1024  # most bytes one decompression step may produce
-MAX_ENCODINGS = 2  # stacked Content-Encodings undone at most ("gzip, br" yes, a third no)
+_DRAIN = 64 * 1024  # an error body this small is read to its end, so the connection is kept
 
 
 def http_client(
@@ -212,7 +212,7 @@ class Fetcher:
                 "text/html;q=0.7, */*;q=0.5",
             },
             transport=transport
-            or _OriginTransports(
+            or OriginTransports(
                 per_host, max_pools=max(256, 4 * max_connections), policy=self.policy
             ),
             trust_env=transport is not None,
@@ -336,7 +336,7 @@ class Fetcher:
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
                 )
-        except _Refused as exc:
+        except Refused as exc:
             hop = "" if exc.url == url else f"redirect to {exc.url} "
             raise AddressRefused(f"{url}: {hop}refused: {exc.reason}") from None
         except httpx.TooManyRedirects:
@@ -360,7 +360,7 @@ class Fetcher:
     async def _drain(response: httpx.Response) -> None:
         """Read a small body to its end (keep-alive); a large one is left, closing the link."""
         length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) <= _CHUNK and not response.is_stream_consumed:
+        if length.isdigit() and int(length) <= _DRAIN and not response.is_stream_consumed:
             with contextlib.suppress(httpx.HTTPError):
                 await response.aread()
 
@@ -368,293 +368,9 @@ class Fetcher:
         return await read_capped(response, url=url, cap=self.size_cap)
 
 
-async def read_capped(response: httpx.Response, *, url: str, cap: int) -> bytes:
-    """A streamed response's decoded body, cut off with FetchError as soon as it passes `cap`.
-
-    Decoded here, not by httpx, one bounded piece at a time: the decompressed size is counted
-    per piece, for every encoding and each of (at most MAX_ENCODINGS) stacked ones, so a 6 KB
-    brotli bomb costs a few pieces of memory, not gigabytes.
-    """
-    declared = response.headers.get("Content-Length", "")
-    encoding = response.headers.get("Content-Encoding", "")
-    if declared.isdigit() and not encoding and int(declared) > cap:
-        raise FetchError(f"{url}: response of {_mb(int(declared))} exceeds the cap of "
-                         f"{_mb(cap)}; not downloaded")  # fmt: skip
-    decoder = _Decoder(encoding, url)
-    if response.is_stream_consumed:  # a response built in memory (a mock transport)
-        return _capped(url, response.content, cap)
-    what = "decompressed response" if decoder.steps else "response"
-    chunks: list[bytes] = []
-    size = 0
-
-    def take(piece: bytes) -> None:
-        nonlocal size
-        size += len(piece)
-        if size > cap:
-            raise FetchError(f"{url}: {what} larger than {_mb(cap)}, cut off")
-        chunks.append(piece)
-
-    async for raw in response.aiter_raw():
-        for piece in decoder.feed(raw):
-            take(piece)
-    for piece in decoder.flush():
-        take(piece)
-    return b"".join(chunks)
-
-
-class _Refused(Exception):
-    """A hop of a fetch would reach an address the network policy refuses."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(reason)
-        self.url = url
-        self.reason = reason
-
-
-class _OriginTransports(httpx.AsyncBaseTransport):
-    """httpx's own transport, one small connection pool per origin, made when first needed.
-
-    One pool for all origins costs CPU in proportion to (connections x waiting requests) on
-    every request (httpcore scans its whole pool) and evicts one site's connections to serve
-    another's; a pool per origin of `per_host` connections keeps both small. Pools unused for
-    the longest time are closed once there are more than `max_pools`. The TLS context (loading
-    the CA bundle costs tens of milliseconds) is made once, and only if an https URL comes.
-    """
-
-    def __init__(self, per_host: int, max_pools: int, policy: NetworkPolicy | None = None) -> None:
-        self.limits = httpx.Limits(max_connections=per_host, max_keepalive_connections=per_host)
-        self.max_pools = max_pools
-        self.policy = policy
-        self.pools: OrderedDict[str, httpx.AsyncHTTPTransport] = OrderedDict()
-        self.active: Counter[str] = Counter()
-        self.contexts: dict[bool, ssl.SSLContext] = {}
-
-    def _context(self, secure: bool) -> ssl.SSLContext:
-        if secure not in self.contexts:
-            self.contexts[secure] = httpx.create_ssl_context(verify=secure)
-        return self.contexts[secure]
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        key = f"{url.scheme}://{url.host}:{url.port or ''}"
-        pool = self.pools.get(key)
-        if pool is None:
-            await self._evict()
-            secure = url.scheme == "https"
-            pool = httpx.AsyncHTTPTransport(limits=self.limits, verify=self._context(secure))
-            self.pools[key] = pool
-        else:
-            self.pools.move_to_end(key)
-        self.active[key] += 1
-        try:
-            response = await self._send(pool, request)
-        except BaseException:
-            self.active[key] -= 1
-            raise
-        response.stream = _Tracked(response.stream, lambda: self._release(key))
-        return response
-
-    async def _send(self, pool: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
-        """The request, sent to an address the policy accepts, and to that very address.
-
-        The host is resolved once here and the connection made to the address checked (TLS
-        still verifies the host name, given as SNI): no second lookup for a rebinding DNS
-        server to answer differently. A pool serves one host name, so a connection verified
-        for one name is never reused for another that shares its address.
-        """
-        host = request.url.host
-        if (
-            self.policy is None
-            or self.policy.named(host)
-            or request.url.scheme not in ("http", "https")  # httpx refuses it, unresolved
-        ):
-            return await pool.handle_async_request(request)
-        failure: httpx.ConnectError | None = None
-        for address in await self._addresses(request.url):
-            pinned = httpx.Request(
-                request.method,
-                request.url.copy_with(host=address),
-                headers=request.headers,
-                stream=request.stream,
-                extensions={**request.extensions, "sni_hostname": host},
-            )
-            try:
-                return await pool.handle_async_request(pinned)
-            except httpx.ConnectError as exc:  # the next address of the host may answer
-                failure = exc
-        assert failure is not None
-        raise failure
-
-    async def _addresses(self, url: httpx.URL) -> list[str]:
-        """Every address the host resolves to, once each; `_Refused` if any is not allowed."""
-        assert self.policy is not None
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            found = await asyncio.get_running_loop().getaddrinfo(
-                url.host, port, type=socket.SOCK_STREAM
-            )
-        except (socket.gaierror, UnicodeError) as exc:
-            raise httpx.ConnectError(f"cannot resolve {url.host}: {exc}") from None
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
-        if not addresses:
-            raise httpx.ConnectError(f"cannot resolve {url.host}: no address")
-        for address in addresses:
-            reason = self.policy.refusal(url.host, address)
-            if reason is not None:
-                raise _Refused(str(url), reason)
-        return addresses
-
-    def _release(self, key: str) -> None:
-        self.active[key] -= 1
-
-    async def _evict(self) -> None:
-        idle = []
-        for key in list(self.pools):  # least recently used first
-            if len(self.pools) < self.max_pools:
-                break
-            if self.active[key] <= 0:
-                self.active.pop(key, None)
-                idle.append(self.pools.pop(key))  # taken out before any await: no race
-        for pool in idle:
-            await pool.aclose()
-
-    async def aclose(self) -> None:
-        for pool in self.pools.values():
-            await pool.aclose()
-        self.pools.clear()
-
-
-class _Tracked(httpx.AsyncByteStream):
-    """A response body that says when it is closed (so its pool is known to be idle)."""
-
-    def __init__(self, inner: Any, closed: Callable[[], None]) -> None:
-        self.inner = inner
-        self.closed = closed
-        self.done = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.inner:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if not self.done:
-            self.done = True
-            self.closed()
-        await self.inner.aclose()
-
-
-class _Decoder:
-    """Content-Encoding decoding in bounded steps (a gzip or brotli bomb never expands at once).
-
-    The steps are chained generators: each piece one step yields goes through the next steps
-    before the step is asked for another, so no step's whole output is ever held.
-    """
-
-    def __init__(self, header: str, url: str) -> None:
-        self.url = url
-        names = [name.strip().lower() for name in header.split(",") if name.strip()]
-        names = [name for name in names if name != "identity"]
-        for name in names:
-            if name not in ("gzip", "x-gzip", "deflate", "br"):
-                raise FetchError(f"{url}: unsupported Content-Encoding {name!r}")
-        if len(names) > MAX_ENCODINGS:
-            raise FetchError(
-                f"{url}: {len(names)} stacked Content-Encodings ({header.strip()}); "
-                f"at most {MAX_ENCODINGS} are undone"
-            )
-        # Encodings are listed in the order they were applied: undo them last to first.
-        self.steps = [_step(name) for name in reversed(names)]
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        return self._through(0, data)
-
-    def _through(self, index: int, data: bytes) -> Iterator[bytes]:
-        if index == len(self.steps):
-            if data:
-                yield data
-            return
-        for piece in self.steps[index].feed(data, self.url):
-            yield from self._through(index + 1, piece)
-
-    def flush(self) -> Iterator[bytes]:
-        """What is left in each step, through the steps after it, first step first."""
-        for index, step in enumerate(self.steps):
-            yield from self._through(index + 1, step.flush())
-
-
-class _Zlib:
-    def __init__(self, gzip: bool) -> None:
-        self.gzip = gzip
-        self.raw_deflate = False
-        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-        self.started = False
-
-    def feed(self, data: bytes, url: str) -> Iterator[bytes]:
-        try:
-            out = self.inflater.decompress(data, _CHUNK)
-        except zlib.error:
-            if self.gzip or self.started:
-                raise FetchError(f"{url}: corrupt compressed response") from None
-            # "deflate" is sometimes sent without its zlib header
-            self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            self.raw_deflate = True
-            out = self._safe(data, url)
-        self.started = True
-        yield out
-        while self.inflater.unconsumed_tail:
-            yield self._safe(self.inflater.unconsumed_tail, url)
-
-    def _safe(self, data: bytes, url: str) -> bytes:
-        try:
-            return self.inflater.decompress(data, _CHUNK)
-        except zlib.error:
-            raise FetchError(f"{url}: corrupt compressed response") from None
-
-    def flush(self) -> bytes:
-        try:
-            return self.inflater.flush()
-        except zlib.error:
-            return b""
-
-
-class _Brotli:
-    def __init__(self) -> None:
-        import brotli  # type: ignore[import-untyped]
-
-        self.decompressor = brotli.Decompressor()
-        self.error = brotli.error
-
-    def feed(self, data: bytes, url: str) -> Iterator[bytes]:
-        try:
-            yield self.decompressor.process(data, output_buffer_limit=_CHUNK)
-            while not self.decompressor.can_accept_more_data():
-                yield self.decompressor.process(b"", output_buffer_limit=_CHUNK)
-        except self.error:
-            raise FetchError(f"{url}: corrupt compressed response") from None
-
-    def flush(self) -> bytes:
-        return b""
-
-
-def _step(name: str) -> _Zlib | _Brotli:
-    if name == "br":
-        return _Brotli()
-    return _Zlib(gzip=name in ("gzip", "x-gzip"))
-
-
 def _origin(url: str) -> str:
     parsed = httpx.URL(url)
     return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
-
-
-def _capped(url: str, content: bytes, cap: int) -> bytes:
-    if len(content) > cap:
-        raise FetchError(f"{url}: response larger than {_mb(cap)}, cut off")
-    return content
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.3g} MB"
 
 
 def _status(reason: str) -> int | None:
