@@ -24,10 +24,10 @@ from digest.sources.normalize import (
 @pytest.mark.slow
 def test_200000_nested_divs_are_sanitized_in_under_a_second() -> None:
     body = "<div>" * 200_000 + "x" + "</div>" * 200_000  # two minutes before the fix
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine does not make it fail
     assert sanitize_html(body) == ""  # past MAX_BODY_CHARS: cut, the x with it
     assert plain_text(body) == ""
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
 
 
 @pytest.mark.slow
@@ -36,9 +36,9 @@ def test_200000_nested_divs_are_sanitized_in_under_a_second() -> None:
 )
 def test_every_deep_nesting_is_flattened_quickly(opening: str) -> None:
     body = opening * (MAX_BODY_CHARS // len(opening) - 10) + "the text"
-    started = time.perf_counter()
+    started = time.process_time()
     clean = sanitize_html(body)
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
     assert "the text" in clean
     assert _depth(clean) <= MAX_DEPTH
 
