@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from digest.fetch import USER_AGENT, AddressRefused, Fetcher, FetchError
 from tests.sources.hostile import (
@@ -392,3 +399,71 @@ def test_the_address_checked_is_the_address_connected_to() -> None:
     assert lookups == 1  # and the answer is kept a while: one lookup for the host's fetches
     assert internal.hits["/feed.xml"] == 0 and allowed.hits["/feed.xml"] == 3
     assert allowed.headers_seen["/feed.xml"]["Host"] == f"rebind.test:{port}"
+
+
+def _tls_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate for `name` signed by it: (ca.pem, cert.pem, key.pem)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+
+    def certificate(subject: str, public: Any, ca: bool, san: str | None) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")]))
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False
+            )
+        return builder.sign(ca_key, hashes.SHA256())
+
+    pem = serialization.Encoding.PEM
+    paths = folder / f"{name}-ca.pem", folder / f"{name}.pem", folder / f"{name}.key"
+    paths[0].write_bytes(certificate("Test CA", ca_key.public_key(), True, None).public_bytes(pem))
+    paths[1].write_bytes(certificate(name, key.public_key(), False, name).public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("certified", "fine"), [("rebind.test", True), ("other.test", False)])
+def test_https_verifies_the_name_while_connecting_to_the_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, certified: str, fine: bool
+) -> None:
+    """The connection goes to the address checked, and TLS still verifies the host's name
+    (sent as SNI): a certificate for another name is refused."""
+    ca, cert, key = _tls_files(tmp_path, certified)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    server = HostileServer("127.0.0.2")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.static("/feed.xml", b"over tls")
+    server.start()
+    url = f"https://rebind.test:{server.server_address[1]}/feed.xml"
+
+    async def fetch() -> bytes:
+        async with Fetcher(timeout=3.0, retries=0, allow_private=["127.0.0.2/32"]) as fetcher:
+            return (await fetcher.get(url)).content
+
+    try:
+        with asyncio.Runner(loop_factory=_RebindingLoop) as runner:
+            if fine:
+                assert runner.run(fetch()) == b"over tls"
+            else:
+                with pytest.raises(
+                    FetchError, match=r"CERTIFICATE_VERIFY_FAILED|Hostname mismatch"
+                ):
+                    runner.run(fetch())
+    finally:
+        server.stop()
+    assert server.hits["/feed.xml"] == (1 if fine else 0)

@@ -99,7 +99,7 @@ class OriginTransports(httpx.AsyncBaseTransport):
                 request.url.copy_with(host=address),
                 headers=request.headers,
                 stream=request.stream,
-                extensions={**request.extensions, "sni_hostname": host},
+                extensions={**request.extensions, "sni_hostname": _ascii(request.url)},
             )
             try:
                 return await pool.handle_async_request(pinned)
@@ -132,7 +132,7 @@ class OriginTransports(httpx.AsyncBaseTransport):
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             found = await asyncio.get_running_loop().getaddrinfo(
-                url.host, port, type=socket.SOCK_STREAM
+                _ascii(url), port, type=socket.SOCK_STREAM
             )
         except (socket.gaierror, UnicodeError) as exc:
             raise httpx.ConnectError(f"cannot resolve {url.host}: {exc}") from None
@@ -182,3 +182,8 @@ class _Tracked(httpx.AsyncByteStream):
             self.done = True
             self.closed()
         await self.inner.aclose()
+
+
+def _ascii(url: httpx.URL) -> str:
+    """The host as DNS and TLS know it (an internationalized name in its xn-- form)."""
+    return url.raw_host.decode("ascii")
