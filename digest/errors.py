@@ -7,6 +7,7 @@
     │   └── StoreUnavailableError    it could not be reached at all (refused, dropped): retry later
     ├── SourceError                  one source could not be gathered (the run goes on)
     │   ├── FetchError               the HTTP fetch failed (status, timeout, size cap...)
+    │   │   └── AddressRefused       a hop led to a private address the operator did not allow
     │   └── FeedError                the document is not a feed Digest can read
     ├── ExtractionError              one document yielded no article (the run goes on)
     ├── RenderError                  the issue could not be rendered (template problems)
@@ -25,6 +26,7 @@ RuntimeError subclasses instead.
 from __future__ import annotations
 
 __all__ = [
+    "AddressRefused",
     "ConfigError",
     "ConfigProblem",
     "DeliveryError",
@@ -111,6 +113,11 @@ class FetchError(SourceError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status  # the HTTP status, when the server answered
+
+
+class AddressRefused(FetchError):
+    """A fetch (or one of its redirects) would reach a loopback, private, link-local...
+    address that no source URL, command-line URL or `fetch.allow_private` entry names."""
 
 
 class FeedError(SourceError):

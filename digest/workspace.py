@@ -150,7 +150,8 @@ class Workspace:
         return self.transports(provider, self.config.providers[provider], self.home)
 
     def fetcher(self) -> Fetcher:
-        """A fetcher with the configuration's `[fetch]` limits and the store's validators."""
+        """A fetcher with the configuration's `[fetch]` limits and the store's validators; it
+        reaches private networks only at the sources' hosts and `fetch.allow_private`."""
         limits = self.config.fetch
         return Fetcher(
             validators=self.store,
@@ -158,4 +159,5 @@ class Workspace:
             per_host=limits.per_host,
             timeout=limits.timeout,
             user_agent=limits.user_agent or USER_AGENT,
+            allow_private=[*limits.allow_private, *self.config.source_hosts()],
         )

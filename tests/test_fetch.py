@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
 
 import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from digest.fetch import USER_AGENT, Fetcher, FetchError
+from digest.fetch import USER_AGENT, AddressRefused, Fetcher, FetchError
 from tests.sources.hostile import (
     Handler,
     HostileServer,
@@ -22,6 +32,7 @@ from tests.sources.hostile import (
     gzipped,
     rss,
     slow_headers,
+    stacked_gzip_bomb,
     story_items,
 )
 
@@ -34,7 +45,8 @@ def server() -> Iterator[HostileServer]:
 
 
 def fast_fetcher(**settings: object) -> Fetcher:
-    options: dict[str, object] = {"timeout": 3.0, "backoff": 0.01}
+    """A fetcher with short waits that may reach the test server (its host is named)."""
+    options: dict[str, object] = {"timeout": 3.0, "backoff": 0.01, "allow_private": ["127.0.0.1"]}
     options.update(settings)
     return Fetcher(**options)  # type: ignore[arg-type]
 
@@ -119,6 +131,34 @@ async def test_compressed_responses_are_decoded(server: HostileServer, encoding:
     url = server.static("/c", body, headers={"Content-Encoding": encoding})
     async with fast_fetcher() as fetcher:
         assert (await fetcher.get(url)).content == plain
+
+
+async def test_stacked_encodings_are_undone_last_first(server: HostileServer) -> None:
+    plain = rss(story_items(5))
+    body = brotli.compress(gzipped(plain))  # gzip applied first, then br
+    url = server.static("/c", body, headers={"Content-Encoding": "gzip, br"})
+    async with fast_fetcher() as fetcher:
+        assert (await fetcher.get(url)).content == plain
+
+
+@pytest.mark.slow
+async def test_a_stacked_bomb_is_cut_off_piece_by_piece(server: HostileServer) -> None:
+    """`gzip, gzip` over a gigabyte of zeros: each piece the outer step yields goes through
+    the inner one and is counted before the next, so the cap cuts it at once."""
+    url = server.static("/bomb", stacked_gzip_bomb(), headers={"Content-Encoding": "gzip, gzip"})
+    started = time.perf_counter()
+    async with fast_fetcher(size_cap=2 * 1024 * 1024) as fetcher:
+        with pytest.raises(FetchError, match="decompressed response larger than 2 MB, cut off"):
+            await fetcher.get(url)
+    assert time.perf_counter() - started < 2
+
+
+async def test_more_than_two_stacked_encodings_are_refused(server: HostileServer) -> None:
+    body = gzipped(gzipped(gzipped(b"<rss/>")))
+    url = server.static("/c", body, headers={"Content-Encoding": "gzip, gzip, gzip"})
+    async with fast_fetcher() as fetcher:
+        with pytest.raises(FetchError, match=r"3 stacked Content-Encodings .*at most 2"):
+            await fetcher.get(url)
 
 
 async def test_redirects_are_followed_and_loops_stopped(server: HostileServer) -> None:
@@ -254,3 +294,176 @@ async def test_many_origins_share_a_bounded_set_of_pools() -> None:
     finally:
         for s in servers:
             s.stop()
+
+
+# -- private networks ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def internal() -> Iterator[HostileServer]:
+    """Another private host (127.0.0.2) that no test names: it must never be asked anything."""
+    running = HostileServer("127.0.0.2").start()
+    running.static("/secret", b"internal", "text/plain")
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:{port}/feed.xml", "127.0.0.1 is a loopback address"),
+        ("http://localhost:{port}/feed.xml", "localhost resolves to .*, a loopback address"),
+        ("http://[::ffff:127.0.0.1]:{port}/feed.xml", "::ffff:127.0.0.1 is a loopback address"),
+        ("http://0.0.0.0:{port}/feed.xml", "0.0.0.0 is a unspecified address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("http://100.64.0.1/", "100.64.0.1 is a shared \\(CGNAT\\) address"),
+        ("http://10.0.0.1/", "10.0.0.1 is a private address"),
+        ("http://[fe80::1]/", "fe80::1 is a link-local address"),
+    ],
+)
+async def test_a_private_address_nobody_named_is_refused_before_connecting(
+    server: HostileServer, url: str, reason: str
+) -> None:
+    server.static("/feed.xml", rss(story_items(1)))
+    target = url.format(port=server.server_address[1])
+    async with Fetcher(timeout=3.0, retries=0) as fetcher:
+        with pytest.raises(AddressRefused, match=f"{re.escape(target)}: refused: {reason}"):
+            await fetcher.get(target)
+    assert server.hits["/feed.xml"] == 0
+
+
+async def test_a_redirect_to_a_private_host_is_refused(
+    server: HostileServer, internal: HostileServer
+) -> None:
+    hop = internal.url("/secret")
+    url = server.route("/moved", lambda h: h.send(302, b"", "text/plain", {"Location": hop}))
+    async with fast_fetcher() as fetcher:  # 127.0.0.1 is named, 127.0.0.2 is not
+        with pytest.raises(
+            AddressRefused,
+            match=f"{re.escape(url)}: redirect to {re.escape(hop)} refused: "
+            "127.0.0.2 is a loopback address",
+        ):
+            await fetcher.get(url)
+    assert server.hits["/moved"] == 1 and internal.hits["/secret"] == 0
+
+
+async def test_named_hosts_and_allowed_networks_are_reached(
+    server: HostileServer, internal: HostileServer
+) -> None:
+    async with Fetcher(timeout=3.0, allow_private=["127.0.0.2/32", "localhost"]) as fetcher:
+        assert (await fetcher.get(internal.url("/secret"))).content == b"internal"
+        server.static("/feed.xml", b"<rss/>")
+        local = f"http://localhost:{server.server_address[1]}/feed.xml"
+        assert (await fetcher.get(local)).content == b"<rss/>"
+    assert server.headers_seen["/feed.xml"]["Host"] == f"localhost:{server.server_address[1]}"
+
+
+class _RebindingLoop(asyncio.SelectorEventLoop):
+    """A DNS server that answers an allowed address first and an internal one afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = ["127.0.0.2", "127.0.0.3"]
+        self.lookups = 0
+
+    async def getaddrinfo(self, host: Any, port: Any, *args: Any, **options: Any) -> Any:
+        if host not in ("rebind.test", b"rebind.test"):  # httpcore asks with bytes
+            return await super().getaddrinfo(host, port, *args, **options)
+        self.lookups += 1
+        address = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+
+@pytest.mark.slow
+def test_the_address_checked_is_the_address_connected_to() -> None:
+    """No DNS-rebinding gap: the fetch connects to the address it checked, without asking the
+    name server a second time (whose second answer here is an internal host)."""
+    allowed = HostileServer("127.0.0.2").start()
+    port = allowed.server_address[1]
+    internal = HostileServer("127.0.0.3", port).start()
+    allowed.static("/feed.xml", b"allowed")
+    internal.static("/feed.xml", b"internal")
+    url = f"http://rebind.test:{port}/feed.xml"
+
+    async def fetch() -> list[bytes]:
+        async with Fetcher(timeout=3.0, allow_private=["127.0.0.2"]) as fetcher:
+            return [(await fetcher.get(url)).content for _ in range(3)]
+
+    try:
+        with asyncio.Runner(loop_factory=_RebindingLoop) as runner:
+            assert runner.run(fetch()) == [b"allowed"] * 3
+            lookups = cast(_RebindingLoop, runner.get_loop()).lookups
+    finally:
+        allowed.stop()
+        internal.stop()
+    assert lookups == 1  # and the answer is kept a while: one lookup for the host's fetches
+    assert internal.hits["/feed.xml"] == 0 and allowed.hits["/feed.xml"] == 3
+    assert allowed.headers_seen["/feed.xml"]["Host"] == f"rebind.test:{port}"
+
+
+def _tls_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate for `name` signed by it: (ca.pem, cert.pem, key.pem)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+
+    def certificate(subject: str, public: Any, ca: bool, san: str | None) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")]))
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False
+            )
+        return builder.sign(ca_key, hashes.SHA256())
+
+    pem = serialization.Encoding.PEM
+    paths = folder / f"{name}-ca.pem", folder / f"{name}.pem", folder / f"{name}.key"
+    paths[0].write_bytes(certificate("Test CA", ca_key.public_key(), True, None).public_bytes(pem))
+    paths[1].write_bytes(certificate(name, key.public_key(), False, name).public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("certified", "fine"), [("rebind.test", True), ("other.test", False)])
+def test_https_verifies_the_name_while_connecting_to_the_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, certified: str, fine: bool
+) -> None:
+    """The connection goes to the address checked, and TLS still verifies the host's name
+    (sent as SNI): a certificate for another name is refused."""
+    ca, cert, key = _tls_files(tmp_path, certified)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    server = HostileServer("127.0.0.2")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.static("/feed.xml", b"over tls")
+    server.start()
+    url = f"https://rebind.test:{server.server_address[1]}/feed.xml"
+
+    async def fetch() -> bytes:
+        async with Fetcher(timeout=3.0, retries=0, allow_private=["127.0.0.2/32"]) as fetcher:
+            return (await fetcher.get(url)).content
+
+    try:
+        with asyncio.Runner(loop_factory=_RebindingLoop) as runner:
+            if fine:
+                assert runner.run(fetch()) == b"over tls"
+            else:
+                with pytest.raises(
+                    FetchError, match=r"CERTIFICATE_VERIFY_FAILED|Hostname mismatch"
+                ):
+                    runner.run(fetch())
+    finally:
+        server.stop()
+    assert server.hits["/feed.xml"] == (1 if fine else 0)

@@ -398,7 +398,7 @@ async def test_serve_mounts_the_projects_web_app(
             await asyncio.sleep(0.05)
             answer = await client.get(url)
         assert answer.status_code == 503
-        assert answer.text == "sender: the sender loop is not running\n"
+        assert answer.text == "sender: the sender loop is not running"
 
     await running(service, body)
 

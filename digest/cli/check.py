@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from digest.cli.common import ConfigOption, JsonOption, err, out
-from digest.errors import RenderError
+from digest.errors import ConfigError, RenderError
 
 if TYPE_CHECKING:
     from digest.config import Config
@@ -27,8 +27,11 @@ def check(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     # lazy: `digest --help` starts without pydantic and the pipeline
     from digest.config import load_config
     from digest.pipeline import sample_render
+    from digest.send import secret_problems
 
     loaded = load_config(config)
+    if problems := secret_problems(loaded.providers):
+        raise ConfigError(problems)  # one line each, naming the variable, never its value
     warnings = environment_warnings(loaded)
     samples: dict[str, list[str]] = {}
     errors: list[str] = []

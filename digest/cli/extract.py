@@ -3,6 +3,10 @@
 A probe for operators and for tuning: it runs exactly the pipeline's extraction and summary
 code (extract_document, LeadSummarizer) and prints title, lead, summary and metadata. With many
 targets it streams one JSON object per line and keeps going past a bad one.
+
+It fetches through the shared `Fetcher` (size cap counted while decompressing, redirects
+checked), reaches a private network only at the hosts named on its command line, and stops at
+an overall deadline (`--deadline`): the targets it did not get to are reported, not waited for.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -41,13 +46,15 @@ FIELDS = (
 )
 _SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".md", ".markdown", ".txt")
 _FETCH_TIMEOUT = 15.0
+DEFAULT_DEADLINE = 120.0  # seconds for the whole command, every target included
+_MAX_STDIN = 10_000_000 + 1  # the extractor's cap, plus the byte that says "larger"
 
 
 async def _read_target(target: str, fetcher: Fetcher) -> ExtractedArticle:
     from digest.extract import extract_document, extract_file  # lazy: lxml and trafilatura
 
     if target == "-":
-        return extract_document(sys.stdin.buffer.read())
+        return extract_document(sys.stdin.buffer.read(_MAX_STDIN))
     if target.startswith(("http://", "https://")):
         page = await fetcher.get(target)
         return extract_document(page.content, url=page.url, content_type=page.content_type)
@@ -61,15 +68,35 @@ async def _read_target(target: str, fetcher: Fetcher) -> ExtractedArticle:
     return extract_file(path)
 
 
-def probe_fetcher(transport: httpx.AsyncBaseTransport | None = None) -> Fetcher:
-    """The shared fetcher with the probe's limits: one try, the extractor's size cap."""
+def probe_fetcher(
+    transport: httpx.AsyncBaseTransport | None = None, *, targets: Iterable[str] = ()
+) -> Fetcher:
+    """The shared fetcher with the probe's limits: one try, the extractor's size cap, and
+    private addresses only at the hosts of the URL `targets` (the operator named them)."""
     # lazy: `digest --help` starts without httpx, lxml and trafilatura
     from digest.extract import MAX_DOCUMENT_BYTES
     from digest.fetch import Fetcher
 
     return Fetcher(
-        timeout=_FETCH_TIMEOUT, size_cap=MAX_DOCUMENT_BYTES, retries=0, transport=transport
+        timeout=_FETCH_TIMEOUT,
+        size_cap=MAX_DOCUMENT_BYTES,
+        retries=0,
+        transport=transport,
+        allow_private=_hosts(targets),
     )
+
+
+def _hosts(targets: Iterable[str]) -> list[str]:
+    hosts = []
+    for target in targets:
+        if target.startswith(("http://", "https://")):
+            try:
+                host = urlsplit(target).hostname
+            except ValueError:  # a malformed URL: its fetch says what is wrong
+                continue
+            if host:
+                hosts.append(host)
+    return hosts
 
 
 async def extract_target(
@@ -94,12 +121,29 @@ async def extract_target(
     }
 
 
-async def _records(targets: list[str], words: int, emit: Callable[[dict[str, Any]], None]) -> None:
-    """Emit records in order; a failing target becomes {"target", "error"}; the rest go on."""
-    async with probe_fetcher() as fetcher:
+async def _records(
+    targets: list[str],
+    words: int,
+    emit: Callable[[dict[str, Any]], None],
+    deadline: float = DEFAULT_DEADLINE,
+) -> None:
+    """Emit records in order; a failing target becomes {"target", "error"}; the rest go on,
+    until `deadline` seconds have passed: the targets left then are reported as not done."""
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + deadline
+    async with probe_fetcher(targets=targets) as fetcher:
         for target in targets:
+            left = ends - loop.time()
+            if left <= 0:
+                emit(
+                    {"target": target, "error": f"not started: the {deadline:g} s deadline passed"}
+                )
+                continue
             try:
-                emit(await extract_target(target, fetcher, words=words))
+                async with asyncio.timeout(left):
+                    emit(await extract_target(target, fetcher, words=words))
+            except TimeoutError:
+                emit({"target": target, "error": f"stopped at the {deadline:g} s deadline"})
             except DigestError as exc:
                 emit({"target": target, "error": str(exc)})
             except Exception as exc:  # a probe reports every failure and moves on to the next
@@ -141,6 +185,12 @@ def extract_command(
     words: Annotated[
         int, typer.Option("--words", min=1, help="Summary word budget.")
     ] = DEFAULT_WORDS,
+    deadline: Annotated[
+        float,
+        typer.Option(
+            "--deadline", min=0.1, help="Seconds for the whole command; targets left are errors."
+        ),
+    ] = DEFAULT_DEADLINE,
 ) -> None:
     """Show the title, lead, summary and metadata the pipeline extracts from each TARGET."""
     if as_json and as_jsonl:
@@ -162,7 +212,7 @@ def extract_command(
         else:
             _show(record, console)
 
-    asyncio.run(_records(targets, words, emit))
+    asyncio.run(_records(targets, words, emit, deadline))
     if as_json:
         typer.echo(
             _dumps(records[0]) if len(targets) == 1 else json.dumps(records, ensure_ascii=False)

@@ -13,11 +13,13 @@ from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from digest.errors import UsageError
+from digest.netpolicy import parse_allowance
 from digest.schedule import crontab_trigger
 
 __all__ = [
@@ -554,6 +556,18 @@ class FetchConfig(_Strict):
     user_agent: str | None = Field(
         default=None, description="User-Agent header (default: Digest's own, with its URL)"
     )
+    allow_private: list[str] = Field(
+        default_factory=list,
+        description="hosts, addresses or CIDR blocks on a private network (loopback, 10/8, "
+        "169.254/16...) that fetches may reach; the hosts of source URLs always may",
+    )
+
+    @field_validator("allow_private")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_allowance(entry)  # ValueError: neither a host name nor a CIDR block
+        return value
 
 
 class LogConfig(_Strict):
@@ -567,6 +581,13 @@ class LogConfig(_Strict):
 
 
 Name = Annotated[str, Field(pattern=_NAME)]
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # "http://[oops": the fetch will say what is wrong with it
+        return None
 
 
 class Config(_Strict):
@@ -599,6 +620,12 @@ class Config(_Strict):
         """A path from the config, relative to the config file's folder."""
         candidate = Path(location).expanduser()
         return candidate if candidate.is_absolute() else self.path.parent / candidate
+
+    def source_hosts(self) -> list[str]:
+        """The hosts of the sources' URLs: the operator named them, so fetches may reach them
+        even on a private network."""
+        hosts = (_hostname(s.url) for s in self.sources.values() if s.url)
+        return sorted({host for host in hosts if host})
 
     def digest(self, name: str) -> DigestConfig:
         try:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from digest.config import Config, SourceConfig
-from digest.fetch import Fetched, Fetcher, FetchError
+from digest.fetch import AddressRefused, Fetched, Fetcher, FetchError
 from digest.logs import log_context
 from digest.models import SourceItem
 from digest.sources.cache import decode_items, encode_items, fingerprint
@@ -164,6 +164,12 @@ class _Gatherer:
         return items
 
     async def parse(self, name: str, source: SourceConfig, fetched: Fetched) -> list[SourceItem]:
+        """The document's items, within the source's timeout (its own budget, after the fetch):
+        a big document is read in a thread that is waited for no longer, and the items stop
+        being built at the deadline either way."""
+        budget = source.timeout or self.fetcher.timeout
+        deadline = time.monotonic() + budget
+
         def work() -> list[SourceItem]:
             document = parse_document(fetched.content, fetched.url, fetched.content_type)
             log_reading(name, document)
@@ -177,12 +183,17 @@ class _Gatherer:
                 keep=lambda title, link, categories: keep_by_filters(
                     source, title, link, categories
                 ),
+                deadline=deadline,
             )
 
         try:
             if len(fetched.content) > BIG_DOCUMENT:
-                return await asyncio.to_thread(work)
+                return await asyncio.wait_for(asyncio.to_thread(work), budget)
             return work()
+        except TimeoutError:
+            raise FetchError(
+                f"{fetched.url}: reading it took longer than the source's timeout ({budget:g} s)"
+            ) from None
         except FeedError as exc:
             raise FetchError(f"{fetched.url}: {exc}") from None
 
@@ -272,6 +283,10 @@ class _Gatherer:
         async def attempt(url: str) -> list[SourceItem] | None:
             try:
                 return await self.feed(name, source, url, SourceReport(name, "feed", "fetched"))
+            except AddressRefused as exc:  # a page announcing a feed on a private host
+                log.warning("source %s: %s", name, exc)
+                report.notes.append(str(exc))
+                return None
             except FetchError:
                 return None
 

@@ -4,12 +4,18 @@ Titles lose their markup and entities, bodies are sanitized (nh3) with their rel
 absolute, dates become UTC (a date in the future is clamped to now), and every item gets its
 stable identity. The parsers (XML, JSON Feed, feedparser) only fill an `Entry`; `build_items`
 turns entries into `SourceItem`s the same way whatever the format.
+
+Sanitizing takes bounded time: nh3's parser costs time in proportion to the square of the
+nesting depth (200,000 nested `<div>`s: two minutes), so markup is first cut to MAX_BODY_CHARS
+and nested tags past MAX_DEPTH levels are dropped, their text kept (`bounded_markup`); and
+`build_items` stops at its deadline, the source's timeout.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +23,7 @@ from urllib.parse import urljoin
 
 import nh3
 
+from digest.errors import FeedError
 from digest.identity import item_key
 from digest.models import Enclosure, SourceItem
 
@@ -29,6 +36,18 @@ ALLOWED_TAGS = {
 _LINK_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
 _FIRST_IMAGE = re.compile(r'<img\b[^>]*?\bsrc="(https?://[^"]+)"[^>]*>')
 _DIMENSION = re.compile(r'\b(width|height)="(\d{1,5})"')
+
+MAX_BODY_CHARS = 512 * 1024  # an item body is cut here (a lead needs its first paragraphs)
+MAX_DEPTH = 256  # nested elements kept; deeper start and end tags are dropped, text stays
+# Elements that never nest in a parser's tree (a new <p> or <li> closes the open one) or
+# have no content: they do not count as depth.
+_FLAT = {
+    "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup",
+    "rb", "rt", "rp", "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+    "param", "source", "track", "wbr",
+}  # fmt: skip
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")  # enough to measure the depth
 
 
 @dataclass
@@ -66,9 +85,94 @@ _SANITIZER = nh3.Cleaner(tags=ALLOWED_TAGS, link_rel="noopener noreferrer nofoll
 _TEXT_ONLY = nh3.Cleaner(tags=set())
 
 
+def bounded_markup(fragment: str) -> str:
+    """The fragment cut to MAX_BODY_CHARS (at a tag's start) and at most MAX_DEPTH elements
+    deep: deeper tags are dropped, their text kept. Bodies that are not too deep come back as
+    they are (measured in one pass of the tag names; with fewer tags, not even that)."""
+    if len(fragment) > MAX_BODY_CHARS:
+        fragment = fragment[:MAX_BODY_CHARS]
+        opening = fragment.rfind("<")
+        if opening > fragment.rfind(">"):
+            fragment = fragment[:opening]  # not half a tag
+    if fragment.count("<") <= MAX_DEPTH or not _too_deep(fragment):
+        return fragment
+    return _flattened(fragment)
+
+
+class _OpenElements:
+    """The elements a parser would hold open, by name (an end tag closes what it matches and
+    whatever is open inside it; one that matches nothing is ignored, as parsers do)."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.count: dict[str, int] = {}
+
+    def open(self, name: str) -> None:
+        self.stack.append(name)
+        self.count[name] = self.count.get(name, 0) + 1
+
+    def close(self, name: str) -> None:
+        if not self.count.get(name):
+            return
+        while self.stack:
+            closed = self.stack.pop()
+            self.count[closed] -= 1
+            if closed == name:
+                return
+
+
+def _too_deep(fragment: str) -> bool:
+    """Whether some element would sit deeper than MAX_DEPTH (`_OpenElements`, inlined: hot)."""
+    stack: list[str] = []
+    count: dict[str, int] = {}
+    for closing, name in _TAG_NAME.findall(fragment):
+        name = name.lower()
+        if name in _FLAT:
+            continue
+        if not closing:
+            stack.append(name)
+            count[name] = count.get(name, 0) + 1
+            if len(stack) > MAX_DEPTH:
+                return True
+        elif count.get(name):
+            while True:
+                closed = stack.pop()
+                count[closed] -= 1
+                if closed == name:
+                    break
+    return False
+
+
+def _flattened(fragment: str) -> str:
+    """The fragment without the start and end tags of elements past MAX_DEPTH."""
+    parts: list[str] = []
+    kept = 0  # where the text not yet copied starts
+    elements = _OpenElements()
+    dropped: dict[str, int] = {}
+    for tag in _TAG.finditer(fragment):
+        name = tag.group(2).lower()
+        if name in _FLAT:
+            continue
+        if not tag.group(1):
+            if len(elements.stack) < MAX_DEPTH:
+                elements.open(name)
+                continue
+            dropped[name] = dropped.get(name, 0) + 1
+        elif dropped.get(name):
+            dropped[name] -= 1
+        else:
+            elements.close(name)
+            continue
+        parts.append(fragment[kept : tag.start()])
+        kept = tag.end()
+    parts.append(fragment[kept:])
+    return "".join(parts)
+
+
 def sanitize_html(fragment: str, base: str | None = None) -> str:
-    """Feed HTML as it may be stored: nh3 with a conservative allow-list, links made absolute."""
-    clean: str = _SANITIZER.clean(fragment)
+    """Feed HTML as it may be stored: nh3 with a conservative allow-list, links made absolute,
+    in bounded time (see `bounded_markup`)."""
+    clean: str = _SANITIZER.clean(bounded_markup(fragment))
     if base and ("href" in clean or "src" in clean):
         clean = _LINK_ATTRIBUTE.sub(lambda m: _absolute(m, base), clean)
     return clean
@@ -86,7 +190,7 @@ def plain_text(fragment: str | None) -> str:
     if not fragment:
         return ""
     if "<" in fragment:
-        fragment = _TEXT_ONLY.clean(fragment)
+        fragment = _TEXT_ONLY.clean(bounded_markup(fragment))
     if "&" in fragment:
         fragment = html.unescape(fragment)
         if "&" in fragment and ";" in fragment:  # double-escaped titles ("&amp;amp;") happen
@@ -107,12 +211,14 @@ def build_items(
     base_url: str | None,
     now: datetime,
     keep: Callable[[str, str | None, tuple[str, ...]], bool] | None = None,
+    deadline: float | None = None,
 ) -> list[SourceItem]:
     """Normalized items, newest first, at most `max_items` that `keep` (title, link, categories)
     accepts, each identity once.
 
     Identities are computed from the dates as the feed gave them, so clamping a future date to
-    `now` never changes an item's identity between runs.
+    `now` never changes an item's identity between runs. Past `deadline` (a `time.monotonic()`
+    value: the source's timeout) it stops with FeedError.
     """
     ordered = sorted(entries, key=_sort_key)  # stable: undated entries keep document order
     items: list[SourceItem] = []
@@ -120,6 +226,10 @@ def build_items(
     for entry in ordered:
         if len(items) >= max_items:
             break
+        if deadline is not None and time.monotonic() > deadline:
+            raise FeedError(
+                f"reading its items took longer than the source's timeout ({len(items)} done)"
+            )
         link = entry.link.strip() if entry.link else None
         if link and base_url and not link.startswith(("https://", "http://")):
             link = urljoin(entry.base or base_url, link)

@@ -3,7 +3,9 @@
 The encoding is found by BOM (UTF-16), else UTF-8 with Latin-1 for any byte that is not (line by
 line), the delimiter by counting (comma, semicolon or tab), and the header by whether the first
 row holds an address. A row that cannot be read comes back with its problem, never raises: one
-stray quote costs one row, not the rest of the file.
+stray quote costs one row, not the rest of the file; nor does a NUL byte or another control
+character (the row is skipped with the character and the column named: PostgreSQL refuses NUL
+in text, and an address or a name goes into message headers).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
@@ -36,6 +39,10 @@ LAST_NAME_HEADERS = {"last name", "last_name", "lastname", "surname", "family na
 STATUS_HEADERS = {"status"}
 IGNORED_HEADERS = {"joined", "origin"}  # written by the export, set by the store itself
 MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminated quote
+# Control characters a row may not hold anywhere (C0 but tab and line breaks, DEL); C1 stays:
+# it is what Windows-1252 punctuation becomes through the Latin-1 fallback.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BREAK = re.compile(r"[\t\n\r]")  # fine in a quoted note, not in an address or a name
 
 
 def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
@@ -88,7 +95,7 @@ class _Layout:
 
     @classmethod
     def from_header(cls, row: list[str]) -> _Layout | None:
-        lowered = [cell.strip().lower() for cell in row]
+        lowered = [_CONTROL.sub("", cell).strip().lower() for cell in row]
         email = next((i for i, c in enumerate(lowered) if c in EMAIL_HEADERS), None)
         if email is None:
             email = next((i for i, c in enumerate(lowered) if "mail" in c or "correo" in c), None)
@@ -129,6 +136,8 @@ class _Layout:
         name = cells[self.name] if self.name is not None else ""
         if not name and self.name_parts:
             name = " ".join([cells[i] for i in self.name_parts if cells[i]])
+        if _CONTROL.search("".join(cells)) or _BREAK.search(cells[self.email] + name):
+            return RawRow(line, problem=self._control_problem(cells, name))
         return RawRow(
             line,
             cells[self.email],
@@ -136,6 +145,16 @@ class _Layout:
             {key: cells[i] for i, key in self.attributes if cells[i]},
             cells[self.status].lower() if self.status is not None else "",
         )
+
+    def _control_problem(self, cells: list[str], name: str) -> str:
+        """Which control character the row holds, and in which column (never its text)."""
+        named = [(self.names[self.email], cells[self.email], _BREAK), ("name", name, _BREAK)]
+        named += [(self.names[i], cell, _CONTROL) for i, cell in enumerate(cells)]
+        for column, value, pattern in named:
+            found = _CONTROL.search(value) or pattern.search(value)
+            if found:
+                return f"control character U+{ord(found.group()):04X} in column {column!r}"
+        raise AssertionError("no control character found")  # pragma: no cover
 
 
 class RawRow(NamedTuple):

@@ -37,6 +37,7 @@ from digest.web.auth import (
 from digest.web.console import UPLOAD_PATH, ConsoleRoutes
 from digest.web.desk import DeskRoutes
 from digest.web.health import HealthRoutes, Liveness
+from digest.web.logs import hide_tokens_in_logs
 from digest.web.middleware import BodyLimit, ProtectForms, error_response, wants_json
 from digest.web.signup import SignupRoutes
 from digest.web.site import Site
@@ -56,6 +57,7 @@ def create_app(ws: Workspace, *, liveness: Liveness | None = None) -> Starlette:
     base = ws.config.web.base_url
     if not base.startswith("https://") and "127.0.0.1" not in base and "localhost" not in base:
         log.warning("web.base_url %s is not https: RFC 8058 one-click needs an https URL", base)
+    hide_tokens_in_logs()
     site = Site(ws)
     routes = HealthRoutes(site, liveness).routes()
     groups = (

@@ -58,8 +58,8 @@ class HealthRoutes:
             }
             return JSONResponse(body, status)
         if not failing:
-            return PlainTextResponse("ok\n", headers={"Cache-Control": "no-store"})
-        lines = "".join(f"{part}: {why}\n" for part, why in failing.items())
+            return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+        lines = "\n".join(f"{part}: {why}" for part, why in failing.items())
         return PlainTextResponse(lines, status, headers={"Cache-Control": "no-store"})
 
     async def _store_problem(self) -> str | None:

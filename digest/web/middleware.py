@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import WebConfig
 from digest.errors import DigestError, RequestError
+from digest.web.logs import redact_path
 from digest.web.pages import Pages
 
 __all__ = [
@@ -207,7 +208,7 @@ def error_response(pages: Pages, request: Request, exc: Exception) -> Response:
     status = exc.http_status if isinstance(exc, DigestError) else 500
     reason = getattr(exc, "reason", None) or str(exc) or "error"
     if status >= 500:
-        log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        log.error("%s %s failed: %s", request.method, redact_path(request.url.path), exc)
         reason = "the service cannot answer now; try again later"
     if wants_json(request):
         return JSONResponse({"error": reason}, status)

@@ -12,7 +12,6 @@ address, so it reveals nothing; confirmation links are signed and expire.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from email_validator import EmailNotValidError
@@ -27,6 +26,7 @@ from digest.render import build_message
 from digest.subscribers import normalize_email
 from digest.tokens import EXPIRED
 from digest.web.middleware import ClientLimiter, csrf_token
+from digest.web.payloads import check_fields, read_json
 from digest.web.site import Site
 
 __all__ = ["SignupRoutes", "confirmation_sender"]
@@ -219,13 +219,15 @@ def confirmation_sender(config: Config, list_name: str) -> tuple[str, str] | Non
 
 
 async def _fields(request: Request, wants_json: bool) -> dict[str, str] | None:
+    """The sign-up's fields; a 400 (RequestError) for JSON nested too deeply or a field
+    holding a control character."""
     if wants_json:
-        try:
-            payload = json.loads(await request.body())
-        except ValueError:
-            return None
+        payload = read_json(await request.body())
         if not isinstance(payload, dict):
             return None
-        return {k: str(v) for k, v in payload.items() if isinstance(v, str | int)}
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = {k: str(v) for k, v in payload.items() if isinstance(v, str | int)}
+    else:
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    check_fields(fields, known=("list", "email", "name"))
+    return fields

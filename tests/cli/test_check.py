@@ -122,3 +122,35 @@ def test_check_warns_about_unset_secrets_and_speaks_json(
     assert any("within budget" in line for line in data["samples"]["example"])
     monkeypatch.setenv("DIGEST_TEST_UNSET_TOKEN", "set")
     assert "not set" not in runner.invoke(app, ["check", "--config", str(config)]).stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("abc123\r\nX-Injected: yes", "a line break"),
+        ("abc123\n", "a line break"),
+        ("abc\x1b123", "a control character"),  # (the environment cannot hold a NUL)
+        ("abc 123", "a space"),
+        ("abcé123", "a character that is not ASCII"),
+    ],
+)
+def test_a_provider_token_unfit_for_a_header_is_refused_without_showing_it(
+    cfg: str, value: str, kind: str
+) -> None:
+    path = Path(cfg)
+    path.write_text(
+        path.read_text()
+        + '\n[providers.pm]\nkind = "postmark"\ntoken_env = "TEST_PM_TOKEN"\n'
+        + '\n[providers.aws]\nkind = "ses"\nregion = "eu-west-1"\n'
+        + 'access_key_env = "TEST_AWS_KEY"\nsecret_key_env = "TEST_AWS_SECRET"\n'
+    )
+    env = {"TEST_PM_TOKEN": value, "TEST_AWS_KEY": "AKIAEXAMPLE", "TEST_AWS_SECRET": "s/3+c=r"}
+    result = runner.invoke(app, ["check", "--config", cfg], env=env)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: environment: TEST_PM_TOKEN: is not a valid HTTP header value: it holds {kind} "
+        "(the value is not shown); providers.pm.token_env names it"
+    ]
+    assert "abc" not in result.stdout + result.stderr
+    fine = runner.invoke(app, ["check", "--config", cfg], env={**env, "TEST_PM_TOKEN": "abc-123"})
+    assert fine.exit_code == 0, fine.stderr

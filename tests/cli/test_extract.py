@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +18,8 @@ from typer.testing import CliRunner
 
 from digest.cli import app as digest_app
 from digest.cli.extract import FIELDS
+from tests.cli.process import run_digest
+from tests.sources.hostile import HostileServer, big_brotli_bomb, dripping
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "extract"
 NOISY = DATA / "noisy_article.html"
@@ -207,3 +210,67 @@ def test_error_in_readable_mode(app: typer.Typer, runner: CliRunner, tmp_path: P
 )
 def test_usage_errors_exit_2(app: typer.Typer, runner: CliRunner, args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    running = HostileServer().start()
+    yield running
+    running.stop()
+
+
+def test_private_hosts_only_as_named_on_the_command_line(
+    app: typer.Typer, runner: CliRunner, hostile: HostileServer
+) -> None:
+    """A URL given on the command line is the operator's: its host may be private. A redirect
+    from it to another private host is not, and is refused with the reason."""
+    internal = HostileServer("127.0.0.2").start()
+    try:
+        internal.static("/page", NOISY.read_bytes(), "text/html")
+        bounce = hostile.route(
+            "/go", lambda h: h.send(302, b"", "text/plain", {"Location": internal.url("/page")})
+        )
+        refused = runner.invoke(app, ["extract", "--json", bounce])
+        assert internal.hits == {}
+        named = runner.invoke(app, ["extract", "--json", internal.url("/page")])
+    finally:
+        internal.stop()
+    assert refused.exit_code == 1
+    assert json.loads(refused.output)["error"] == (
+        f"{bounce}: redirect to {internal.url('/page')} refused: 127.0.0.2 is a loopback "
+        "address (name it in fetch.allow_private to allow it)"
+    )
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.output)["lead"].startswith(LEAD_START)
+
+
+@pytest.mark.slow
+def test_the_command_stops_at_its_deadline(
+    app: typer.Typer, runner: CliRunner, hostile: HostileServer
+) -> None:
+    slow = hostile.route("/drip", dripping(10))
+    started = time.monotonic()
+    result = runner.invoke(app, ["extract", "--jsonl", "--deadline", "1", slow, str(NOISY)])
+    assert time.monotonic() - started < 4
+    assert result.exit_code == 1
+    first, second = _lines(result.output)
+    assert first == {"target": slow, "error": "stopped at the 1 s deadline"}
+    assert second == {"target": str(NOISY), "error": "not started: the 1 s deadline passed"}
+
+
+@pytest.mark.slow
+def test_a_compression_bomb_fails_its_target_and_memory_stays_low(
+    hostile: HostileServer,
+) -> None:
+    bomb = hostile.static(
+        "/bomb.html", big_brotli_bomb(), "text/html", headers={"Content-Encoding": "br"}
+    )
+    done = run_digest("extract", "--jsonl", bomb, str(NOISY))
+    assert done.returncode == 1, done.stderr
+    first, second = _lines(done.stdout)
+    assert first == {
+        "target": bomb,
+        "error": f"{bomb}: decompressed response larger than 9.54 MB, cut off",  # 10,000,000 B
+    }
+    assert second["lead"].startswith(LEAD_START)
+    assert done.peak_mb < 300, f"peak {done.peak_mb:.0f} MB"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
+from tests.cli.process import run_digest
+from tests.sources.hostile import HostileServer, big_brotli_bomb, stacked_gzip_bomb
 
 runner = CliRunner()
 
@@ -71,3 +74,40 @@ def test_after_a_run_the_preview_shows_the_last_issue_again_and_says_so(
     assert code == 0, err
     assert "nothing new to send; preview not written" in out
     assert not any(only_next.iterdir())
+
+
+@pytest.mark.slow
+def test_compression_bombs_fail_their_source_and_memory_stays_low(
+    cfg: str, home: Path, tmp_path: Path
+) -> None:
+    """A ~1 KB brotli bomb and a `gzip, gzip` one (a gigabyte of zeros each) fail their
+    sources at the size cap; the real `digest preview` process stays under 300 MB."""
+    server = HostileServer().start()
+    try:
+        for path, body, encoding in (
+            ("/br.xml", big_brotli_bomb(), "br"),
+            ("/gz2.xml", stacked_gzip_bomb(), "gzip, gzip"),
+        ):
+            assert len(body) < 4096
+            server.static(path, body, "application/rss+xml", headers={"Content-Encoding": encoding})
+        config = Path(cfg)
+        text = config.read_text().replace(
+            'sources = ["harbour-gazette", "newsroom"]',
+            'sources = ["harbour-gazette", "newsroom", "bomb-br", "bomb-gz2"]',
+        )
+        for name, path in (("bomb-br", "/br.xml"), ("bomb-gz2", "/gz2.xml")):
+            text += f'\n[sources.{name}]\nkind = "feed"\nurl = "{server.url(path)}"\n'
+        config.write_text(text)
+        done = run_digest(
+            "preview", "example", "--config", cfg, "--home", str(home),
+            "--out", str(tmp_path / "preview"),
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert done.peak_mb < 300, f"peak {done.peak_mb:.0f} MB"
+    for name in ("bomb-br", "bomb-gz2"):
+        assert re.search(
+            rf"source failed: {name}: \S+ decompressed response larger than 10 MB", done.stderr
+        ), done.stderr
+    assert "Night ferry returns" in (tmp_path / "preview" / "issue.txt").read_text()

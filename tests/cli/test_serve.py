@@ -77,3 +77,50 @@ def test_digest_web_serves_the_app(example_dir: Path, home: Path) -> None:
         process.wait(10)
         assert process.stdout is not None
         process.stdout.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_digest_web_access_log_hides_the_tokens_in_paths(example_dir: Path, home: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DIGEST_SECRET_KEY": "k" * 40}
+    process = subprocess.Popen(
+        [
+            sys.executable, "-c", "from digest.cli import main; main()", "web",
+            "--config", str(example_dir / "example.toml"), "--home", str(home),
+            "--port", str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    tokens = ["SECRETunsub.abc-123", "SECRETconfirm.def_456", "SECRETissue.ghi"]
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        httpx.get(f"{base}/unsubscribe/{tokens[0]}")
+        httpx.post(f"{base}/unsubscribe/{tokens[0]}?x=1", content=b"List-Unsubscribe=One-Click")
+        httpx.get(f"{base}/confirm/{tokens[1]}")
+        httpx.get(f"{base}/issues/{tokens[2]}")
+    finally:
+        process.terminate()
+        process.wait(10)
+        assert process.stdout is not None
+        log = process.stdout.read().decode()
+        process.stdout.close()
+    assert not any(token in log for token in tokens), log
+    assert '"GET /unsubscribe/[token] HTTP/1.1" 400' in log, log
+    assert '"POST /unsubscribe/[token]?x=1 HTTP/1.1" 400' in log
+    assert '"GET /confirm/[token] HTTP/1.1"' in log and '"GET /issues/[token] HTTP/1.1"' in log

@@ -280,6 +280,8 @@ async def test_an_opml_list_gathers_each_feed_under_its_outline_title(
             '[sources.news]\nkind = "feed"\nurl = "unused"',
             '[sources.news]\nkind = "opml"\npath = "reader.opml"',
         )
+        # the list's feeds are on this machine: private, so the operator allows them
+        + '[fetch]\nallow_private = ["127.0.0.1"]\n'
     )
     config = load_config(path)
     with Workspace.open(config, tmp_path / "home") as ws:
@@ -314,3 +316,51 @@ async def test_stories_sent_before_an_upgrade_of_the_keys_are_not_sent_again(
     assert titles and not titles & {a.title for a in sent}
     left_out = {entry["title"]: entry["reason"] for entry in again.report["left_out"]}
     assert all(left_out[a.title] == "sent in an earlier issue" for a in sent)
+
+
+@pytest.mark.slow
+async def test_item_links_to_private_hosts_are_refused_and_the_issue_goes_on(
+    tmp_path: Path, server: HostileServer, home: Path
+) -> None:
+    """The feed's host is named in the configuration; the hosts its items link to are not."""
+    internal = HostileServer("127.0.0.2").start()
+    page = f"<html><body><article><h1>Inside</h1><p>{LEAD.format(n='inside')}</p></article>"
+    internal.static("/secret", page.encode(), "text/html")
+    server.route("/go", lambda h: h.send(302, b"", "text/plain", {"Location": internal.url("/")}))
+    when = (NOW - timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    links = {
+        "Internal page": internal.url("/secret"),
+        "Metadata": "http://169.254.169.254/latest/meta-data/",
+        "Bounced": server.url("/go"),
+    }
+    teasers = [
+        {"title": title, "link": link, "guid": title, "pubDate": when, "description": "More…"}
+        for title, link in links.items()
+    ]
+    feed = server.static("/feed.xml", rss([*teasers, *items("alpha", 2)]))
+    path = tmp_path / "digest.toml"
+    path.write_text(
+        '[providers.outbox]\nkind = "outbox"\n[lists.readers]\ntitle = "Readers"\n'
+        f'[sources.mixed]\nkind = "feed"\nurl = "{feed}"\n'
+        '[digests.daily]\ntitle = "Daily"\nsources = ["mixed"]\nlist = "readers"\n'
+        'provider = "outbox"\nfrom = "Daily <daily@example.org>"\nwindow = "7d"\n'
+    )
+    try:
+        with Workspace.open(load_config(path), home) as ws:
+            draft = await compose_issue(ws, "daily")
+        errors = {e["item"]: e["error"] for e in draft.report["extraction_errors"]}
+        assert "refused: 127.0.0.2 is a loopback address" in errors[links["Internal page"]]
+        assert "refused: 169.254.169.254 is a link-local address" in errors[links["Metadata"]]
+        assert f"redirect to {internal.url('/')} refused" in errors[links["Bounced"]]
+        assert internal.hits == {}
+        assert draft.report["failed_sources"] == {}
+        assert {a.title for a in draft.selection.chosen} == {"alpha story 0", "alpha story 1"}
+
+        # the operator allows the internal host: its page is read like any other
+        path.write_text(path.read_text() + '[fetch]\nallow_private = ["127.0.0.2"]\n')
+        with Workspace.open(load_config(path), home / "again") as ws:
+            draft = await compose_issue(ws, "daily")
+        inside = next(a for a in draft.selection.chosen if a.title == "Internal page")
+        assert "inside" in inside.lead and internal.hits["/secret"] == 1
+    finally:
+        internal.stop()

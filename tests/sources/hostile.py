@@ -8,6 +8,7 @@ bomb costs the test nothing to serve.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import threading
 import time
@@ -100,8 +101,10 @@ class Handler(BaseHTTPRequestHandler):
 class HostileServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """On `host` (any of 127.0.0.0/8 plays another private host), a free port by default."""
+        super().__init__((host, port), Handler)
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.headers_seen: dict[str, dict[str, str]] = {}
@@ -109,7 +112,7 @@ class HostileServer(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.host}:{self.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -177,6 +180,43 @@ def brotli_bomb(size: int) -> bytes:
     import brotli  # type: ignore[import-untyped]
 
     return bytes(brotli.compress(b"\0" * size, quality=5))
+
+
+@functools.cache
+def big_brotli_bomb(gigabytes: int = 1) -> bytes:
+    """About 800 bytes per gigabyte of zeros (quality 4: a couple of seconds to make)."""
+    import brotli
+
+    compressor = brotli.Compressor(quality=4, lgwin=24)
+    block = b"\0" * (16 << 20)
+    parts = [compressor.process(block) for _ in range(64 * gigabytes)]
+    parts.append(compressor.finish())
+    return b"".join(parts)
+
+
+@functools.cache
+def stacked_gzip_bomb(gigabytes: int = 1) -> bytes:
+    """`Content-Encoding: gzip, gzip`: zeros gzipped twice, a few KB per gigabyte.
+
+    The inner stream repeats one block compressed after a full flush (same state, same bytes),
+    so it costs milliseconds to make. Its trailer's CRC is left at zero (2 s to compute for a
+    gigabyte): a reader never gets that far before the size cap, and one without the cap has
+    expanded the whole gigabyte before it looks.
+    """
+    block = 1 << 20
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    piece = deflate.compress(b"\0" * block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    count = 1024 * gigabytes
+    inner = b"".join(
+        (
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff",  # gzip header, no name, no time
+            piece * count,
+            deflate.flush(),
+            b"\x00\x00\x00\x00",  # CRC-32, not computed (see above)
+            ((count * block) & 0xFFFFFFFF).to_bytes(4, "little"),
+        )
+    )
+    return gzip.compress(inner, 9)
 
 
 def gzipped(body: bytes) -> bytes:

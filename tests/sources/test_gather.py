@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ async def run(
     config: Config, names: list[str] | None = None, store: Store | None = None, **fetch: Any
 ) -> GatherResult:
     settings: dict[str, Any] = {"timeout": 2.0, "backoff": 0.01, "size_cap": 5 * 1024 * 1024}
+    settings["allow_private"] = config.source_hosts()  # as the workspace's fetcher does
     settings.update(fetch)
     async with Fetcher(**settings) as fetcher:
         return await gather(config, names or list(config.sources), fetcher, cache=store)
@@ -258,3 +260,61 @@ async def test_page_source_yields_its_document(server: HostileServer, tmp_path: 
     assert item.url == server.url("/articles/real") and item.raw is not None
     assert item.key == f"127.0.0.1:{server.server_address[1]}/articles/old"
     assert item.content_type == "text/html"
+
+
+async def test_a_feed_announced_on_a_private_host_is_refused_with_its_reason(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    """The site's host is named in the configuration; the host of the feed it announces is
+    not: that feed is never asked for, the refusal is noted, discovery goes on."""
+    internal = HostileServer("127.0.0.2").start()
+    try:
+        internal.static("/feed.xml", rss(story_items(2, prefix="i")))
+        server.static("/rss.xml", rss(story_items(2, prefix="c")))
+        announced = (
+            f'<link rel="alternate" type="application/rss+xml" href="{internal.url("/feed.xml")}">'
+        )
+        home = server.static("/news/", site_page("<p>news</p>", announced), "text/html")
+        result = await run(make_config(tmp_path, {"news": {"kind": "site", "url": home}}))
+    finally:
+        internal.stop()
+    assert internal.hits == {}
+    assert result.counts == {"news": 2} and result.reports["news"].url == server.url("/rss.xml")
+    assert any(
+        "refused: 127.0.0.2 is a loopback address" in note for note in result.reports["news"].notes
+    )
+
+
+@pytest.mark.slow
+async def test_reading_a_source_is_bounded_by_its_timeout(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    """1,500 items of 3 KB take seconds to sanitize; the source's 0.5 s timeout stops them."""
+    body = "<![CDATA[" + "<p>Some <b>bold</b>, <a href='/x'>a link</a>, <em>more</em>.</p>" * 40
+    heavy = [
+        {
+            "title": f"t{n}",
+            "link": f"https://e.org/{n}",
+            "guid": str(n),
+            "description": body + "]]>",
+        }
+        for n in range(1500)
+    ]
+    slow = server.static("/heavy.xml", rss(heavy))
+    quick = server.static("/quick.xml", rss(story_items(2)))
+    config = make_config(
+        tmp_path,
+        {
+            "heavy": {"kind": "feed", "url": slow, "timeout": 0.5, "max_items": 10_000},
+            "quick": {"kind": "feed", "url": quick},
+        },
+    )
+    started = time.perf_counter()
+    result = await run(config)
+    assert time.perf_counter() - started < 2.5
+    assert re.fullmatch(
+        rf"{re.escape(slow)}: reading (its items|it) took longer than the source's timeout "
+        r"\((\d+ done|0.5 s)\)",
+        result.failures["heavy"],
+    ), result.failures
+    assert result.counts == {"quick": 2}

@@ -236,3 +236,26 @@ def test_reading_process_gives_what_the_reading_thread_gives(
     assert sqlite_store.count_members(second) == sqlite_store.count_members(first)
     with pytest.raises(RuntimeError, match="FileNotFoundError"):
         import_csv(sqlite_store, first, tmp_path / "missing.csv", reader="process")
+
+
+def test_control_characters_skip_their_row_and_never_abort_the_import(
+    store: Store, tmp_path: Path
+) -> None:
+    """A NUL once aborted the whole import on PostgreSQL (it refuses NUL in text)."""
+    list_id = store.ensure_list("readers")
+    path = write_file(
+        tmp_path,
+        b"email,name,city\n"
+        b"ada@example.org,Ada,Paris\n"
+        b"nul@example.org,N\x00ul,Rome\n"
+        b"esc@example.org,Esc,\x1b]0;owned\x07\n"
+        b"grace@example.org,Grace,Oslo\n",
+    )
+    report = import_csv(store, list_id, path, batch_size=2)
+    assert (report.imported, report.skipped_count) == (2, 2)
+    assert skip_reasons(report) == [
+        (3, "malformed: control character U+0000 in column 'name'"),
+        (4, "malformed: control character U+001B in column 'city'"),
+    ]
+    assert store.count_members(list_id) == {"active": 2}
+    assert store.subscriber_by_email("nul@example.org") is None

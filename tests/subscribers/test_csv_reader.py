@@ -75,3 +75,29 @@ def test_csv_errors_do_not_abort(tmp_path: Path) -> None:
     assert [r.line for r in rows] == [2, 3, 4]
     assert rows[1].problem is not None
     assert rows[2].email == "c@example.org"
+
+
+def test_control_characters_cost_their_row_and_are_named_not_shown(tmp_path: Path) -> None:
+    data = (
+        b"Email,Name,Plan\x00\n"  # a NUL in the header is dropped from the column's name
+        b"a@example.org,Ann,pro\n"
+        b"b@example.org,B\x00b,free\n"
+        b"c@example.org,C\x1b[31mc,free\n"
+        b'd@example.org,"Dee\nDee",free\n'
+        b'e@example.org,Eve,"two\nlines"\n'  # a line break in a note is fine
+        b"f@exa\x00mple.org,Fay,free\n"
+        b"g@example.org,Gus,fr\x7fee\n"
+        b"h@example.org,Hal,free\n"
+    )
+    rows = list(read_rows(write_file(tmp_path, data)))
+    assert [(r.line, r.email or r.problem) for r in rows] == [
+        (2, "a@example.org"),
+        (3, "control character U+0000 in column 'name'"),
+        (4, "control character U+001B in column 'name'"),
+        (5, "control character U+000A in column 'name'"),
+        (7, "e@example.org"),
+        (9, "control character U+0000 in column 'email'"),
+        (10, "control character U+007F in column 'plan'"),
+        (11, "h@example.org"),
+    ]
+    assert rows[0].attributes == {"plan": "pro"} and rows[4].attributes == {"plan": "two\nlines"}

@@ -42,7 +42,7 @@ async def test_healthz_is_ok_while_the_store_answers_and_every_part_lives(
     parts = {"scheduler": None, "sender": None}
     async with _client(example_ws, lambda: parts) as client:
         answer = await client.get("/healthz")
-        assert (answer.status_code, answer.text) == (200, "ok\n")
+        assert (answer.status_code, answer.text) == (200, "ok")
         answer = await client.get("/healthz", headers={"Accept": "application/json"})
         assert answer.json() == {
             "status": "ok",
@@ -51,7 +51,7 @@ async def test_healthz_is_ok_while_the_store_answers_and_every_part_lives(
         parts["sender"] = "the sender loop is not running"
         answer = await client.get("/healthz")
         assert answer.status_code == 503
-        assert answer.text == "sender: the sender loop is not running\n"
+        assert answer.text == "sender: the sender loop is not running"
 
 
 async def test_healthz_names_the_store_when_it_does_not_answer(example_ws: Workspace) -> None:

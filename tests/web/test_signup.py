@@ -125,6 +125,43 @@ def test_bad_requests(live: Running) -> None:
     assert form.status_code == 200 and 'type="email"' in form.text
 
 
+def test_control_characters_in_a_field_are_a_400_and_store_nothing(live: Running) -> None:
+    cases = [
+        ("form", {"email": "nul@example.org", "name": "N\x00ul", "list": "readers"}, "name"),
+        ("json", {"email": "esc@example.org", "name": "E\x1b[2Jsc", "list": "readers"}, "name"),
+        ("json", {"email": "bad\x00@example.org", "list": "readers"}, "email"),
+        ("form", {"email": "nel@example.org", "name": "Ne\x85l", "list": "open"}, "name"),
+    ]
+    for kind, fields, field in cases:
+        if kind == "form":
+            response = live.client.post("/subscribe", data=fields)
+        else:
+            response = live.client.post("/subscribe", json=fields)
+        assert response.status_code == 400, (fields, response.text)
+        if kind == "json":
+            assert f"the {field} field holds a control character" in response.json()["error"]
+    assert live.ws.store.events_for() == []
+    for address in ("nul@example.org", "esc@example.org", "nel@example.org"):
+        assert live.ws.store.subscriber_by_email(address) is None
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(live: Running) -> None:
+    """Ten thousand levels broke the parser's stack (a 500); forty are more than any client
+    sends. Four requests: the sign-up limit's burst."""
+    head = b'{"email": "deep@example.org", "list": "open", "name": '
+    for depth in (100_000, 40):
+        response = live.client.post(
+            "/subscribe",
+            content=head + b"[" * depth + b"]" * depth + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, depth
+        assert response.json()["error"] == "the JSON body is nested too deeply"
+    assert live.ws.store.subscriber_by_email("deep@example.org") is None
+    fine = live.client.post("/subscribe", json={"email": "deep@example.org", "list": "open"})
+    assert fine.status_code == 202
+
+
 def test_expired_and_forged_confirmation_links(live: Running) -> None:
     live.client.post("/subscribe", json={"email": "late@example.org", "list": "readers"})
     path = _link(_outbox(live, 1)[0])

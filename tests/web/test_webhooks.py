@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from digest.web import create_app
@@ -346,12 +346,15 @@ class SnsHost:
     key: rsa.RSAPrivateKey
     confirmations: list[str]
     failures: list[int]  # statuses to answer the next confirmations with
+    sent: dict[str, int]  # bytes of the endless certificate sent so far
 
-    def sign(self, message: dict[str, Any], version: str = "1") -> dict[str, Any]:
+    def sign(
+        self, message: dict[str, Any], version: str = "1", cert: str = "test"
+    ) -> dict[str, Any]:
         message = {
             **message,
             "SignatureVersion": version,
-            "SigningCertURL": f"{self.base}/SimpleNotificationService-test.pem",
+            "SigningCertURL": f"{self.base}/SimpleNotificationService-{cert}.pem",
         }
         digest = hashes.SHA1() if version == "1" else hashes.SHA256()
         signature = self.key.sign(sns_string_to_sign(message), padding.PKCS1v15(), digest)
@@ -409,9 +412,19 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
     )
     confirmations: list[str] = []
     failures: list[int] = []
+    sent = {"endless": 0}
 
     async def cert(request: Request) -> Response:
         return Response(_pem(signing_cert), media_type="application/x-pem-file")
+
+    async def endless_cert(request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"-----BEGIN CERTIFICATE-----\n"
+            while sent["endless"] < 200 * 1024 * 1024:
+                sent["endless"] += 64 * 1024
+                yield b"A" * (64 * 1024)
+
+        return StreamingResponse(body(), media_type="application/x-pem-file")
 
     async def confirm(request: Request) -> Response:
         if failures:
@@ -420,7 +433,11 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
         return PlainTextResponse("<ConfirmSubscriptionResponse/>")
 
     app = Starlette(
-        routes=[Route("/SimpleNotificationService-test.pem", cert), Route("/", confirm)]
+        routes=[
+            Route("/SimpleNotificationService-test.pem", cert),
+            Route("/SimpleNotificationService-endless.pem", endless_cert),
+            Route("/", confirm),
+        ]
     )
     with LiveServer(
         app, ssl_certfile=str(tmp_path / "server.pem"), ssl_keyfile=str(tmp_path / "server.key")
@@ -432,6 +449,7 @@ def sns_host(tmp_path: Path) -> Iterator[SnsHost]:
             signing_key,
             confirmations,
             failures,
+            sent,
         )
 
 
@@ -567,6 +585,17 @@ def test_ses_forgeries_change_nothing(ses_live: Running, sns_host: SnsHost) -> N
     assert ses_live.ws.store.events_for() == []
 
 
+@pytest.mark.slow
+def test_an_endless_certificate_is_cut_off_as_it_streams(
+    ses_live: Running, sns_host: SnsHost
+) -> None:
+    message = sns_host.sign(_notification(BOUNCE), cert="endless")
+    response = ses_live.client.post("/webhooks/ses", content=json.dumps(message))
+    assert response.status_code == 400
+    assert "cannot fetch the signing certificate" in response.json()["error"]
+    assert sns_host.sent["endless"] < 8 * 1024 * 1024  # not the 200 MB it would have sent
+
+
 def test_certificate_host_patterns() -> None:
     hosts = ["sns.*.amazonaws.com"]
     assert host_allowed("https://sns.eu-west-1.amazonaws.com/x.pem", hosts)
@@ -589,6 +618,23 @@ def test_unconfigured_providers_are_not_found(make_ws: Callable[..., Workspace])
     ):
         for provider in ("postmark", "sendgrid", "mailgun", "resend", "nope"):
             assert client.post(f"/webhooks/{provider}", json={}).status_code == 404
+
+
+@pytest.mark.parametrize("provider", ["postmark", "mailgun", "ses"])
+@pytest.mark.parametrize("depth", [50_000, 40])
+def test_deeply_nested_webhook_bodies_get_400(
+    live: Running, webhook_env: dict[str, str], provider: str, depth: int
+) -> None:
+    """Those that read the body before (or without) a signature over it; 50,000 levels were
+    a RecursionError and a 500."""
+    body = b'{"Type": "Notification", "x": ' + b"[" * depth + b"]" * depth + b"}"
+    headers = {"Content-Type": "application/json"}
+    if provider == "postmark":
+        headers.update(_basic(webhook_env["TEST_PM_USER"], webhook_env["TEST_PM_PASSWORD"]))
+    response = live.client.post(f"/webhooks/{provider}", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": "the JSON body is nested too deeply"}
+    assert live.ws.store.events_for() == []
 
 
 @pytest.mark.parametrize("provider", ["postmark", "sendgrid", "mailgun", "resend", "ses"])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from digest.errors import RequestError
+from digest.web import payloads
 
 Kind = Literal["bounce", "soft_bounce", "complaint", "unsubscribe", "other"]
 
@@ -33,11 +33,12 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def read_json(body: bytes) -> Any:
+def read_json(body: bytes | str) -> Any:
+    """The payload as JSON (not nested too deeply: see digest.web.payloads), else Rejected."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise Rejected(400, "the body is not JSON") from None
+        return payloads.read_json(body)
+    except RequestError as exc:
+        raise Rejected(400, exc.reason) from None
 
 
 def check_fresh(timestamp: float, tolerance: float, now: float) -> None:

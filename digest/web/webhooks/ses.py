@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import ssl
 from datetime import UTC, datetime
 from typing import Any
@@ -17,12 +16,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from digest.fetch import http_client
+from digest.fetch import FetchError, http_client, read_capped
 from digest.web.webhooks.common import (
     Feedback,
     Kind,
     Rejected,
     as_dict,
+    read_json,
 )
 
 _SNS_FIELDS = {
@@ -111,15 +111,17 @@ class SnsVerifier:
 
         if url in self._certs:
             return self._certs[url]
-        try:
-            async with self.client() as client:
-                response = await client.get(url)
+        try:  # streamed: the size is checked as it arrives (and decompresses), not after
+            async with self.client() as client, client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise Rejected(400, "cannot fetch the signing certificate")
+                pem = await read_capped(response, url=url, cap=self.MAX_CERT_BYTES)
         except httpx.HTTPError as exc:
             raise Rejected(400, f"cannot fetch the signing certificate: {exc}") from None
-        if response.status_code != 200 or len(response.content) > self.MAX_CERT_BYTES:
-            raise Rejected(400, "cannot fetch the signing certificate")
+        except FetchError as exc:  # larger than any certificate, or a broken encoding
+            raise Rejected(400, f"cannot fetch the signing certificate: {exc}") from None
         try:
-            cert = x509.load_pem_x509_certificate(response.content)
+            cert = x509.load_pem_x509_certificate(pem)
         except ValueError:
             raise Rejected(400, "the signing certificate is not a PEM certificate") from None
         if len(self._certs) > 32:
@@ -170,20 +172,20 @@ class SnsVerifier:
         url = str(message.get("SubscribeURL", ""))
         if not host_allowed(url, self.hosts):
             raise Rejected(403, "SubscribeURL host not allowed")
-        try:
-            async with self.client() as client:
-                response = await client.get(url)
+        try:  # the answer's status is all that matters: its body is never read
+            async with self.client() as client, client.stream("GET", url) as response:
+                status = response.status_code
         except httpx.HTTPError as exc:
             raise Rejected(502, f"cannot confirm the subscription: {exc}") from None
-        if response.status_code != 200:
-            raise Rejected(502, f"SNS answered {response.status_code} to the confirmation")
+        if status != 200:
+            raise Rejected(502, f"SNS answered {status} to the confirmation")
 
 
 def parse_ses(message: dict[str, Any]) -> list[Feedback]:
     """The SES notification inside an SNS Notification's `Message`."""
     try:
-        inner = json.loads(str(message.get("Message", "")))
-    except ValueError:
+        inner = read_json(str(message.get("Message", "")))
+    except Rejected:
         raise Rejected(400, "the SNS Message is not SES JSON") from None
     if not isinstance(inner, dict):
         raise Rejected(400, "the SNS Message is not SES JSON")

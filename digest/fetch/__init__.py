@@ -6,6 +6,9 @@ and a per-origin concurrency limit, connect/read/total timeouts, a size cap coun
 sits in memory), a redirect limit, an honest User-Agent, retries with backoff for transient
 failures only (connection errors, 429, 5xx; never another 4xx) with `Retry-After` honoured, and
 conditional GET (ETag / Last-Modified) so an unchanged document costs one round trip and no parsing.
+No fetch reaches a private network unless the operator allowed it: every hop (redirects included)
+is resolved once, checked against `digest.netpolicy`, and connected to at the address checked.
+`decoding.py` reads a body within the cap; `transport.py` is where connections are made.
 
     async with Fetcher() as fetcher:
         fetched = await fetcher.get(url, etag=..., last_modified=...)
@@ -25,19 +28,21 @@ import re
 import ssl
 import sys
 import time
-import zlib
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
 from digest import __version__
 from digest.charset import decode
 from digest.dates import parse_date
-from digest.errors import FetchError
+from digest.errors import AddressRefused, FetchError
+from digest.fetch.decoding import MAX_ENCODINGS, read_capped
+from digest.fetch.transport import OriginTransports, Refused
+from digest.netpolicy import NetworkPolicy
 
 # httpcore asks for sniffio on every request and anyio 4 no longer brings it along: remember
 # the miss, or each request pays a search of sys.path (about 1 ms of CPU).
@@ -46,13 +51,16 @@ if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
 
 __all__ = [
     "DEFAULT_SIZE_CAP",
+    "MAX_ENCODINGS",
     "USER_AGENT",
+    "AddressRefused",
     "FetchError",
     "Fetched",
     "Fetcher",
     "ValidatorStore",
     "http_client",
     "parse_retry_after",
+    "read_capped",
     "sync_http_client",
 ]
 
@@ -63,7 +71,7 @@ USER_AGENT = (
 )
 DEFAULT_SIZE_CAP = 10 * 1024 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-_CHUNK = 64 * 1024  # most bytes one decompression step may produce
+_DRAIN = 64 * 1024  # an error body this small is read to its end, so the connection is kept
 
 
 def http_client(
@@ -76,9 +84,13 @@ def http_client(
     limits: httpx.Limits | None = None,
     verify: ssl.SSLContext | bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
+    trust_env: bool = True,
 ) -> httpx.AsyncClient:
     """Every asynchronous HTTP client Digest uses is made here (gathering, extraction, the
-    provider transports, webhook certificates): an honest User-Agent and an explicit timeout."""
+    provider transports, webhook certificates): an honest User-Agent and an explicit timeout.
+
+    `trust_env=False` ignores HTTP(S)_PROXY: a proxy would connect to addresses the
+    private-network check never saw."""
     return httpx.AsyncClient(
         timeout=timeout,
         headers={"User-Agent": user_agent, **(headers or {})},
@@ -87,6 +99,7 @@ def http_client(
         limits=limits or httpx.Limits(max_connections=32, max_keepalive_connections=32),
         verify=verify,
         transport=transport,
+        trust_env=trust_env,
     )
 
 
@@ -156,11 +169,15 @@ class Fetcher:
         max_retry_after: float = 30.0,
         user_agent: str = USER_AGENT,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_private: Iterable[str] = (),
     ) -> None:
         """`timeout` bounds one `get` as a whole: every attempt, every wait and the body.
 
         `per_host` limits concurrent requests to one origin (scheme, host, port);
-        `max_connections` limits them overall.
+        `max_connections` limits them overall. `allow_private` names the hosts, addresses and
+        CIDR blocks that may be on a private network (see `digest.netpolicy`); every other
+        loopback, private, link-local, shared, multicast or unspecified address is refused.
+        An injected `transport` is the caller's own network and is not checked.
         """
         if timeout <= 0 or size_cap <= 0 or per_host < 1 or max_connections < 1 or retries < 0:
             raise ValueError("timeouts, size cap and limits must be positive")
@@ -173,6 +190,7 @@ class Fetcher:
         self.retries = retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
+        self.policy = NetworkPolicy.allowing(allow_private)
         self._global = asyncio.Semaphore(max_connections)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host)
@@ -194,7 +212,10 @@ class Fetcher:
                 "text/html;q=0.7, */*;q=0.5",
             },
             transport=transport
-            or _OriginTransports(per_host, max_pools=max(256, 4 * max_connections)),
+            or OriginTransports(
+                per_host, max_pools=max(256, 4 * max_connections), policy=self.policy
+            ),
+            trust_env=transport is not None,
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -315,6 +336,9 @@ class Fetcher:
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
                 )
+        except Refused as exc:
+            hop = "" if exc.url == url else f"redirect to {exc.url} "
+            raise AddressRefused(f"{url}: {hop}refused: {exc.reason}") from None
         except httpx.TooManyRedirects:
             raise FetchError(
                 f"{url}: too many redirects (more than {self.max_redirects}; a redirect loop?)"
@@ -336,217 +360,17 @@ class Fetcher:
     async def _drain(response: httpx.Response) -> None:
         """Read a small body to its end (keep-alive); a large one is left, closing the link."""
         length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) <= _CHUNK and not response.is_stream_consumed:
+        if length.isdigit() and int(length) <= _DRAIN and not response.is_stream_consumed:
             with contextlib.suppress(httpx.HTTPError):
                 await response.aread()
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
-        """The decoded body, cut off (with an error) as soon as it passes the size cap."""
-        declared = response.headers.get("Content-Length", "")
-        encoding = response.headers.get("Content-Encoding", "")
-        if declared.isdigit() and not encoding and int(declared) > self.size_cap:
-            raise FetchError(f"{url}: response of {_mb(int(declared))} exceeds the cap of "
-                             f"{_mb(self.size_cap)}; not downloaded")  # fmt: skip
-        decoder = _Decoder(encoding, url)
-        if response.is_stream_consumed:  # a response built in memory (a mock transport)
-            return _capped(url, response.content, self.size_cap)
-        chunks: list[bytes] = []
-        size = 0
-        async for raw in response.aiter_raw():
-            for chunk in decoder.feed(raw):
-                size += len(chunk)
-                if size > self.size_cap:
-                    what = "decompressed response" if encoding else "response"
-                    raise FetchError(f"{url}: {what} larger than {_mb(self.size_cap)}, cut off")
-                chunks.append(chunk)
-        tail = decoder.flush()
-        size += len(tail)
-        if size > self.size_cap:
-            raise FetchError(f"{url}: decompressed response larger than {_mb(self.size_cap)}")
-        chunks.append(tail)
-        return b"".join(chunks)
-
-
-class _OriginTransports(httpx.AsyncBaseTransport):
-    """httpx's own transport, one small connection pool per origin, made when first needed.
-
-    One pool for all origins costs CPU in proportion to (connections x waiting requests) on
-    every request (httpcore scans its whole pool) and evicts one site's connections to serve
-    another's; a pool per origin of `per_host` connections keeps both small. Pools unused for
-    the longest time are closed once there are more than `max_pools`. The TLS context (loading
-    the CA bundle costs tens of milliseconds) is made once, and only if an https URL comes.
-    """
-
-    def __init__(self, per_host: int, max_pools: int) -> None:
-        self.limits = httpx.Limits(max_connections=per_host, max_keepalive_connections=per_host)
-        self.max_pools = max_pools
-        self.pools: OrderedDict[str, httpx.AsyncHTTPTransport] = OrderedDict()
-        self.active: Counter[str] = Counter()
-        self.contexts: dict[bool, ssl.SSLContext] = {}
-
-    def _context(self, secure: bool) -> ssl.SSLContext:
-        if secure not in self.contexts:
-            self.contexts[secure] = httpx.create_ssl_context(verify=secure)
-        return self.contexts[secure]
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        key = f"{url.scheme}://{url.host}:{url.port or ''}"
-        pool = self.pools.get(key)
-        if pool is None:
-            await self._evict()
-            secure = url.scheme == "https"
-            pool = httpx.AsyncHTTPTransport(limits=self.limits, verify=self._context(secure))
-            self.pools[key] = pool
-        else:
-            self.pools.move_to_end(key)
-        self.active[key] += 1
-        try:
-            response = await pool.handle_async_request(request)
-        except BaseException:
-            self.active[key] -= 1
-            raise
-        response.stream = _Tracked(response.stream, lambda: self._release(key))
-        return response
-
-    def _release(self, key: str) -> None:
-        self.active[key] -= 1
-
-    async def _evict(self) -> None:
-        idle = []
-        for key in list(self.pools):  # least recently used first
-            if len(self.pools) < self.max_pools:
-                break
-            if self.active[key] <= 0:
-                self.active.pop(key, None)
-                idle.append(self.pools.pop(key))  # taken out before any await: no race
-        for pool in idle:
-            await pool.aclose()
-
-    async def aclose(self) -> None:
-        for pool in self.pools.values():
-            await pool.aclose()
-        self.pools.clear()
-
-
-class _Tracked(httpx.AsyncByteStream):
-    """A response body that says when it is closed (so its pool is known to be idle)."""
-
-    def __init__(self, inner: Any, closed: Callable[[], None]) -> None:
-        self.inner = inner
-        self.closed = closed
-        self.done = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.inner:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if not self.done:
-            self.done = True
-            self.closed()
-        await self.inner.aclose()
-
-
-class _Decoder:
-    """Content-Encoding decoding in bounded steps (a gzip or brotli bomb never expands at once)."""
-
-    def __init__(self, header: str, url: str) -> None:
-        self.url = url
-        names = [name.strip().lower() for name in header.split(",") if name.strip()]
-        names = [name for name in names if name != "identity"]
-        for name in names:
-            if name not in ("gzip", "x-gzip", "deflate", "br"):
-                raise FetchError(f"{url}: unsupported Content-Encoding {name!r}")
-        # Encodings are listed in the order they were applied: undo them last to first.
-        self.steps = [_step(name) for name in reversed(names)]
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        pieces = [data]
-        for step in self.steps:
-            pieces = [out for piece in pieces for out in step.feed(piece, self.url)]
-        yield from (piece for piece in pieces if piece)
-
-    def flush(self) -> bytes:
-        data = b""
-        for step in self.steps:
-            data = b"".join(step.feed(data, self.url)) + step.flush()
-        return data
-
-
-class _Zlib:
-    def __init__(self, gzip: bool) -> None:
-        self.gzip = gzip
-        self.raw_deflate = False
-        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-        self.started = False
-
-    def feed(self, data: bytes, url: str) -> Iterator[bytes]:
-        try:
-            out = self.inflater.decompress(data, _CHUNK)
-        except zlib.error:
-            if self.gzip or self.started:
-                raise FetchError(f"{url}: corrupt compressed response") from None
-            # "deflate" is sometimes sent without its zlib header
-            self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            self.raw_deflate = True
-            out = self._safe(data, url)
-        self.started = True
-        yield out
-        while self.inflater.unconsumed_tail:
-            yield self._safe(self.inflater.unconsumed_tail, url)
-
-    def _safe(self, data: bytes, url: str) -> bytes:
-        try:
-            return self.inflater.decompress(data, _CHUNK)
-        except zlib.error:
-            raise FetchError(f"{url}: corrupt compressed response") from None
-
-    def flush(self) -> bytes:
-        try:
-            return self.inflater.flush()
-        except zlib.error:
-            return b""
-
-
-class _Brotli:
-    def __init__(self) -> None:
-        import brotli  # type: ignore[import-untyped]
-
-        self.decompressor = brotli.Decompressor()
-        self.error = brotli.error
-
-    def feed(self, data: bytes, url: str) -> Iterator[bytes]:
-        try:
-            yield self.decompressor.process(data, output_buffer_limit=_CHUNK)
-            while not self.decompressor.can_accept_more_data():
-                yield self.decompressor.process(b"", output_buffer_limit=_CHUNK)
-        except self.error:
-            raise FetchError(f"{url}: corrupt compressed response") from None
-
-    def flush(self) -> bytes:
-        return b""
-
-
-def _step(name: str) -> _Zlib | _Brotli:
-    if name == "br":
-        return _Brotli()
-    return _Zlib(gzip=name in ("gzip", "x-gzip"))
+        return await read_capped(response, url=url, cap=self.size_cap)
 
 
 def _origin(url: str) -> str:
     parsed = httpx.URL(url)
     return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
-
-
-def _capped(url: str, content: bytes, cap: int) -> bytes:
-    if len(content) > cap:
-        raise FetchError(f"{url}: response larger than {_mb(cap)}, cut off")
-    return content
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.3g} MB"
 
 
 def _status(reason: str) -> int | None:
