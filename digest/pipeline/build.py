@@ -278,6 +278,9 @@ def summarizer_for(digest: DigestConfig) -> Summarizer:
     return LeadSummarizer()
 
 
+FILTERED = "filtered out by the source's include/exclude filters"
+
+
 async def compose_issue(ws: Workspace, name: str, *, now: datetime | None = None) -> Draft:
     """Gather, extract, select, summarize and render the digest's next issue."""
     with log_context(digest=name):
@@ -358,6 +361,12 @@ async def _compose(ws: Workspace, name: str, now: datetime | None) -> Draft:
             {"title": a.title, "source": a.source, "url": a.url, "reason": reason}
             for a, reason in selection.left_out
             if reason != OLDER_THAN_WINDOW
+        ]
+        + [
+            {"title": title, "source": source, "url": url, "reason": FILTERED}
+            for source, dropped in gathered.filtered.items()
+            for title, url, published in dropped
+            if published is None or published >= now - digest.window_delta
         ],
         "older_than_window": sum(
             1 for _, reason in selection.left_out if reason == OLDER_THAN_WINDOW

@@ -76,6 +76,9 @@ class GatherResult:
     counts: dict[str, int] = field(default_factory=dict)  # source name -> items
     reports: dict[str, SourceReport] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)  # an OPML outline's source -> title
+    # Items the sources' include/exclude filters left out in this run (title, url, published),
+    # by source; those read from the cache were reported when they were read.
+    filtered: dict[str, list[tuple[str, str | None, datetime | None]]] = field(default_factory=dict)
 
 
 def is_remote(location: str) -> bool:
@@ -85,6 +88,9 @@ def is_remote(location: str) -> bool:
 def passes_filters(source: SourceConfig, item: SourceItem) -> bool:
     """Include/exclude filters (keywords or /regex/) on title, URL and categories."""
     return keep_by_filters(source, item.title or "", item.url, item.categories)
+
+
+MAX_FILTERED_NOTED = 100  # filtered items listed per source and run; a feed's history is long
 
 
 class _Gatherer:
@@ -105,6 +111,24 @@ class _Gatherer:
         self.now = now
         self.updates: list[CachedSource] = []
         self.titles: dict[str, str] = {}
+        self.filtered: dict[str, list[tuple[str, str | None, datetime | None]]] = {}
+
+    def passing(self, name: str, source: SourceConfig, items: list[SourceItem]) -> list[SourceItem]:
+        """The items the source's filters keep; the others are noted as filtered."""
+        kept = []
+        for item in items:
+            if passes_filters(source, item):
+                kept.append(item)
+            else:
+                self.note_filtered(name, item.title or "", item.url, item.published)
+        return kept
+
+    def note_filtered(
+        self, name: str, title: str, url: str | None, published: datetime | None
+    ) -> None:
+        noted = self.filtered.setdefault(name, [])
+        if len(noted) < MAX_FILTERED_NOTED:
+            noted.append((title, url, published))
 
     async def read(
         self, name: str, source: SourceConfig, location: str, validators: CachedSource | None
@@ -184,6 +208,9 @@ class _Gatherer:
                     source, title, link, categories
                 ),
                 deadline=deadline,
+                dropped=lambda title, link, published: self.note_filtered(
+                    name, title, link, published
+                ),
             )
 
         try:
@@ -267,7 +294,7 @@ class _Gatherer:
             if found is not None:
                 return found
         items = discovery.listing_items(name, html, page.url, source.max_items)
-        items = [item for item in items if passes_filters(source, item)]
+        items = self.passing(name, source, items)
         if not items:
             raise FetchError(f"{page.url}: no feed found and no article links on the page")
         report.notes.append("no feed: article links from the page")
@@ -361,7 +388,7 @@ class _Gatherer:
                 found = await asyncio.to_thread(
                     read_folder, name, self.config.resolve(source.path), source.max_items
                 )
-                items = [item for item in found if passes_filters(source, item)]
+                items = self.passing(name, source, found)
             elif source.kind == "feed":
                 assert source.url is not None
                 items = await self.feed(name, source, source.url, report)
@@ -427,6 +454,7 @@ async def gather(
                 seen.add((item.source, item.key))
                 result.items.append(item)
     result.titles = run.titles
+    result.filtered = run.filtered
     if cache is not None and run.updates:
         cache.save_source_cache(run.updates)
     return result

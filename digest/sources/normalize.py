@@ -212,9 +212,11 @@ def build_items(
     now: datetime,
     keep: Callable[[str, str | None, tuple[str, ...]], bool] | None = None,
     deadline: float | None = None,
+    dropped: Callable[[str, str | None, datetime | None], None] | None = None,
 ) -> list[SourceItem]:
     """Normalized items, newest first, at most `max_items` that `keep` (title, link, categories)
-    accepts, each identity once.
+    accepts, each identity once; `dropped` hears of each one `keep` refused (title, link,
+    published), for the editor's list of what was left out.
 
     Identities are computed from the dates as the feed gave them, so clamping a future date to
     `now` never changes an item's identity between runs. Past `deadline` (a `time.monotonic()`
@@ -242,6 +244,8 @@ def build_items(
         seen.add(key)
         categories = tuple(dict.fromkeys(c.strip() for c in entry.categories if c and c.strip()))
         if keep is not None and not keep(title, link, categories):
+            if dropped is not None:
+                dropped(title, link, entry.published)
             continue
         published = entry.published
         if published is not None and published > now:

@@ -364,3 +364,34 @@ async def test_item_links_to_private_hosts_are_refused_and_the_issue_goes_on(
         assert "inside" in inside.lead and internal.hits["/secret"] == 1
     finally:
         internal.stop()
+
+
+async def test_items_the_filters_left_out_are_listed_with_why(tmp_path: Path) -> None:
+    old = {
+        "title": "sponsored: an old one",
+        "link": "https://news.example.org/old",
+        "guid": "old",
+        "pubDate": (NOW - timedelta(days=400)).strftime("%a, %d %b %Y %H:%M:%S +0000"),
+        "description": "<p>Old.</p>",
+    }
+    fresh = items("news", 3)
+    fresh[1]["title"] = "sponsored: buy this"
+    (tmp_path / "feed.rss").write_bytes(rss([*fresh, old]))
+    path = one_feed_config(tmp_path, "feed.rss", window='"7d"')
+    path.write_text(
+        path.read_text().replace(
+            'fetch_full = false\n', 'fetch_full = false\nfilters = { exclude = ["sponsored"] }\n'
+        )
+    )
+    with Workspace.open(load_config(path), tmp_path / "home") as ws:
+        draft = await compose_issue(ws, "daily")
+    assert sorted(a.title for a in draft.selection.chosen) == ["news story 0", "news story 2"]
+    filtered = [e for e in draft.report["left_out"] if e["reason"].startswith("filtered")]
+    assert filtered == [
+        {
+            "title": "sponsored: buy this",
+            "source": "news",
+            "url": "https://news.example.org/news/1?utm_source=rss",
+            "reason": "filtered out by the source's include/exclude filters",
+        }
+    ]  # the one older than the window is not listed
