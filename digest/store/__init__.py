@@ -9,6 +9,7 @@ Its methods are grouped by domain in mixins, all over SQLAlchemy Core:
     ledger       deliveries leased in batches, sent, recorded (exactly once)
     lists        lists, subscribers, memberships: joining and leaving
     feedback     suppressions, provider events, webhook receipts
+    summaries    a model's summaries, cached per article and prompt
     bulk_import  the CSV import engine (set-based batches; two connections on PostgreSQL)
     db, schema   engines, migrations, driver-level writes; the tables
 """
@@ -33,6 +34,7 @@ from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
 from digest.store.issues import IssueQueries, IssueRow
 from digest.store.ledger import DeliveryRow, LedgerQueries
 from digest.store.lists import ListQueries, ListRow, MembershipRow, SubscribeOutcome, SubscriberRow
+from digest.store.summaries import SummaryQueries
 from digest.store.users import UserQueries, UserRow
 
 __all__ = [
@@ -67,6 +69,7 @@ class Store(
     FeedbackQueries,
     ImportQueries,
     UserQueries,
+    SummaryQueries,
 ):
     """Queries over one database. Cheap to share: it holds only an engine (a pool)."""
 
