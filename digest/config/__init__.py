@@ -16,8 +16,10 @@ from digest.config.settings import (
     SourceConfig,
     SourceFilters,
     StoreConfig,
+    SummarizerConfig,
     WebConfig,
     WebhooksConfig,
+    normalize_locale,
     parse_window,
 )
 
@@ -31,9 +33,11 @@ __all__ = [
     "SourceConfig",
     "SourceFilters",
     "StoreConfig",
+    "SummarizerConfig",
     "WebConfig",
     "WebhooksConfig",
     "find_config",
     "load_config",
+    "normalize_locale",
     "parse_window",
 ]
