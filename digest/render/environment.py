@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 
 from digest.errors import RenderError
 from digest.models import Article
-from digest.render.i18n import format_date, translations
+from digest.render.i18n import format_date, install, translations
 from digest.render.inputs import IssueContent, RenderSettings
 from digest.render.placeholders import (
     PLACEHOLDER_FILTERS,
@@ -200,11 +200,8 @@ def environment(template_dir: Path | None, locale: str = "en") -> jinja2.Environ
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(  # type: ignore[attr-defined]
-        translations(locale, template_dir), newstyle=True
-    )
+    install(env, translations(locale, template_dir))
     for name, original in PLACEHOLDER_FILTERS.items():
         env.filters[name] = _placeholder_aware(name, original)
     env.filters["wrap"] = _refusing_placeholders("wrap", wrap_text)
