@@ -190,3 +190,17 @@ def test_the_subject_dates_follow_the_locale() -> None:
     settings: RenderSettings = sample_settings(locale="es")
     issue = render_issue(sample_content(2), settings, nonce=NONCE)
     assert issue.subject.startswith("The Example Brief — 26 de noviembre de 2026: ")
+
+
+def test_an_operators_template_may_use_trans_blocks(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "issue.txt").write_text(
+        "{% trans count=count %}One story.{% pluralize %}{{ count }} stories.{% endtrans %}\n"
+        "{% trans %}Unsubscribe{% endtrans %}: {{ recipient.unsubscribe_url }}\n"
+    )
+    _catalog(templates, "de", {})
+    issue = render_issue(
+        sample_content(3), sample_settings(locale="de", template_dir=templates), nonce=NONCE
+    )
+    assert issue.text.startswith("3 stories.Abbestellen: DgsT0123456789_")  # trim_blocks
