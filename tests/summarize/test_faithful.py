@@ -124,3 +124,16 @@ def test_numbers_read_every_plausible_way() -> None:
     assert unfaithful("It opens at 7:30.", "The doors open at 7.30am.", "en") == []
     assert unfaithful("Twelve, 12 or a dozen.", "a dozen eggs", "en") == []
     assert unfaithful("Es waren 13.", "Es waren zwölf.", "de") == ["13"]
+
+
+def test_an_unknown_language_is_guessed_from_its_capitals() -> None:
+    german = (
+        "Nach der Sanierung ist die Köhlbrandbrücke in Hamburg wieder offen; die Arbeiten "
+        "kosteten 3,5 Millionen Euro."
+    )
+    assert unfaithful(german, BRÜCKE, None) == []
+    assert unfaithful(german.replace("Hamburg", "Bremen"), BRÜCKE, None) == ["Bremen"]
+    assert unfaithful("The bridge reopened, said Gavin Newsom.", BRIDGE, None) == [
+        "Gavin",
+        "Newsom",
+    ]
