@@ -113,7 +113,7 @@ def main() -> None:
     nonce = "0123456789"
     plan = Plan()
     ctx_recipient = TemplateRecipient(nonce)
-    env = environment(settings.template_dir)
+    env = environment(settings.template_dir, settings.locale)
     context = template_context(content, settings, plan, ctx_recipient)
     raw_html = env.get_template("issue.html").render(context)
     jinja_html = timed(lambda: env.get_template("issue.html").render(context), 20)

@@ -1,5 +1,6 @@
 """Golden files of the example issue: what `digest preview example` writes, inlined HTML, text
-and the whole message (.eml) a subscriber receives.
+and the whole message (.eml) a subscriber receives; in English, and with `locale = "de"` (the
+same stories in a German issue: its words and dates).
 
 The example runs at a fixed moment with fixed file times and a fixed signing key, so the output
 is stable; only the MIME boundary is random and is normalized. Regenerate after an intended
@@ -24,9 +25,18 @@ GOLDEN = Path(__file__).parent / "golden"
 MOMENT = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("locale", ["en", "de"])
 def test_example_issue_matches_golden_files(
-    example_dir: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example_dir: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, locale: str
 ) -> None:
+    suffix = "" if locale == "en" else f"-{locale}"
+    if locale != "en":
+        config = example_dir / "example.toml"
+        config.write_text(
+            config.read_text().replace(
+                "summary_words = 60", f'summary_words = 60\nlocale = "{locale}"'
+            )
+        )
     monkeypatch.setenv("DIGEST_SECRET_KEY", "golden-test-key-not-secret")
     stamp = (MOMENT.timestamp() - 3600, MOMENT.timestamp() - 3600)
     for index, path in enumerate(sorted((example_dir / "example" / "articles").iterdir())):
@@ -47,9 +57,9 @@ def test_example_issue_matches_golden_files(
             ],
         )
     assert result.exit_code == 0, result.stderr
-    assert_golden(GOLDEN / "example-issue.html", (out_dir / "issue.html").read_bytes())
-    assert_golden(GOLDEN / "example-issue.txt", (out_dir / "issue.txt").read_bytes())
+    assert_golden(GOLDEN / f"example-issue{suffix}.html", (out_dir / "issue.html").read_bytes())
+    assert_golden(GOLDEN / f"example-issue{suffix}.txt", (out_dir / "issue.txt").read_bytes())
     message = re.sub(
         rb"=_digest_[0-9a-f]+", b"=_digest_BOUNDARY", (out_dir / "issue.eml").read_bytes()
     )
-    assert_golden(GOLDEN / "example-issue.eml", message)
+    assert_golden(GOLDEN / f"example-issue{suffix}.eml", message)

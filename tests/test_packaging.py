@@ -20,9 +20,16 @@ def test_templates_are_found_through_the_package() -> None:
         assert any(folder.glob("*.html"))
 
 
-def test_the_wheel_declares_templates_migrations_and_types() -> None:
+def test_the_wheel_declares_templates_migrations_catalogs_and_types() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     data = config["tool"]["setuptools"]["package-data"]["digest"]
-    for pattern in ("templates/**/*", "store/alembic.ini", "store/migrations/versions/*.py"):
+    for pattern in (
+        "templates/**/*",
+        "store/alembic.ini",
+        "store/migrations/versions/*.py",
+        "locale/*/LC_MESSAGES/*.mo",
+        "locale/*/LC_MESSAGES/*.po",
+        "locale/*.pot",
+    ):
         assert pattern in data
         assert list(PACKAGE.glob(pattern)), pattern

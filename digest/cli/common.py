@@ -178,3 +178,18 @@ def print_report(report: dict[str, Any]) -> None:
         )
     for warning in report.get("warnings") or []:
         err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    summaries = report.get("summaries") or {}
+    if summaries.get("summarizer") == "llm" or summaries.get("fallback"):
+        reasons = ", ".join(f"{n} {why}" for why, n in summaries.get("reasons", {}).items())
+        err.print(
+            f"summaries: {summaries.get('model', 0)} by the model "
+            f"({summaries.get('cached', 0)} kept from an earlier build), "
+            f"{summaries.get('fallback', 0)} leads instead" + (f" ({reasons})" if reasons else ""),
+            soft_wrap=True,
+        )
+        for fallback in summaries.get("fallbacks") or []:
+            err.print(
+                f"[yellow]lead used:[/yellow] {fallback['title']}: {fallback['reason']} "
+                f"({fallback['detail']})",
+                soft_wrap=True,
+            )

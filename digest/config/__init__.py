@@ -17,8 +17,10 @@ from digest.config.settings import (
     SourceConfig,
     SourceFilters,
     StoreConfig,
+    SummarizerConfig,
     WebConfig,
     WebhooksConfig,
+    normalize_locale,
     parse_window,
 )
 
@@ -33,9 +35,11 @@ __all__ = [
     "SourceConfig",
     "SourceFilters",
     "StoreConfig",
+    "SummarizerConfig",
     "WebConfig",
     "WebhooksConfig",
     "find_config",
     "load_config",
+    "normalize_locale",
     "parse_window",
 ]

@@ -92,6 +92,16 @@ def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
                     file, f"digests.{name}.provider", f"no provider named {digest.provider!r}"
                 )
             )
+        if digest.summarizer == "llm":
+            missing = [key for key in ("base_url", "model") if not getattr(config.summarizer, key)]
+            if missing:
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        f"digests.{name}.summarizer",
+                        f'"llm" needs {" and ".join(f"summarizer.{key}" for key in missing)}',
+                    )
+                )
         if digest.template and not config.resolve(digest.template).is_dir():
             problems.append(
                 ConfigProblem(

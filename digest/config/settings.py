@@ -33,8 +33,10 @@ __all__ = [
     "SourceConfig",
     "SourceFilters",
     "StoreConfig",
+    "SummarizerConfig",
     "WebConfig",
     "WebhooksConfig",
+    "normalize_locale",
     "parse_window",
 ]
 
@@ -49,6 +51,20 @@ def parse_window(text: str) -> timedelta:
     if not match:
         raise ValueError(f"{text!r} is not a duration like 90m, 36h, 7d or 2w")
     return timedelta(**{_WINDOW_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def normalize_locale(text: str) -> str:
+    """A locale as babel names it ("de_CH", "pt_BR", "en"), from "de-ch", "de_CH" or "DE"."""
+    value = text.strip()
+    if not re.match(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$", value):
+        raise ValueError(f"{text!r} is not a locale like en, de, fr_CA or pt-BR")
+    # lazy: babel's locale data costs ~15 ms to import; only configs that name a locale pay it
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(value.replace("-", "_")))
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"unknown locale {text!r} (try en, de, fr, es, de_CH, en_US...)") from None
 
 
 class _Strict(BaseModel):
@@ -393,6 +409,11 @@ class DigestConfig(_Strict):
     summary_words: int = Field(
         default=60, ge=5, le=500, description="word budget of each story's summary"
     )
+    summarizer: Literal["lead", "llm"] = Field(
+        default="lead",
+        description="lead: each story's lead, cut to summary_words; llm: a model's summary "
+        "([summarizer]), the lead where the model fails or names what the article does not",
+    )
     template: str | None = Field(
         default=None, description="folder of templates that extend the built-in base.html"
     )
@@ -403,7 +424,14 @@ class DigestConfig(_Strict):
     postal_address: str = Field(
         default="", description="postal address in the footer (bulk-sender rules ask for one)"
     )
-    language: str = Field(default="en", description="language of the issue (html lang)")
+    locale: str = Field(
+        default="en",
+        description="language (and region) of the issue: its words (en, de, fr, es shipped; "
+        "others in English), its dates and <html lang>, e.g. de, fr_CA, en_US",
+    )
+    language: str | None = Field(
+        default=None, description="the old name of locale, still read (set locale instead)"
+    )
     size_budget: int = Field(
         default=100_000,
         ge=10_000,
@@ -445,6 +473,35 @@ class DigestConfig(_Strict):
         description="deliver at this hour in each subscriber's own time zone (their `timezone` "
         "attribute, else the digest's); unset: deliver as soon as the issue is frozen",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _language_is_locale(cls, data: object) -> object:
+        """`language` was the first name of `locale`: alone it sets the locale; both must agree."""
+        if not isinstance(data, dict) or data.get("language") is None:
+            return data
+        if data.get("locale") is None:
+            return {**data, "locale": data["language"]}
+        try:
+            same = normalize_locale(str(data["locale"])) == normalize_locale(str(data["language"]))
+        except ValueError:
+            return data  # the locale's own validator says what is wrong
+        if not same:
+            raise ValueError(
+                f"language {data['language']!r} and locale {data['locale']!r} disagree: "
+                "language is the old name of locale, so set locale only"
+            )
+        return data
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return "en" if value == "en" else normalize_locale(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_locale(value)
 
     @field_validator("grace", "approval_deadline")
     @classmethod
@@ -505,6 +562,62 @@ class DigestConfig(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def html_lang(self) -> str:
+        """The locale as <html lang> wants it (BCP 47): de_CH -> de-CH."""
+        return self.locale.replace("_", "-")
+
+
+class SummarizerConfig(_Strict):
+    """The model that writes summaries for digests with summarizer = "llm": any server that
+    speaks OpenAI's chat completions (llama.cpp's llama-server, vLLM, Ollama, a hosted API)."""
+
+    base_url: str | None = Field(
+        default=None,
+        description="the API's root, e.g. http://127.0.0.1:8080/v1 (llama.cpp), "
+        "http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1 (vLLM)",
+    )
+    model: str | None = Field(default=None, description="the model's name as the server knows it")
+    api_key_env: str | None = Field(
+        default=None,
+        description="env var holding the API key, sent as a bearer token (local servers need none)",
+    )
+    words: int | None = Field(
+        default=None,
+        ge=5,
+        le=500,
+        description="word budget of a model's summary (default: the digest's summary_words)",
+    )
+    concurrency: int = Field(
+        default=4, ge=1, le=64, description="requests to the server in flight at once"
+    )
+    timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="seconds one article's summary may take, retries included; then its lead "
+        "is used",
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="retries of a request answered 429 or 5xx, timed out or cut off "
+        "(Retry-After honoured)",
+    )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_names(cls, value: str | None) -> str | None:
+        return _env_name(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8080/v1")
+        return None if value is None else value.rstrip("/")
 
 
 class SendConfig(_Strict):
@@ -604,6 +717,10 @@ class Config(_Strict):
     send: SendConfig = Field(default_factory=SendConfig, description="delivery")
     fetch: FetchConfig = Field(default_factory=FetchConfig, description="gathering's network use")
     log: LogConfig = Field(default_factory=LogConfig, description="logging")
+    summarizer: SummarizerConfig = Field(
+        default_factory=SummarizerConfig,
+        description='the model that writes summaries for digests with summarizer = "llm"',
+    )
     providers: dict[Name, ProviderConfig] = Field(
         default_factory=dict, description="email providers, by name"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -33,7 +34,13 @@ from digest.render import (
 )
 from digest.sources import GatherResult, content_hash, gather, is_remote
 from digest.store import SourceResult, Store, StoredArticle
-from digest.summarize import LeadSummarizer, Summarizer
+from digest.summarize import (
+    ChatSummarizer,
+    LeadSummarizer,
+    Summarizer,
+    SummaryRequest,
+    summary_report,
+)
 from digest.workspace import Extractor, Workspace
 
 log = logging.getLogger(__name__)
@@ -274,8 +281,28 @@ def source_results(
     ]
 
 
-def summarizer_for(digest: DigestConfig) -> Summarizer:
-    return LeadSummarizer()
+def summarizer_for(ws: Workspace, digest: DigestConfig) -> Summarizer:
+    """The digest's summarizer: the lead, or the configured model with its answers kept in
+    the store. A model whose API key variable is unset is not asked: every summary is then
+    the lead, and the report says why."""
+    settings = ws.config.summarizer
+    if digest.summarizer == "lead" or not settings.base_url or not settings.model:
+        return LeadSummarizer()
+    api_key = None
+    if settings.api_key_env:
+        api_key = os.environ.get(settings.api_key_env)
+        if not api_key:
+            return LeadSummarizer(reason="no API key", detail=f"${settings.api_key_env} is not set")
+    return ChatSummarizer(
+        settings.base_url,
+        settings.model,
+        api_key=api_key,
+        words=settings.words,
+        concurrency=settings.concurrency,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        cache=ws.store,
+    )
 
 
 FILTERED = "filtered out by the source's include/exclude filters"
@@ -380,11 +407,20 @@ async def _compose(ws: Workspace, name: str, now: datetime | None) -> Draft:
     if digest.images != "none":
         known_sizes = {i.image: i.image_size for i in gathered.items if i.image and i.image_size}
         image_sizes = await image_sizes_of(ws, selection.chosen, known_sizes)
-    summarizer = summarizer_for(digest)
-    for article in selection.chosen:
-        article.summary = summarizer.summarize(
-            article.lead, words=digest.summary_words, language=article.language
+    requests = [
+        SummaryRequest(
+            article=dedupe_key(a.source, a.key, a.url),
+            title=a.title,
+            text=a.lead,
+            words=digest.summary_words,
+            language=a.language,
         )
+        for a in selection.chosen
+    ]
+    summaries = await summarizer_for(ws, digest).summarize_all(requests)
+    for article, summary in zip(selection.chosen, summaries, strict=True):
+        article.summary = summary.text
+    report["summaries"] = summary_report(digest.summarizer, requests, summaries)
     rendered = RenderCache(ws.home / "cache").render(
         IssueContent(
             issue_id=None,
@@ -442,7 +478,8 @@ def render_settings(config: Config, name: str) -> RenderSettings:
         reply_to=digest.reply_to,
         subject_template=digest.subject,
         postal_address=digest.postal_address,
-        language=digest.language,
+        language=digest.html_lang,
+        locale=digest.locale,
         template_dir=config.resolve(digest.template) if digest.template else None,
         size_budget=digest.size_budget,
         images=digest.images,

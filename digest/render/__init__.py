@@ -8,6 +8,8 @@ context each token landed in. The modules, in the order an issue goes through th
     inputs        IssueContent, RenderSettings: what rendering is given
     environment   what templates see (context, article view, safe links), Jinja and its
                   filters, the subject line: the file to open to change the email
+    i18n          the email's words (gettext catalogs) and dates (babel) in the digest's locale
+    catalogs      `python -m digest.render.catalogs`: extract, merge and compile the catalogs
     placeholders  the recipient placeholder tokens, and checks that templates kept them whole
     inline        premailer CSS inlining, long HTML lines folded, the text part tidied
     fit           render_issue: render once, fitted to the size budget -> RenderedIssue

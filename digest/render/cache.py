@@ -15,6 +15,7 @@ from digest import __version__
 from digest.render.environment import DEFAULT_TEMPLATE_DIR
 from digest.render.fit import render_issue
 from digest.render.frozen import RenderedIssue, article_to_json
+from digest.render.i18n import LOCALE_DIR
 from digest.render.inputs import IssueContent, RenderSettings
 
 __all__ = ["RenderCache", "render_key"]
@@ -29,8 +30,8 @@ class RenderCache:
     A run whose sources all answered 304 composes the same issue as the run before; rendering
     and inlining it again (and importing premailer to do so) would be most of that run's work.
     The key covers everything the output depends on: the content (articles with their
-    summaries, date, extras), the settings, every template file's bytes, and the rendering
-    code's own files (size and modification time), so an edit anywhere renders afresh. One
+    summaries, date, extras), the settings, every template and catalog file's bytes, and the
+    rendering code's own files (size and modification time), so an edit anywhere renders afresh. One
     file per digest; a damaged or foreign file is ignored and replaced.
     """
 
@@ -77,7 +78,7 @@ def render_key(content: IssueContent, settings: RenderSettings) -> str:
         info = path.stat()
         digest.update(f"\0{path.name}:{info.st_size}:{info.st_mtime_ns}".encode())
     folders = [Path(settings.template_dir)] if settings.template_dir else []
-    for folder in [*folders, DEFAULT_TEMPLATE_DIR]:
+    for folder in [*folders, DEFAULT_TEMPLATE_DIR, LOCALE_DIR]:
         for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
             if path.is_file():
                 digest.update(f"\0{path.relative_to(folder)}\0".encode())

@@ -4,7 +4,8 @@ The file to open to change the email: templates live in `DEFAULT_TEMPLATE_DIR` (
 repository's templates/email/, or a digest's own folder in front of it); `template_context` is
 every variable they get, `article_view` each article as they see it, and `environment` the
 filters they may use. Outside text is made safe here: links are limited to absolute http(s),
-and text is autoescaped (Jinja's autoescape is on for HTML).
+and text is autoescaped (Jinja's autoescape is on for HTML). Words and dates follow the
+digest's locale (`digest.render.i18n`): one environment per template folder and locale.
 
 `recipient` is a `TemplateRecipient` (digest.render.placeholders): its fields render as
 placeholder tokens, so only the filters personalization can replay apply to them.
@@ -16,7 +17,6 @@ import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 from digest.errors import RenderError
 from digest.models import Article
+from digest.render.i18n import format_date, install, translations
 from digest.render.inputs import IssueContent, RenderSettings
 from digest.render.placeholders import (
     PLACEHOLDER_FILTERS,
@@ -75,10 +76,11 @@ class Plan:
 
 
 def article_view(
-    a: Article, content: IssueContent, plan: Plan, style: str = "lead"
+    a: Article, content: IssueContent, plan: Plan, style: str = "lead", locale: str = "en"
 ) -> dict[str, Any]:
     """One article as templates see it: links made safe, the image sized, the summary cut
-    when the size budget asks (with `digest.text.cut_to_words`, the summarizer's own cut).
+    when the size budget asks (with `digest.text.cut_to_words`, the summarizer's own cut),
+    the date in the digest's locale.
 
     The picture (`style` lead or thumbnail) is shown only with its size known: width and height
     attributes keep its box while it loads or when the client blocks images, and it is never
@@ -99,7 +101,7 @@ def article_view(
         "title": " ".join(a.title.split()),
         "url": safe_url(a.url),
         "source": content.source_titles.get(a.source, a.source),
-        "date": format_date(a.published) if a.published else "",
+        "date": format_date(a.published, locale) if a.published else "",
         "published": a.published,
         "author": a.author,
         "summary": summary,
@@ -118,17 +120,23 @@ def template_context(
     `more` (the "more stories" list, without images)."""
     count = len(content.articles) if plan.full_count is None else plan.full_count
     full, more = content.articles[:count], content.articles[count:]
-    articles = [article_view(a, content, plan, settings.images) for a in full]
-    more_views = [article_view(a, content, replace(plan, images=False)) for a in more]
+    locale = settings.locale
+    articles = [article_view(a, content, plan, settings.images, locale) for a in full]
+    more_views = [
+        article_view(a, content, replace(plan, images=False), locale=locale) for a in more
+    ]
     preheader = content.preheader or "; ".join(a["title"] for a in (articles + more_views)[:3])
-    why = settings.why_text or (f"You get this email because you subscribed to {settings.title}.")
+    why = settings.why_text or translations(locale, settings.template_dir).gettext(
+        "You get this email because you subscribed to %(title)s."
+    ) % {"title": settings.title}
     return {
         "title": settings.title,
         "digest_name": settings.digest_name,
         "issue_id": content.issue_id,
         "issue_date": content.issue_date,
-        "date": format_date(content.issue_date),
+        "date": format_date(content.issue_date, locale),
         "language": settings.language,
+        "locale": locale,
         "direction": "rtl" if settings.direction == "rtl" else "ltr",
         "preheader": preheader,
         "intro": content.intro,
@@ -184,12 +192,13 @@ def safe_url(url: str | None) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-_ENVS: dict[Path | None, jinja2.Environment] = {}
+_ENVS: dict[tuple[Path | None, str], jinja2.Environment] = {}
 
 
-def environment(template_dir: Path | None) -> jinja2.Environment:
-    """One cached environment per template directory (templates compile once)."""
-    env = _ENVS.get(template_dir)
+def environment(template_dir: Path | None, locale: str = "en") -> jinja2.Environment:
+    """One cached environment per template directory and locale (templates compile once):
+    `_`, `gettext` and `ngettext` translate into the locale, `format_date` writes its dates."""
+    env = _ENVS.get((template_dir, locale))
     if env is not None:
         return env
     if template_dir is not None and not Path(template_dir).is_dir():
@@ -204,13 +213,14 @@ def environment(template_dir: Path | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    install(env, translations(locale, template_dir))
     for name, original in PLACEHOLDER_FILTERS.items():
         env.filters[name] = _placeholder_aware(name, original)
     env.filters["wrap"] = _refusing_placeholders("wrap", wrap_text)
     env.filters["softwrap"] = _refusing_placeholders("softwrap", soft_wrap)
     env.filters["nl2br"] = nl2br
-    env.filters["format_date"] = format_date
-    _ENVS[template_dir] = env
+    env.filters["format_date"] = lambda value: format_date(value, locale)
+    _ENVS[(template_dir, locale)] = env
     return env
 
 
@@ -226,29 +236,6 @@ def _placeholder_aware(name: str, original: Callable[..., Any]) -> Callable[...,
 
     apply.__name__ = f"do_{name}"
     return apply
-
-
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-
-
-def format_date(value: date | datetime | None) -> str:
-    """`26 November 2026`: unambiguous in every English-reading country."""
-    if value is None:
-        return ""
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
 def _refusing_placeholders(what: str, apply: Callable[..., Any]) -> Callable[..., Any]:
@@ -327,7 +314,7 @@ def render_subject(settings: RenderSettings, content: IssueContent, articles: li
     try:
         raw = _SUBJECT_ENV.from_string(settings.subject_template).render(
             title=settings.title,
-            date=format_date(content.issue_date),
+            date=format_date(content.issue_date, settings.locale),
             issue_date=content.issue_date,
             first_headline=clean_value(first),
             articles=articles,

@@ -91,7 +91,7 @@ def _render_once(
     recipient: TemplateRecipient,
 ) -> tuple[str, str]:
     """One Jinja and premailer pass with the plan's choices; template mistakes are RenderErrors."""
-    env = environment(settings.template_dir)
+    env = environment(settings.template_dir, settings.locale)
     ctx = template_context(content, settings, plan, recipient)
     try:
         raw_html = env.get_template("issue.html").render(ctx)

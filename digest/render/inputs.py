@@ -22,7 +22,8 @@ class RenderSettings:
     subject_template: str
     postal_address: str
     why_text: str | None = None
-    language: str = "en"
+    language: str = "en"  # <html lang>, BCP 47 ("de-CH")
+    locale: str = "en"  # words and dates, as babel names it ("de_CH"); see digest.render.locale
     direction: str = "ltr"
     template_dir: Path | None = None
     size_budget: int = 100_000

@@ -10,6 +10,7 @@ Its methods are grouped by domain in mixins, all over SQLAlchemy Core:
     lists        lists, subscribers, memberships: joining and leaving
     feedback     suppressions, provider events, webhook receipts
     audit        what staff did to subscribers and lists, with their reason
+    summaries    a model's summaries, cached per article and prompt
     bulk_import  the CSV import engine (set-based batches; two connections on PostgreSQL)
     db, schema   engines, migrations, driver-level writes; the tables
 """
@@ -35,6 +36,7 @@ from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
 from digest.store.issues import IssueQueries, IssueRow
 from digest.store.ledger import DeliveryRow, LedgerQueries, SubscriberDelivery
 from digest.store.lists import ListQueries, ListRow, MembershipRow, SubscribeOutcome, SubscriberRow
+from digest.store.summaries import SummaryQueries
 from digest.store.users import UserQueries, UserRow
 
 __all__ = [
@@ -72,6 +74,7 @@ class Store(
     FeedbackQueries,
     ImportQueries,
     UserQueries,
+    SummaryQueries,
 ):
     """Queries over one database. Cheap to share: it holds only an engine (a pool)."""
 

@@ -268,3 +268,17 @@ audit = Table(
     Index("ix_audit_subscriber_id", "subscriber_id"),
     Index("ix_audit_at", "at"),
 )
+
+# A model's answers, one per (article, prompt): `key` is a hash of the story's identity and of
+# everything sent to the model (server, model, instructions, text), so a second build of the
+# same issue asks nothing, and a changed lead, model or prompt asks again. The answer is kept
+# as the model gave it; the faithfulness check runs again on every use.
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("article", String(2000), nullable=False),  # the story's dedupe key, for people
+    Column("model", String(200), nullable=False),
+    Column("answer", Text, nullable=False),
+    _ts("created_at", nullable=False),
+)

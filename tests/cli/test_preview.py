@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from digest.cli import app
 from tests.cli.process import run_digest
 from tests.sources.hostile import HostileServer, big_brotli_bomb, stacked_gzip_bomb
+from tests.summarize.fake_chat import FakeChat, Reply, answer, article_of, first_sentence
 
 runner = CliRunner()
 
@@ -111,3 +113,46 @@ def test_compression_bombs_fail_their_source_and_memory_stays_low(
             rf"source failed: {name}: \S+ decompressed response larger than 10 MB", done.stderr
         ), done.stderr
     assert "Night ferry returns" in (tmp_path / "preview" / "issue.txt").read_text()
+
+
+@pytest.mark.slow
+def test_preview_and_run_show_what_the_model_summarized(
+    cfg: str, home: Path, tmp_path: Path
+) -> None:
+    fake = FakeChat().start()
+    try:
+
+        def respond(body: dict[str, Any]) -> Reply:
+            if "Night ferry" in article_of(body):
+                return answer("Captain Ahab says the ferry returns in 2031.")
+            return first_sentence(body)
+
+        fake.respond = respond
+        text = (
+            Path(cfg)
+            .read_text()
+            .replace("summary_words = 60", 'summary_words = 60\nsummarizer = "llm"')
+        )
+        Path(cfg).write_text(
+            text + f'\n[summarizer]\nbase_url = "{fake.base_url}"\nmodel = "tiny-model"\n'
+        )
+        code, _out, err = invoke(
+            "preview", "example", "--config", cfg, "--home", str(home), "--out", str(tmp_path)
+        )
+        assert code == 0, err
+        lines = " ".join(err.split())
+        assert (
+            "summaries: 5 by the model (0 kept from an earlier build), 1 leads instead "
+            "(1 unfaithful)" in lines
+        )
+        assert (
+            "lead used: Night ferry returns after two-year pause: unfaithful (names what the "
+            "article does not: 2031, Ahab)" in lines
+        )
+        asked = fake.calls
+        code, _out, err = invoke("run", "example", "--config", cfg, "--home", str(home))
+        assert code == 0, err
+        assert "summaries: 5 by the model (5 kept from an earlier build)" in " ".join(err.split())
+        assert fake.calls == asked
+    finally:
+        fake.stop()

@@ -6,6 +6,7 @@ import pytest
 
 from digest.config import find_config, load_config, parse_window
 from digest.errors import ConfigError
+from tests.conftest import EXAMPLE
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -159,3 +160,74 @@ def test_an_opml_source_needs_one_list_and_it_must_exist(tmp_path: Path) -> None
     assert any("an opml source needs path or url" in p for p in _problems(both))
     missing = _write(tmp_path, '[sources.r]\nkind = "opml"\npath = "r.opml"\n')
     assert any("sources.r.path: file" in p and "does not exist" in p for p in _problems(missing))
+
+
+def _with_digest_lines(example_dir: Path, *lines: str, tail: str = "") -> Path:
+    """The example with these lines in its digest's table and `tail` after it."""
+    path = example_dir / "example.toml"
+    text = (
+        (EXAMPLE / "example.toml")
+        .read_text()
+        .replace("summary_words = 60", "summary_words = 60\n" + "\n".join(lines))
+    )
+    path.write_text(text + tail)
+    return path
+
+
+def test_a_model_summarizer_needs_a_server_and_a_model(example_dir: Path) -> None:
+    path = _with_digest_lines(example_dir, 'summarizer = "llm"')
+    assert _problems(path) == [
+        f'{path}: digests.example.summarizer: "llm" needs summarizer.base_url and summarizer.model'
+    ]
+    path = _with_digest_lines(
+        example_dir,
+        tail='\n[summarizer]\nbase_url = "http://127.0.0.1:8080/v1/"\nmodel = "qwen2.5-1.5b"\n'
+        'api_key_env = "LLM_KEY"\nconcurrency = 2\ntimeout = 45\nwords = 40\n',
+    )
+    settings = load_config(path).summarizer
+    assert (settings.base_url, settings.model, settings.api_key_env) == (
+        "http://127.0.0.1:8080/v1",
+        "qwen2.5-1.5b",
+        "LLM_KEY",
+    )
+    assert (settings.concurrency, settings.timeout, settings.words, settings.retries) == (
+        2,
+        45.0,
+        40,
+        2,
+    )
+    path = _with_digest_lines(
+        example_dir,
+        'summarizer = "gpt"',
+        tail='\n[summarizer]\nbase_url = "ftp://x"\napi_key_env = "sk-123"\nconcurrency = 0\n',
+    )
+    problems = "\n".join(_problems(path))
+    assert "digests.example.summarizer: Input should be 'lead' or 'llm'" in problems
+    assert "summarizer.base_url: must be an http(s) URL" in problems
+    assert "summarizer.api_key_env: 'sk-123' is not an environment variable name" in problems
+    assert "summarizer.concurrency: Input should be greater than or equal to 1" in problems
+
+
+def test_locale_is_normalized_and_language_still_read(example_dir: Path) -> None:
+    assert load_config(example_dir / "example.toml").digests["example"].locale == "en"
+    for written, locale, lang in [
+        ('locale = "de"', "de", "de"),
+        ('locale = "de-ch"', "de_CH", "de-CH"),
+        ('locale = "pt_BR"', "pt_BR", "pt-BR"),
+        ('language = "fr"', "fr", "fr"),  # the old name alone sets the locale
+        ('language = "es"\nlocale = "es"', "es", "es"),
+    ]:
+        digest = load_config(_with_digest_lines(example_dir, written)).digests["example"]
+        assert (digest.locale, digest.html_lang) == (locale, lang), written
+
+
+def test_bad_or_conflicting_locales(example_dir: Path) -> None:
+    path = _with_digest_lines(example_dir, 'locale = "xx"')
+    assert _problems(path) == [
+        f"{path}: digests.example.locale: unknown locale 'xx' (try en, de, fr, es, de_CH, en_US...)"
+    ]
+    path = _with_digest_lines(example_dir, 'locale = "de"\nlanguage = "en"')
+    assert _problems(path) == [
+        f"{path}: digests.example: language 'en' and locale 'de' disagree: language is the old "
+        "name of locale, so set locale only"
+    ]

@@ -15,9 +15,11 @@ from digest.config import load_config
 from digest.identity import url_key, url_key_v1
 from digest.models import ExtractedArticle
 from digest.pipeline import compose_issue
+from digest.summarize import LeadSummarizer
 from digest.workspace import Workspace
 from tests.extract.helpers import png
 from tests.sources.hostile import HostileServer, rss
+from tests.summarize.fake_chat import FakeChat, Reply, answer, article_of, first_sentence
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LEAD = (
@@ -380,7 +382,7 @@ async def test_items_the_filters_left_out_are_listed_with_why(tmp_path: Path) ->
     path = one_feed_config(tmp_path, "feed.rss", window='"7d"')
     path.write_text(
         path.read_text().replace(
-            'fetch_full = false\n', 'fetch_full = false\nfilters = { exclude = ["sponsored"] }\n'
+            "fetch_full = false\n", 'fetch_full = false\nfilters = { exclude = ["sponsored"] }\n'
         )
     )
     with Workspace.open(load_config(path), tmp_path / "home") as ws:
@@ -395,3 +397,107 @@ async def test_items_the_filters_left_out_are_listed_with_why(tmp_path: Path) ->
             "reason": "filtered out by the source's include/exclude filters",
         }
     ]  # the one older than the window is not listed
+
+
+# -- summaries by a model ----------------------------------------------------------------------
+
+
+def summarizing_config(tmp_path: Path, server: HostileServer, fake: FakeChat, **extra: str) -> Path:
+    path = write_config(tmp_path, server, summarizer='"llm"', summary_words=20)
+    settings = {"base_url": f'"{fake.base_url}"', "model": '"tiny-model"', "timeout": "5", **extra}
+    table = "".join(f"{key} = {value}\n" for key, value in settings.items())
+    path.write_text(path.read_text() + f"\n[summarizer]\n{table}")
+    return path
+
+
+@pytest.fixture
+def fake_chat() -> Iterator[FakeChat]:
+    fake = FakeChat().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.mark.slow
+async def test_a_model_summarizes_and_a_second_build_asks_nothing(
+    tmp_path: Path, server: HostileServer, home: Path, fake_chat: FakeChat
+) -> None:
+    def respond(body: dict[str, Any]) -> Reply:
+        if article_of(body).startswith("alpha story 1\n"):
+            return answer("Mayor Jane Doe closed the fish market for 3 weeks.")
+        return first_sentence(body)
+
+    fake_chat.respond = respond
+    config = load_config(summarizing_config(tmp_path, server, fake_chat))
+    with Workspace.open(config, home) as ws:
+        cold = await compose_issue(ws, "daily")
+        chosen = cold.selection.chosen
+        assert fake_chat.calls == len(chosen) == 5
+        assert cold.report["summaries"] == {
+            "summarizer": "llm",
+            "model": 4,
+            "cached": 0,
+            "fallback": 1,
+            "reasons": {"unfaithful": 1},
+            "fallbacks": [
+                {
+                    "title": "alpha story 1",
+                    "reason": "unfaithful",
+                    "detail": "names what the article does not: 3, Jane, Doe",
+                }
+            ],
+        }
+        for article in chosen:
+            first = article.lead.split(". ")[0] + "."
+            if article.title == "alpha story 1":  # the lead, cut to summary_words
+                assert article.summary == LeadSummarizer().summarize(article.lead, words=20)
+            else:
+                assert article.summary == first
+        assert cold.rendered is not None
+        assert "Jane Doe" not in cold.rendered.html
+        assert chosen[0].summary in " ".join(cold.rendered.text.split())
+
+        warm = await compose_issue(ws, "daily")
+        assert fake_chat.calls == 5  # every answer was kept
+        assert [a.summary for a in warm.selection.chosen] == [a.summary for a in chosen]
+        assert warm.report["summaries"]["cached"] == 4
+        assert warm.report["summaries"]["fallback"] == 1
+
+
+@pytest.mark.slow
+async def test_an_unset_api_key_variable_asks_nothing_and_says_so(
+    tmp_path: Path,
+    server: HostileServer,
+    home: Path,
+    fake_chat: FakeChat,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DIGEST_TEST_LLM_KEY", raising=False)
+    path = summarizing_config(tmp_path, server, fake_chat, api_key_env='"DIGEST_TEST_LLM_KEY"')
+    with Workspace.open(load_config(path), home) as ws:
+        draft = await compose_issue(ws, "daily")
+        summaries = draft.report["summaries"]
+        assert (summaries["model"], summaries["fallback"]) == (0, 5)
+        assert summaries["reasons"] == {"no API key": 5}
+        assert summaries["fallbacks"][0]["detail"] == "$DIGEST_TEST_LLM_KEY is not set"
+        assert fake_chat.calls == 0
+
+        monkeypatch.setenv("DIGEST_TEST_LLM_KEY", "sk-local")
+        draft = await compose_issue(ws, "daily")
+        assert draft.report["summaries"]["model"] == 5
+        assert {r["auth"] for r in fake_chat.requests} == {"Bearer sk-local"}
+
+
+async def test_a_lead_digest_reports_its_summaries_as_leads(workspace: Workspace) -> None:
+    draft = await compose_issue(workspace, "daily")
+    assert draft.report["summaries"] == {
+        "summarizer": "lead",
+        "model": 0,
+        "cached": 0,
+        "fallback": 0,
+        "reasons": {},
+        "fallbacks": [],
+    }
+    assert all(
+        a.summary == LeadSummarizer().summarize(a.lead, words=60, language=a.language)
+        for a in draft.selection.chosen
+    )

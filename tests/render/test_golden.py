@@ -32,3 +32,16 @@ def test_example_issue_matches_golden_files(images: bool) -> None:
     html, text = render_preview(rendered, sample_recipient(1, name="O'Neil & Sons"))
     check_golden(f"preview{suffix}.html", html)
     check_golden(f"preview{suffix}.txt", text)
+
+
+def test_a_german_issue_matches_golden_files() -> None:
+    """The same issue with locale = "de": German words, German dates, <html lang="de">."""
+    settings = sample_settings(locale="de", language="de")
+    rendered = render_issue(sample_content(6), settings, nonce=NONCE)
+    assert lint_email_html(rendered.html) == []
+    check_golden("issue-de.html", rendered.html)
+    check_golden("issue-de.txt", rendered.text)
+    check_golden("subject-de.txt", rendered.subject + "\n")
+    html, text = render_preview(rendered, sample_recipient(1, name="Jürgen Weiß"))
+    check_golden("preview-de.html", html)
+    check_golden("preview-de.txt", text)
