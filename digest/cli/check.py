@@ -6,6 +6,7 @@ A template naming an unknown variable, or a design that would not fit the size b
 
 from __future__ import annotations
 
+import gettext
 import json
 import os
 from typing import TYPE_CHECKING
@@ -92,6 +93,16 @@ def environment_warnings(config: Config) -> list[str]:
                     f"providers.{name}.{key}: ${variable} ({what}) is not set; "
                     f"sending through {name} will fail"
                 )
+    from digest.render.i18n import translations  # lazy: `digest --help` starts without babel
+
+    for name, digest in config.digests.items():
+        template_dir = config.resolve(digest.template) if digest.template else None
+        catalog = translations(digest.locale, template_dir)
+        if not digest.locale.startswith("en") and type(catalog) is gettext.NullTranslations:
+            found.append(
+                f"digests.{name}.locale: no catalog for {digest.locale!r}; the email's own "
+                "words stay English (its dates follow the locale)"
+            )
     return found
 
 

@@ -154,3 +154,16 @@ def test_a_provider_token_unfit_for_a_header_is_refused_without_showing_it(
     assert "abc" not in result.stdout + result.stderr
     fine = runner.invoke(app, ["check", "--config", cfg], env={**env, "TEST_PM_TOKEN": "abc-123"})
     assert fine.exit_code == 0, fine.stderr
+
+
+def test_check_warns_when_a_locale_has_no_catalog(example_dir: Path) -> None:
+    config = example_dir / "example.toml"
+    text = config.read_text()
+    config.write_text(text.replace("[digests.example]\n", '[digests.example]\nlocale = "it"\n'))
+    result = runner.invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 0
+    assert "digests.example.locale: no catalog for 'it'; the email's own words stay English" in (
+        result.stderr
+    )
+    config.write_text(text.replace("[digests.example]\n", '[digests.example]\nlocale = "de"\n'))
+    assert "no catalog" not in runner.invoke(app, ["check", "--config", str(config)]).stderr
