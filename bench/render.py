@@ -51,6 +51,7 @@ def _make_recipients(n: int) -> Iterator[Recipient]:
             name=f"{first} {last}" if i % 5 else "",
             attributes={"city": "Springfield"},
             unsubscribe_url=f"https://digest.example.org/u/{i}.k7Hq2xV9sQpZ",
+            preferences_url=f"https://digest.example.org/preferences/{i}.Jq8vLm2T",
             web_url=f"https://digest.example.org/issues/42?d={i}&s=Yt3bN8",
         )
 

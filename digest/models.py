@@ -100,6 +100,7 @@ class Recipient:
     name: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
     unsubscribe_url: str = ""
+    preferences_url: str = ""  # the subscriber's page: their lists, leave, pause
     web_url: str = ""
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "Firing",
     "Granularity",
     "crontab_trigger",
+    "describe_schedule",
     "granularity_of",
     "next_local_hour",
     "translate_day_of_week",
@@ -120,6 +121,44 @@ def next_local_hour(after: datetime, zone: ZoneInfo, hour: int) -> datetime:
         if candidate >= after:
             return candidate
     raise AssertionError("unreachable: a local hour comes round within two days")
+
+
+_DAY_WORDS = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+
+
+def describe_schedule(expression: str) -> str | None:
+    """The common schedules in words, for sign-up pages ("every Monday at 08:00"); None for
+    the others (steps, ranges of hours, several times a day, chosen months)."""
+    try:
+        minute, hour, day, month, day_of_week = expression.split()
+        if not (minute.isdigit() and hour.isdigit()) or month != "*":
+            return None
+        at = f"at {int(hour):02d}:{int(minute):02d}"
+        if day == "*" and day_of_week == "*":
+            return f"every day {at}"
+        if day == "*":
+            days = translate_day_of_week(day_of_week).split(",")
+            if days == ["mon", "tue", "wed", "thu", "fri"]:
+                return f"every weekday {at}"
+            monday_first = sorted(days, key=lambda d: (_DAY_NAMES.index(d) + 6) % 7)
+            words = [_DAY_WORDS[d] for d in monday_first]
+            listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+            return f"every {listed} {at}"
+        if day_of_week == "*" and day.isdigit():
+            n = int(day)
+            suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+            return f"on the {n}{suffix} of every month {at}"
+    except (ValueError, KeyError):
+        return None
+    return None
 
 
 class Granularity(StrEnum):

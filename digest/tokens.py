@@ -1,8 +1,13 @@
-"""Signed tokens for the links in messages: unsubscribe, web view, opt-in confirmation.
+"""Signed tokens for the links in messages: unsubscribe, preferences, web view, opt-in.
 
 Tokens are signed with a key from the environment (the variable named by `web.secret_env`); when
 it is unset, a random key is created once in `<home>/secret.key` (mode 0600), never in the repo.
-A token binds a subscriber id to a list id and reveals no address.
+A token names ids only (a subscriber, a list, an issue), never an address. Each kind has its
+own salt, so a token of one kind is never valid as another.
+
+Unsubscribe and preferences tokens do not expire: a message read months later must still let
+its reader leave. They are revoked all at once by changing the key. Confirmation tokens carry a
+time stamp and expire with the list's `confirm_window`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class LinkSigner:
         # made once. The serializer would also try to zlib-compress it and re-encode JSON each
         # time, for a token that comes out byte-identical (tests/test_tokens.py checks).
         self._unsubscribe_signer = self._unsubscribe.make_signer(self._unsubscribe.salt)
+        self._preferences = URLSafeSerializer(secret, salt="digest.preferences")
+        self._preferences_signer = self._preferences.make_signer(self._preferences.salt)
         self._issue = URLSafeSerializer(secret, salt="digest.web-view")
         self._confirm = URLSafeTimedSerializer(secret, salt="digest.confirm")
 
@@ -69,6 +76,26 @@ class LinkSigner:
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         ):
             return value[0], value[1]
+        return None
+
+    def preferences_token(self, subscriber_id: int) -> str:
+        """The subscriber's preferences page: every list they are on, so no list id in it."""
+        payload = base64_encode(f"[{int(subscriber_id)}]".encode())
+        return self._preferences_signer.sign(payload).decode()
+
+    def read_preferences_token(self, token: str) -> int | None:
+        """The subscriber id, or None for a forged, truncated or tampered token."""
+        try:
+            value = self._preferences.loads(token)
+        except BadSignature:
+            return None
+        if (
+            isinstance(value, list)
+            and len(value) == 1
+            and isinstance(value[0], int)
+            and not isinstance(value[0], bool)
+        ):
+            return value[0]
         return None
 
     def issue_token(self, issue_id: int) -> str:

@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.schedule import DigestSchedule, Granularity, crontab_trigger, translate_day_of_week
+from digest.schedule import (
+    DigestSchedule,
+    Granularity,
+    crontab_trigger,
+    describe_schedule,
+    translate_day_of_week,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -237,3 +243,26 @@ def test_catch_up_of_a_long_outage_stops_counting_but_still_finds_the_due_firing
     assert plan.truncated
     assert plan.due is not None and plan.due.period == "2026-11-26T12:00+00:00"
     assert plan.missed_count >= 100 and len(plan.missed) == 100
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("0 8 * * MON", "every Monday at 08:00"),
+        ("30 7 * * 1", "every Monday at 07:30"),
+        ("0 18 * * 0,5", "every Friday and Sunday at 18:00"),
+        ("0 6 * * 1,3,5", "every Monday, Wednesday and Friday at 06:00"),
+        ("0 6 * * 1-5", "every weekday at 06:00"),
+        ("5 9 * * *", "every day at 09:05"),
+        ("0 8 1 * *", "on the 1st of every month at 08:00"),
+        ("0 8 22 * *", "on the 22nd of every month at 08:00"),
+        ("0 8 13 * *", "on the 13th of every month at 08:00"),
+        ("*/15 * * * *", None),
+        ("0 8,18 * * *", None),
+        ("0 8 * 1 *", None),
+        ("0 8 1 * MON", None),
+        ("0 8 * * XYZ", None),
+    ],
+)
+def test_common_schedules_are_described_in_words(expression: str, words: str | None) -> None:
+    assert describe_schedule(expression) == words

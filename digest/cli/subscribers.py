@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from digest.cli.common import ConfigOption, HomeOption, err, open_workspace, out, progress
+from digest.dates import utcnow
 from digest.errors import UsageError
 from digest.models import MembershipStatus
 
@@ -133,6 +134,7 @@ def show(
         sent = store.deliveries_to(row.id, limit=10) if row else []
     if row is None and suppression is None and not events:
         raise UsageError(f"{address} is not known")
+    now = utcnow()
     data: dict[str, Any] = {
         "email": address,
         "name": row.name if row else None,
@@ -147,6 +149,9 @@ def show(
                 "reason": m.status_reason,
                 "confirmed": m.confirmed_at.isoformat(timespec="seconds")
                 if m.confirmed_at
+                else None,
+                "paused_until": m.paused_until.isoformat(timespec="seconds")
+                if m.paused_until and m.paused(now)
                 else None,
             }
             for m in memberships
@@ -197,9 +202,10 @@ def show(
     for m in data["lists"]:
         extra = f", {m['reason']}" if m["reason"] else ""
         confirmed = f", confirmed {m['confirmed']}" if m["confirmed"] else ""
+        paused = f", paused until {m['paused_until']}" if m["paused_until"] else ""
         out.print(
             f"  {m['list']}: {m['status']} since {m['since']} "
-            f"(from {m['origin'] or '?'}{extra}{confirmed})",
+            f"(from {m['origin'] or '?'}{extra}{confirmed}{paused})",
             soft_wrap=True,
             markup=False,
         )

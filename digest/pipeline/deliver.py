@@ -43,6 +43,7 @@ def recipient_factory(ws: Workspace, issue_id: int, list_id: int, digest: str = 
 
     def recipient_for(row: DeliveryRow) -> Recipient:
         token = ws.signer.unsubscribe_token(row.subscriber_id, list_id)
+        preferences = ws.signer.preferences_token(row.subscriber_id)
         return Recipient(
             delivery_id=row.id,
             subscriber_id=row.subscriber_id,
@@ -50,6 +51,7 @@ def recipient_factory(ws: Workspace, issue_id: int, list_id: int, digest: str = 
             name=row.name,
             attributes={k: str(v) for k, v in row.attributes.items()},
             unsubscribe_url=f"{base}/unsubscribe/{token}",
+            preferences_url=f"{base}/preferences/{preferences}",
             web_url=web_url,
         )
 

@@ -381,6 +381,7 @@ async def send_test(ws: Workspace, issue_id: int, address: str, by: str) -> str:
         email=address,
         name="",
         unsubscribe_url=f"{base}/desk/",
+        preferences_url=f"{base}/desk/",
         web_url=f"{base}/desk/issues/{issue_id}",
     )
     message = MessageTemplate.build(

@@ -285,7 +285,7 @@ def subscribe_url(ws: Workspace, list_name: str) -> str | None:
     configured = ws.config.lists.get(list_name)
     if configured is None or not configured.signup:
         return None
-    return f"{ws.config.web.base_url}/subscribe?list={quote(list_name)}"
+    return f"{ws.config.web.base_url}/subscribe/{quote(list_name, safe='')}"
 
 
 def settle_drafts(ws: Workspace, name: str, *, now: datetime | None = None) -> list[RunReport]:

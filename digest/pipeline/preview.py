@@ -43,6 +43,7 @@ def sample_recipient(ws: Workspace, name: str) -> Recipient:
         name=row.name if row else "Reader",
         attributes={k: str(v) for k, v in (row.attributes if row else {}).items()},
         unsubscribe_url=f"{base}/unsubscribe/{ws.signer.unsubscribe_token(subscriber_id, list_id)}",
+        preferences_url=f"{base}/preferences/{ws.signer.preferences_token(subscriber_id)}",
         web_url=f"{base}/issues/preview",
     )
 

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 TOKEN_PREFIX = "DgsT"
-RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "web_url")
+RECIPIENT_FIELDS = ("name", "email", "unsubscribe_url", "preferences_url", "web_url")
 # Filters a template may apply to a recipient field; they are replayed per recipient.
 PLACEHOLDER_FILTERS: dict[str, Callable[..., Any]] = {
     "default": jinja_filters.do_default,
@@ -65,7 +65,7 @@ def token_pattern(nonce: str) -> re.Pattern[str]:
 class FieldSpec:
     """One recipient value as a template asked for it: which field, then which filters."""
 
-    field: str  # "name", "email", "unsubscribe_url", "web_url" or "attr:<key>"
+    field: str  # one of RECIPIENT_FIELDS, or "attr:<key>"
     ops: tuple[tuple[Any, ...], ...] = ()  # (filter name, *args)
 
     def encode(self) -> str:
@@ -208,6 +208,10 @@ class TemplateRecipient:
     @property
     def unsubscribe_url(self) -> str:
         return self._field("unsubscribe_url")
+
+    @property
+    def preferences_url(self) -> str:
+        return self._field("preferences_url")
 
     @property
     def web_url(self) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, literal, select, update
+from sqlalchemy import Engine, and_, delete, func, literal, or_, select, update
 
 from digest.dates import utcnow
 from digest.errors import StoreError
@@ -190,8 +190,10 @@ class IssueQueries:
     ) -> int:
         """Freeze the issue and plan its deliveries in one transaction; returns how many.
 
-        One delivery per active member of the list who is not suppressed. The articles are
-        recorded as sent in this digest at the same moment, so no later issue repeats them.
+        One delivery per active member of the list who is neither suppressed nor paused (a
+        member paused now skips this issue; the first one frozen after the pause is theirs).
+        The articles are recorded as sent in this digest at the same moment, so no later issue
+        repeats them.
         With `local_hour`, each delivery waits for that hour in its subscriber's time zone
         (decided in the same transaction, so no sender can pick one up early).
         """
@@ -223,6 +225,7 @@ class IssueQueries:
                 .where(
                     memberships.c.list_id == list_id,
                     memberships.c.status == MembershipStatus.ACTIVE,
+                    or_(memberships.c.paused_until.is_(None), memberships.c.paused_until <= now),
                 )
                 .where(~subscribers.c.email.in_(select(suppressions.c.email)))
             )

@@ -83,8 +83,8 @@ class LedgerQueries:
         Due: sending whose lease expired (its sender died), first and alone, one lease's rows
         (they come back in doubt); else pending (once its not-before time, if any, has come)
         and retry whose time has come.
-        A member who unsubscribed, bounced or complained since the issue was frozen, or whose
-        address is now suppressed, is marked `skipped` instead of being handed out.
+        A member who unsubscribed, bounced, complained or paused since the issue was frozen, or
+        whose address is now suppressed, is marked `skipped` instead of being handed out.
         """
         now = utcnow()
         # Narrow queries rather than one OR: each walks the (issue_id, status) index, so a claim
@@ -122,6 +122,7 @@ class LedgerQueries:
                     subscribers.c.name,
                     subscribers.c.attributes,
                     memberships.c.status.label("membership"),
+                    memberships.c.paused_until,
                     suppressions.c.reason.label("suppressed"),
                 )
                 .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
@@ -140,12 +141,14 @@ class LedgerQueries:
             claimed: list[DeliveryRow] = []
             skipped: list[dict[str, Any]] = []
             for row in rows:
-                if row.membership != MembershipStatus.ACTIVE or row.suppressed is not None:
-                    reason = (
-                        f"suppressed ({row.suppressed})"
-                        if row.suppressed
-                        else f"{row.membership or 'removed'} before sending"
-                    )
+                paused = (as_utc(row.paused_until) or now) > now
+                if row.membership != MembershipStatus.ACTIVE or row.suppressed or paused:
+                    if row.suppressed:
+                        reason = f"suppressed ({row.suppressed})"
+                    elif row.membership == MembershipStatus.ACTIVE:
+                        reason = "paused before sending"
+                    else:
+                        reason = f"{row.membership or 'removed'} before sending"
                     skipped.append({"b_id": row.id, "b_error": reason})
                     continue
                 doubt = as_utc(row.in_doubt_since)

@@ -1,18 +1,20 @@
 """Lists, subscribers and memberships: who gets which list, and how they join and leave.
 
 A membership's status (`MembershipStatus`) says whether one subscriber gets one list. Nothing
-here ever moves someone who left back to `active` unless the caller says so explicitly.
+here ever moves someone who left back to `active` unless the caller says so explicitly. An
+active membership can be paused until a moment (`paused_until`): no issue frozen before then is
+planned for it, and none is sent to it meanwhile.
 Suppressions and what providers report live in `feedback`; bulk imports in `bulk_import`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from digest.dates import utcnow
 from digest.models import MembershipStatus
@@ -54,6 +56,11 @@ class MembershipRow:
     status_reason: str | None
     confirmed_at: datetime | None
     consent_ip: str | None = None
+    paused_until: datetime | None = None  # a past moment means the pause has ended
+
+    def paused(self, now: datetime) -> bool:
+        """Whether issues frozen at `now` skip this membership."""
+        return self.paused_until is not None and self.paused_until > now
 
 
 class ListQueries:
@@ -179,7 +186,12 @@ class ListQueries:
                 conn.execute(
                     update(memberships)
                     .where(memberships.c.id == membership.id)
-                    .values(status=status, status_reason=origin or None, updated_at=now)
+                    .values(
+                        status=status,
+                        status_reason=origin or None,
+                        paused_until=None,  # a pause belongs to the membership that was
+                        updated_at=now,
+                    )
                 )
                 changed = True
             return "updated" if changed else "unchanged"
@@ -275,6 +287,7 @@ class ListQueries:
                 row.status_reason,
                 as_utc(row.confirmed_at),
                 row.consent_ip,
+                as_utc(row.paused_until),
             )
             for row in rows
         ]
@@ -420,6 +433,7 @@ class ListQueries:
                         status_reason="confirmed",
                         confirmed_at=now,
                         consent_ip=client,
+                        paused_until=None,  # a new confirmed sign-up starts unpaused
                         updated_at=now,
                     )
                 )
@@ -435,29 +449,134 @@ class ListQueries:
 
         Frozen issues still sending skip this person: the ledger checks memberships at claim.
         """
-        now = utcnow()
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(memberships.c.id, memberships.c.status, subscribers.c.email)
-                .join(subscribers, subscribers.c.id == memberships.c.subscriber_id)
+            return _leave(conn, list_id, subscriber_id, source=source, reason=reason)
+
+    def unsubscribe_all(self, subscriber_id: int, *, source: str, reason: str) -> list[int]:
+        """Take a subscriber off every list they are on (or asked to join), in one transaction,
+        each recorded as `unsubscribe` does; the lists they left."""
+        with self.engine.begin() as conn:
+            joined = conn.execute(
+                select(memberships.c.list_id)
                 .where(
-                    memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id
+                    memberships.c.subscriber_id == subscriber_id,
+                    memberships.c.status.in_(MembershipStatus.JOINED),
                 )
-            ).first()
-            if row is None:
-                return "unknown"
-            if row.status in MembershipStatus.INACTIVE:
-                return "already"
+                .order_by(memberships.c.list_id)
+            ).scalars()
+            return [
+                int(list_id)
+                for list_id in list(joined)
+                if _leave(conn, list_id, subscriber_id, source=source, reason=reason)
+                == "unsubscribed"
+            ]
+
+    # -- pausing -----------------------------------------------------------------------------
+
+    def pause(
+        self,
+        subscriber_id: int,
+        until: datetime,
+        *,
+        source: str,
+        list_ids: Sequence[int] | None = None,
+    ) -> list[int]:
+        """Pause the subscriber's active memberships (all, or those of `list_ids`) until then.
+
+        Pausing again moves the end. Recorded as a `pause` event; returns the lists paused.
+        """
+        until = as_utc(until) or until
+        with self.engine.begin() as conn:
+            query = select(memberships.c.list_id).where(
+                memberships.c.subscriber_id == subscriber_id,
+                memberships.c.status == MembershipStatus.ACTIVE,
+            )
+            if list_ids is not None:
+                query = query.where(memberships.c.list_id.in_(list_ids))
+            paused = sorted(int(found) for found in conn.execute(query).scalars())
+            if not paused:
+                return []
             conn.execute(
                 update(memberships)
-                .where(memberships.c.id == row.id)
-                .values(status=MembershipStatus.UNSUBSCRIBED, status_reason=reason, updated_at=now)
+                .where(
+                    memberships.c.subscriber_id == subscriber_id,
+                    memberships.c.list_id.in_(paused),
+                )
+                .values(paused_until=until, updated_at=utcnow())
             )
-            add_event(
+            _subscriber_event(
                 conn,
                 source,
-                "unsubscribe",
-                row.email,
-                {"list_id": list_id, "subscriber_id": subscriber_id, "reason": reason},
+                "pause",
+                subscriber_id,
+                {"list_ids": paused, "until": until.isoformat()},
             )
-        return "unsubscribed"
+        return paused
+
+    def resume(self, subscriber_id: int, *, source: str) -> list[int]:
+        """End the subscriber's running pauses now; a `resume` event if any ran. The lists."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            running = sorted(
+                int(found)
+                for found in conn.execute(
+                    select(memberships.c.list_id).where(
+                        memberships.c.subscriber_id == subscriber_id,
+                        memberships.c.paused_until > now,
+                    )
+                ).scalars()
+            )
+            if not running:
+                return []
+            conn.execute(
+                update(memberships)
+                .where(
+                    memberships.c.subscriber_id == subscriber_id,
+                    memberships.c.list_id.in_(running),
+                )
+                .values(paused_until=None, updated_at=now)
+            )
+            _subscriber_event(conn, source, "resume", subscriber_id, {"list_ids": running})
+        return running
+
+
+def _leave(
+    conn: Connection, list_id: int, subscriber_id: int, *, source: str, reason: str
+) -> Literal["unsubscribed", "already", "unknown"]:
+    """One subscriber leaves one list, recorded as an `unsubscribe` event (any pause ends)."""
+    row = conn.execute(
+        select(memberships.c.id, memberships.c.status, subscribers.c.email)
+        .join(subscribers, subscribers.c.id == memberships.c.subscriber_id)
+        .where(memberships.c.list_id == list_id, memberships.c.subscriber_id == subscriber_id)
+    ).first()
+    if row is None:
+        return "unknown"
+    if row.status in MembershipStatus.INACTIVE:
+        return "already"
+    conn.execute(
+        update(memberships)
+        .where(memberships.c.id == row.id)
+        .values(
+            status=MembershipStatus.UNSUBSCRIBED,
+            status_reason=reason,
+            paused_until=None,
+            updated_at=utcnow(),
+        )
+    )
+    add_event(
+        conn,
+        source,
+        "unsubscribe",
+        row.email,
+        {"list_id": list_id, "subscriber_id": subscriber_id, "reason": reason},
+    )
+    return "unsubscribed"
+
+
+def _subscriber_event(
+    conn: Connection, source: str, kind: str, subscriber_id: int, payload: dict[str, Any]
+) -> None:
+    email = conn.execute(
+        select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+    ).scalar()
+    add_event(conn, source, kind, email, {"subscriber_id": subscriber_id, **payload})

@@ -79,6 +79,9 @@ memberships = Table(
     Column("status_reason", Text),
     _ts("confirmed_at"),
     Column("consent_ip", String(64)),
+    # The subscriber paused the list until then: no issue frozen (or sent) before it is theirs.
+    # The status stays `active`; a pause that has ended is just a past moment.
+    _ts("paused_until"),
     UniqueConstraint("list_id", "subscriber_id", name="uq_memberships_list_subscriber"),
     Index("ix_memberships_list_status", "list_id", "status"),
 )

@@ -1,7 +1,9 @@
 """The Starlette app that `digest web` and `digest serve` run, assembled from its route groups.
 
-    signup.py        GET/POST /subscribe, GET/POST /confirm/{token}
+    front.py         GET /, GET /subscribe/{list}          (the digests that take sign-ups)
+    signup.py        POST /subscribe, GET/POST /confirm/{token}
     unsubscribe.py   GET/POST /unsubscribe/{token}        (RFC 8058 one-click)
+    preferences.py   GET/POST /preferences/{token}        (a subscriber's lists, leave, pause)
     views.py         GET /issues/{token}                   ("view in your browser")
     webhooks/        POST /webhooks/{provider}             (bounces, complaints, unsubscribes)
     auth.py          GET/POST /desk/login, POST /desk/logout (sessions, the role check)
@@ -36,9 +38,11 @@ from digest.web.auth import (
 )
 from digest.web.console import UPLOAD_PATH, ConsoleRoutes
 from digest.web.desk import DeskRoutes
+from digest.web.front import FrontRoutes
 from digest.web.health import HealthRoutes, Liveness
 from digest.web.logs import hide_tokens_in_logs
 from digest.web.middleware import BodyLimit, ProtectForms, error_response, wants_json
+from digest.web.preferences import PreferencesRoutes
 from digest.web.signup import SignupRoutes
 from digest.web.site import Site
 from digest.web.unsubscribe import UnsubscribeRoutes
@@ -61,8 +65,10 @@ def create_app(ws: Workspace, *, liveness: Liveness | None = None) -> Starlette:
     site = Site(ws)
     routes = HealthRoutes(site, liveness).routes()
     groups = (
+        FrontRoutes,
         SignupRoutes,
         UnsubscribeRoutes,
+        PreferencesRoutes,
         WebhookRoutes,
         IssueViews,
         AuthRoutes,

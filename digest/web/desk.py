@@ -228,6 +228,7 @@ class DeskRoutes:
             email="reader@example.org",
             name="Reader",
             unsubscribe_url=f"{base}/unsubscribe/preview",
+            preferences_url=f"{base}/preferences/preview",
             web_url=f"{base}/desk/issues/{issue.id}",
         )
 

@@ -118,10 +118,10 @@ class ClientLimiter:
 class ProtectForms:
     """CSRF protection for every form (asgi-csrf: a signed token in a cookie and in the form).
 
-    asgi-csrf lets through a POST that carries no cookie at all (an API client); a desk form is
-    never posted that way by a browser that loaded it, so a cookieless POST to /desk/ is refused
-    here. Webhooks and one-click unsubscribes (RFC 8058: the mail provider posts, no form) are
-    not forms and are left alone.
+    asgi-csrf lets through a POST that carries no cookie at all (an API client); a form of the
+    desk or of a subscriber's preferences page is never posted that way by a browser that loaded
+    it, so a cookieless POST there is refused here. Webhooks and one-click unsubscribes (RFC
+    8058: the mail provider posts, no form) are not forms and are left alone.
 
     asgi-csrf cannot read multipart bodies with python-multipart 0.0.26 and later (the releases
     that fix CVE-2026-40347; simonw/asgi-csrf#38), so a multipart form is accepted only on the
@@ -130,6 +130,7 @@ class ProtectForms:
     """
 
     _EXEMPT = ("/webhooks/", "/unsubscribe/")
+    _COOKIE_REQUIRED = ("/desk/", "/preferences/")
 
     def __init__(
         self, app: ASGIApp, secret: str, secure: bool, uploads: re.Pattern[str] | None = None
@@ -153,7 +154,7 @@ class ProtectForms:
         path = str(scope.get("path", ""))
         headers = dict(scope.get("headers") or [])
         unsafe = scope.get("method") not in ("GET", "HEAD", "OPTIONS")
-        if unsafe and path.startswith("/desk/") and not headers.get(b"cookie"):
+        if unsafe and path.startswith(self._COOKIE_REQUIRED) and not headers.get(b"cookie"):
             await PlainTextResponse("form expired: reload the page", 403)(scope, receive, send)
             return
         multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")

@@ -1,12 +1,12 @@
-"""Sign-up with double opt-in: a form, the POST (form or JSON), the confirmation link.
+"""Sign-up with double opt-in: the POST (form or JSON), the confirmation link.
 
-    GET  /subscribe?list=NAME    the sign-up form
     POST /subscribe              form or JSON; 202 whatever the address's standing
     GET  /confirm/{token}        a page with a button
     POST /confirm/{token}        activates the subscription
 
 The answer to a sign-up is the same for a new, pending, active, unsubscribed or suppressed
-address, so it reveals nothing; confirmation links are signed and expire.
+address, so it reveals nothing; confirmation links are signed and expire. The pages with the
+form (/, /subscribe/{list}) are in front.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from digest.models import Outcome
 from digest.render import build_message
 from digest.subscribers import normalize_email
 from digest.tokens import EXPIRED
+from digest.web.front import signup_page
 from digest.web.middleware import ClientLimiter, csrf_token
 from digest.web.payloads import check_fields, read_json
 from digest.web.site import Site
@@ -42,23 +43,10 @@ class SignupRoutes:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/subscribe", self.subscribe_form, methods=["GET"]),
             Route("/subscribe", self.subscribe, methods=["POST"]),
             Route("/confirm/{token}", self.confirm_page, methods=["GET"]),
             Route("/confirm/{token}", self.confirm, methods=["POST"]),
         ]
-
-    async def subscribe_form(self, request: Request) -> Response:
-        name = request.query_params.get("list", "")
-        configured = self.site.config.lists.get(name)
-        if configured is None or not configured.signup:
-            return self.site.pages.page("invalid.html", 404, reason="list")
-        return self.site.pages.page(
-            "subscribe.html",
-            list_name=name,
-            title=configured.title,
-            csrftoken=csrf_token(request),
-        )
 
     async def subscribe(self, request: Request) -> Response:
         """Same answer (202) whatever the address's standing, so it reveals nothing."""
@@ -81,14 +69,7 @@ class SignupRoutes:
         except EmailNotValidError as exc:
             if wants_json:
                 return JSONResponse({"error": f"invalid address: {exc}"}, 422)
-            return self.site.pages.page(
-                "subscribe.html",
-                422,
-                csrftoken=csrf_token(request),
-                list_name=list_name,
-                title=configured.title,
-                error=str(exc),
-            )
+            return signup_page(self.site, request, list_name, root="", status=422, error=str(exc))
         name = fields.get("name", "")[:200]
         list_id = await asyncio.to_thread(self.site.store.ensure_list, list_name, configured.title)
         outcome, subscriber_id = await asyncio.to_thread(
@@ -113,7 +94,7 @@ class SignupRoutes:
         if wants_json:
             return JSONResponse({"status": "accepted", "message": message}, 202, background=task)
         response = self.site.pages.page(
-            "subscribed.html", 202, title=configured.title, message=message
+            "subscribed.html", 202, title=self.site.reading_title(list_name), message=message
         )
         response.background = task
         return response
@@ -138,7 +119,8 @@ class SignupRoutes:
         token = self.site.signer.confirm_token(subscriber_id, list_id)
         link = f"{self.site.config.web.base_url}/confirm/{token}"
         hours = int(parse_window(configured.confirm_window).total_seconds() // 3600)
-        context = {"title": configured.title, "link": link, "name": name, "hours": hours}
+        title = self.site.reading_title(list_name)
+        context = {"title": title, "link": link, "name": name, "hours": hours}
         text = self.site.pages.render("email/confirm.txt", **context)
         html = self.site.pages.render("email/confirm.html", **context)
         event_id = self.site.store.record_event(

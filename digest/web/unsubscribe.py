@@ -21,7 +21,7 @@ from digest.models import MembershipStatus
 from digest.web.middleware import csrf_token
 from digest.web.site import Site
 
-__all__ = ["ONE_CLICK", "UnsubscribeRoutes"]
+__all__ = ["ONE_CLICK", "UnsubscribeRoutes", "mask"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class UnsubscribeRoutes:
             "unsubscribe.html",
             csrftoken=csrf_token(request),
             title=title,
-            who=_mask(subscriber.email) if subscriber else None,
+            who=mask(subscriber.email) if subscriber else None,
             already=status in MembershipStatus.INACTIVE,
             one_click=ONE_CLICK,
         )
@@ -89,7 +89,7 @@ async def _is_one_click(request: Request) -> bool:
     return values.get("List-Unsubscribe") == ["One-Click"]
 
 
-def _mask(email: str) -> str:
+def mask(email: str) -> str:
     """a***@example.org: enough for the owner to recognize, little for anyone else."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"

@@ -64,8 +64,8 @@ def test_digest_web_serves_the_app(example_dir: Path, home: Path) -> None:
                     ) from None
                 time.sleep(0.1)
         assert response.text == "ok"
-        form = httpx.get(f"http://127.0.0.1:{port}/subscribe", params={"list": "readers"})
-        assert form.status_code == 200 and "Example readers" in form.text
+        form = httpx.get(f"http://127.0.0.1:{port}/subscribe/readers")
+        assert form.status_code == 200 and "Subscribe to The Example Brief" in form.text
         bad = httpx.post(
             f"http://127.0.0.1:{port}/unsubscribe/forged.token",
             content=b"List-Unsubscribe=One-Click",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from digest.cli import app
+from digest.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -112,3 +114,20 @@ def test_usage_errors(example_dir: Path, home: Path) -> None:
     assert code == 2
     code, output = _run(example_dir, home, "subscribers", "export", "readers", "--status", "x")
     assert code == 2
+
+
+def test_show_says_until_when_a_subscriber_paused(example_dir: Path, home: Path) -> None:
+    _run(example_dir, home, "subscribers", "add", "readers", "zoe@example.org")
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(weeks=2)
+    store = open_store(None, home)
+    try:
+        row = store.subscriber_by_email("zoe@example.org")
+        assert row is not None
+        store.pause(row.id, until, source="web")
+    finally:
+        store.close()
+    code, output = _run(example_dir, home, "subscribers", "show", "zoe@example.org")
+    assert code == 0 and f"paused until {until.isoformat()}" in output
+    assert "web pause" in output  # the event, as the subscriber's page recorded it
+    code, output = _run(example_dir, home, "subscribers", "show", "zoe@example.org", "--json")
+    assert json.loads(output)["lists"][0]["paused_until"] == until.isoformat()

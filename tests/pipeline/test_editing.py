@@ -152,7 +152,7 @@ def test_the_web_edition_names_nobody_and_offers_a_subscribe_link(ws: Workspace)
     public = ws.store.get_issue(draft.id).content["public"]
     assert "This copy went to" not in public["html"] and "Unsubscribe" not in public["html"]
     assert "ada@example.org" not in public["html"] and "Ada Lovelace" not in public["html"]
-    assert "https://news.example.org/subscribe?list=readers" in public["html"]
-    assert "https://news.example.org/subscribe?list=readers" in public["text"]
+    assert "https://news.example.org/subscribe/readers" in public["html"]
+    assert "https://news.example.org/subscribe/readers" in public["text"]
     for message in _outbox(ws):
         assert f"https://news.example.org/archive/example/{draft.id}/" in _html(message)

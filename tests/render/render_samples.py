@@ -122,6 +122,7 @@ def sample_recipient(delivery_id: int = 1, **changes: object) -> Recipient:
         name="Ada Lovelace",
         attributes={"city": "Springfield"},
         unsubscribe_url=f"https://digest.example.org/u/{delivery_id}.sig-AbC_9",
+        preferences_url=f"https://digest.example.org/preferences/{delivery_id}.sig-PrF_2",
         web_url=f"https://digest.example.org/issues/42?d={delivery_id}&s=xYz",
     )
     for key, value in changes.items():

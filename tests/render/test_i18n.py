@@ -130,7 +130,8 @@ def test_a_german_issue_has_no_english_words_of_its_own() -> None:
     ):
         assert english not in html.replace(". November 2026", ""), english
     assert "Weitere Artikel" in html and "WEITERE ARTIKEL" in text and "LINKS" in text
-    assert "Abbestellen</a> mit einem Klick oder <a" in html
+    assert "Abbestellen</a> mit einem Klick, <a" in html
+    assert "Ihr Abonnement pausieren oder verwalten</a> oder <a" in html
     assert "Weiterlesen<span" in html
 
 

@@ -79,6 +79,7 @@ def test_substitution_equals_a_direct_render(
         name=name,
         attributes={"city": CITIES[len(name) % len(CITIES)]},
         unsubscribe_url="https://digest.example.org/u/7?a=1&b=<x> ü",
+        preferences_url='https://digest.example.org/p/7?x="1"&y=<2>',
         web_url=" https://digest.example.org/w/über \"q\" 'a'",
     )
     message = template.personalize(recipient)

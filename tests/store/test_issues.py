@@ -1,9 +1,12 @@
 """Issues: the claim per (digest, period), a period recorded as missed, and freezing with the
-delivery plan, on both engines."""
+delivery plan (who is planned: active, unsuppressed, not paused), on both engines."""
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
+
+import time_machine
 
 from digest.store import Store
 from tests.store.helpers import draft_issue
@@ -49,3 +52,20 @@ def test_a_missed_period_is_recorded_with_its_reason_unless_claimed_meanwhile(
     claimed = store.claim_issue("weekly", "2026-W49", "b")
     assert store.record_missed("weekly", "2026-W49", "a", "unreachable") is None
     assert claimed is not None and store.get_issue(claimed).status == "building"
+
+
+def test_a_paused_member_is_not_planned_until_the_pause_has_ended(store: Store) -> None:
+    issue_id, list_id = draft_issue(store, members=3)
+    paused = store.subscriber_by_email("r1@example.org")
+    assert paused is not None
+    now = datetime.now(UTC)
+    assert store.pause(paused.id, now + timedelta(weeks=2), source="web") == [list_id]
+    assert store.freeze_issue(issue_id, "weekly", list_id, []) == 2
+    planned = store.claim_batch(issue_id, list_id, "a", 10, timedelta(minutes=5))
+    assert [r.email for r in planned] == ["r0@example.org", "r2@example.org"]
+    # two weeks and a day later the pause has ended: the next issue is theirs again
+    with time_machine.travel(now + timedelta(weeks=2, days=1), tick=False):
+        later = store.claim_issue("weekly", "2026-W50", "test")
+        assert later is not None
+        store.save_draft(later, subject="S", html="h", text="t", content={}, report={})
+        assert store.freeze_issue(later, "weekly", list_id, []) == 3

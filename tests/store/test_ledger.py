@@ -3,7 +3,7 @@ on both engines."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -120,3 +120,20 @@ def test_a_lost_answer_keeps_the_delivery_in_doubt_until_its_outcome_is_known(
     with store.engine.connect() as conn:
         doubts = conn.execute(select(tables.deliveries.c.in_doubt_since)).scalars().all()
     assert doubts == [None, None]
+
+
+def test_a_member_who_pauses_after_freezing_is_skipped_not_sent(store: Store) -> None:
+    issue_id, list_id = draft_issue(store, members=2)
+    store.freeze_issue(issue_id, "weekly", list_id, [])
+    pausing = store.subscriber_by_email("r0@example.org")
+    assert pausing is not None
+    store.pause(pausing.id, datetime.now(UTC) + timedelta(weeks=1), source="web")
+    claimed = store.claim_batch(issue_id, list_id, "a", 10, timedelta(minutes=5))
+    assert [r.email for r in claimed] == ["r1@example.org"]
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(tables.deliveries.c.email, tables.deliveries.c.error).where(
+                tables.deliveries.c.status == DeliveryStatus.SKIPPED
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [("r0@example.org", "paused before sending")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -13,7 +14,7 @@ from digest.subscribers import import_csv
 def test_lists_schema_is_migrated(store: Store) -> None:
     inspector = inspect(store.engine)
     columns = {column["name"] for column in inspector.get_columns("memberships")}
-    assert {"status_reason", "confirmed_at", "consent_ip"} <= columns
+    assert {"status_reason", "confirmed_at", "consent_ip", "paused_until"} <= columns
     assert "webhook_receipts" in inspector.get_table_names()
 
 
@@ -96,3 +97,86 @@ def test_unsubscribed_members_are_never_resubscribed_silently(store: Store) -> N
     assert store.count_members(list_id) == {"unsubscribed": 1}
     assert store.upsert_subscriber(list_id, "a@example.org", resubscribe=True) == "updated"
     assert store.count_members(list_id) == {"active": 1}
+
+
+def _reader(store: Store, *lists: str) -> tuple[int, list[int]]:
+    ids = [store.ensure_list(name, name.title()) for name in lists]
+    for list_id in ids:
+        store.upsert_subscriber(list_id, "reader@example.org")
+    row = store.subscriber_by_email("reader@example.org")
+    assert row is not None
+    return row.id, ids
+
+
+def test_pause_and_resume_are_kept_and_recorded(store: Store) -> None:
+    subscriber_id, (weekly, daily, left) = _reader(store, "weekly", "daily", "left")
+    store.unsubscribe(left, subscriber_id, source="web", reason="one-click")
+    now = datetime.now(UTC)
+    until = now + timedelta(weeks=3)
+    # only the lists they get are paused; a left list stays as it is
+    assert store.pause(subscriber_id, until, source="web") == [weekly, daily]
+    by_list = {m.list_id: m for m in store.memberships_of(subscriber_id)}
+    assert by_list[weekly].paused_until == until and by_list[weekly].paused(now)
+    assert by_list[weekly].status == "active"
+    assert not by_list[weekly].paused(until)
+    assert by_list[left].paused_until is None
+    # pausing again moves the end; one list alone can be paused
+    assert store.pause(subscriber_id, now + timedelta(weeks=1), source="web", list_ids=[daily])
+    by_list = {m.list_id: m for m in store.memberships_of(subscriber_id)}
+    assert by_list[daily].paused_until == now + timedelta(weeks=1)
+    assert by_list[weekly].paused_until == until
+    assert store.resume(subscriber_id, source="web") == [weekly, daily]
+    assert all(m.paused_until is None for m in store.memberships_of(subscriber_id))
+    assert store.resume(subscriber_id, source="web") == []  # nothing running: no event
+    events = list(reversed(store.events_for("reader@example.org")))
+    assert [e.kind for e in events] == ["unsubscribe", "pause", "pause", "resume"]
+    assert events[1].payload == {
+        "subscriber_id": subscriber_id,
+        "list_ids": [weekly, daily],
+        "until": until.isoformat(),
+    }
+    assert events[3].payload == {"subscriber_id": subscriber_id, "list_ids": [weekly, daily]}
+    assert all(e.provider == "web" for e in events)
+
+
+def test_leaving_every_list_is_recorded_as_each_unsubscribe_and_ends_a_pause(
+    store: Store,
+) -> None:
+    subscriber_id, (weekly, daily) = _reader(store, "weekly", "daily")
+    store.pause(subscriber_id, datetime.now(UTC) + timedelta(weeks=2), source="web")
+    assert store.unsubscribe_all(subscriber_id, source="web", reason="preferences") == [
+        weekly,
+        daily,
+    ]
+    assert store.unsubscribe_all(subscriber_id, source="web", reason="preferences") == []
+    memberships = store.memberships_of(subscriber_id)
+    assert [m.status for m in memberships] == ["unsubscribed", "unsubscribed"]
+    assert [m.paused_until for m in memberships] == [None, None]
+    leaving = [e for e in store.events_for("reader@example.org") if e.kind == "unsubscribe"]
+    assert sorted(e.payload["list_id"] for e in leaving) == [weekly, daily]
+    assert all(
+        e.payload
+        == {
+            "list_id": e.payload["list_id"],
+            "subscriber_id": subscriber_id,
+            "reason": "preferences",
+        }
+        for e in leaving
+    )
+
+
+def test_coming_back_after_leaving_starts_unpaused(store: Store) -> None:
+    subscriber_id, (weekly, daily) = _reader(store, "weekly", "daily")
+    store.pause(subscriber_id, datetime.now(UTC) + timedelta(weeks=4), source="web")
+    # left another way than the store's unsubscribe (a provider's word), the pause stays...
+    store.stop_address("reader@example.org", "unsubscribed", reason="list-unsubscribe (mailgun)")
+    assert all(m.paused_until is not None for m in store.memberships_of(subscriber_id))
+    # ...until the reader signs up again and confirms, or an operator puts them back
+    assert store.request_subscription(weekly, "reader@example.org", double_opt_in=True)[0] == (
+        "confirm"
+    )
+    assert store.confirm_subscription(weekly, subscriber_id)
+    store.upsert_subscriber(daily, "reader@example.org", origin="cli", resubscribe=True)
+    by_list = {m.list_id: m for m in store.memberships_of(subscriber_id)}
+    assert [by_list[weekly].status, by_list[daily].status] == ["active", "active"]
+    assert [by_list[weekly].paused_until, by_list[daily].paused_until] == [None, None]

@@ -44,9 +44,9 @@ def test_the_archive_shows_sent_issues_without_anyones_data(example_dir: Path, h
         assert page.status_code == 200 and "Night ferry returns" in page.text
         for private in ("ada@example.org", "Ada Lovelace", "This copy went to", "Unsubscribe"):
             assert private not in page.text
-        assert "/subscribe?list=readers" in page.text  # a working subscribe link instead
-        subscribe = _get(ws, "/subscribe?list=readers")
-        assert subscribe.status_code == 200
+        assert "/subscribe/readers" in page.text  # a working subscribe link instead
+        subscribe = _get(ws, "/subscribe/readers")
+        assert subscribe.status_code == 200 and "The Example Brief" in subscribe.text
         # the link every subscriber got is this page
         message = next((ws.home / "outbox").glob("*.eml")).read_text()
         assert f"http://127.0.0.1/archive/example/{issue}/" in message
