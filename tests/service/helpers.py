@@ -186,7 +186,7 @@ class TcpProxy:
                     if not data:
                         raise OSError("closed")
                     (other if source is one else one).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the outage closed a socket under select()
             for sock in (one, other):
                 with contextlib.suppress(OSError):
                     sock.close()
