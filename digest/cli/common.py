@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from digest.errors import UsageError
 from digest.progress import SILENT, Progress, Task
@@ -167,17 +168,20 @@ def progress(console: Console | None = None) -> Iterator[Progress]:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    """A build's failed sources, skipped articles and warnings, one line each on stderr."""
+    """A build's failed sources, skipped articles and warnings, one line each on stderr.
+
+    Their text comes from feeds and pages: escaped, so a `[` in it is never read as markup."""
     for source, reason in (report.get("failed_sources") or {}).items():
-        err.print(f"[yellow]source failed:[/yellow] {source}: {reason}", soft_wrap=True)
-    for error in report.get("extraction_errors") or []:
         err.print(
-            "[yellow]skipped article:[/yellow] "
-            f"{error['source']}: {error['item']}: {error['error']}",
-            soft_wrap=True,
+            f"[yellow]source failed:[/yellow] {escape(f'{source}: {reason}')}", soft_wrap=True
         )
+    for error in report.get("extraction_errors") or []:
+        item = str(error["item"])
+        why = str(error["error"]).removeprefix(f"{item}: ")  # a fetch error names its URL already
+        line = f"{error['source']}: {item}: {why}"
+        err.print(f"[yellow]skipped article:[/yellow] {escape(line)}", soft_wrap=True)
     for warning in report.get("warnings") or []:
-        err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True)
     summaries = report.get("summaries") or {}
     if summaries.get("summarizer") == "llm" or summaries.get("fallback"):
         reasons = ", ".join(f"{n} {why}" for why, n in summaries.get("reasons", {}).items())
@@ -188,8 +192,5 @@ def print_report(report: dict[str, Any]) -> None:
             soft_wrap=True,
         )
         for fallback in summaries.get("fallbacks") or []:
-            err.print(
-                f"[yellow]lead used:[/yellow] {fallback['title']}: {fallback['reason']} "
-                f"({fallback['detail']})",
-                soft_wrap=True,
-            )
+            line = f"{fallback['title']}: {fallback['reason']} ({fallback['detail']})"
+            err.print(f"[yellow]lead used:[/yellow] {escape(line)}", soft_wrap=True)

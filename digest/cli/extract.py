@@ -156,7 +156,11 @@ def _dumps(record: dict[str, Any]) -> str:
 
 def _show(record: dict[str, Any], console: Any) -> None:
     if "error" in record:
-        console.print(f"[bold red]{record['target']}[/]: {record['error']}", soft_wrap=True)
+        target, error = record["target"], record["error"]
+        error = error.removeprefix(f"{target}: ")  # a fetch error names its URL already
+        from rich.markup import escape  # lazy: `digest --help` starts without rich
+
+        console.print(f"[bold red]{escape(target)}[/]: {escape(error)}", soft_wrap=True)
         return
     from rich.table import Table  # lazy: `digest --help` starts without it
 

@@ -1,11 +1,13 @@
-"""Progress bars on a terminal, silence elsewhere (cron, pipes, tests)."""
+"""Progress bars on a terminal, silence elsewhere (cron, pipes, tests); reports of a build."""
 
 from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
+from digest.cli import common
 from digest.cli.common import TerminalProgress, progress
 from digest.progress import SILENT
 
@@ -29,3 +31,26 @@ def test_progress_draws_bars_on_a_terminal() -> None:
         drawn = screen.getvalue()
         task.done()
     assert "sending messages" in drawn and "600/1500" in drawn
+
+
+def test_a_report_shows_feed_text_as_it_is_and_each_url_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(common, "err", Console(file=screen, width=300, highlight=False))
+    link = "http://10.0.0.7/a[b]"
+    common.print_report(
+        {
+            "failed_sources": {"gazette": "HTTP 500 [bold]server[/bold] error"},
+            "extraction_errors": [
+                {"source": "feed", "item": link, "error": f"{link}: refused: a private address"}
+            ],
+            "warnings": ["title [red]x[/red] too long"],
+        }
+    )
+    lines = screen.getvalue().splitlines()
+    assert lines == [
+        "source failed: gazette: HTTP 500 [bold]server[/bold] error",
+        f"skipped article: feed: {link}: refused: a private address",
+        "warning: title [red]x[/red] too long",
+    ]

@@ -1,0 +1,378 @@
+"""Rerun the trust issue's attacks against real `digest` processes and say which held.
+
+    .venv/bin/python scripts/attacks.py              every attack
+    .venv/bin/python scripts/attacks.py bomb ssrf    those whose name holds one of these words
+
+Each attack starts `digest` as a real process (this checkout's, in a fresh data directory, as the
+suite's tests/cli/process.py does), feeds it hostile input from a local HTTP server or a file,
+and checks what the issue asks for: the exit code, the one line printed, the process's peak
+memory (from wait4), what reached the outbox. One line per attack; the exit code is 1 when any
+did not hold.
+
+The suite holds a test per point (each fails without its fix); this script is the end-to-end
+rerun of the attacks themselves, slower and louder (bombs of a gigabyte and more).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.cli.process import run_digest  # noqa: E402  (the test helpers live with the tests)
+from tests.sources.hostile import (  # noqa: E402
+    Handler,
+    HostileServer,
+    big_brotli_bomb,
+    rss,
+    stacked_gzip_bomb,
+    story_items,
+)
+
+MEMORY_CEILING_MB = 300
+
+
+@dataclass
+class Outcome:
+    held: bool
+    detail: str
+
+
+Attack = Callable[[Path], Outcome]
+ATTACKS: list[tuple[str, str, Attack]] = []
+
+
+def attack(point: str, name: str) -> Callable[[Attack], Attack]:
+    def register(function: Attack) -> Attack:
+        ATTACKS.append((point, name, function))
+        return function
+
+    return register
+
+
+@dataclass
+class Ran:
+    """What a `digest` process did, and how long it took (whole process)."""
+
+    code: int
+    said: str  # standard output and error together
+    peak_mb: float
+    seconds: float
+
+
+def digest(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> Ran:
+    started = time.monotonic()
+    done = run_digest(*args, env=env, timeout=timeout)
+    return Ran(
+        done.returncode,
+        (done.stdout + done.stderr).strip(),
+        done.peak_mb,
+        time.monotonic() - started,
+    )
+
+
+def configuration(folder: Path, sources: dict[str, str], extra: str = "") -> Path:
+    """A digest `d` over `sources` (name -> URL or path), one reader, the outbox, home in folder."""
+    (folder / "readers.csv").write_text("email,name\nada@example.org,Ada\n")
+    (folder / "feed.xml").write_bytes(rss(story_items(2)))  # a quiet local feed, for "feed.xml"
+    tables = "\n".join(
+        f'[sources.{name}]\nkind = "feed"\nurl = "{url}"\ntimeout = 15\n'
+        for name, url in sources.items()
+    )
+    path = folder / "digest.toml"
+    path.write_text(
+        f"""home = "home"
+[web]
+base_url = "https://news.example.org"
+[providers.outbox]
+kind = "outbox"
+{tables}
+[lists.readers]
+title = "Readers"
+subscribers = "readers.csv"
+[digests.d]
+title = "The Brief"
+sources = {json.dumps(list(sources))}
+list = "readers"
+provider = "outbox"
+from = "The Brief <brief@news.example.org>"
+schedule = "0 8 * * MON"
+window = "3650d"
+postal_address = "1 Quay Street, Hamburg"
+{extra}
+"""
+    )
+    return path
+
+
+@contextlib.contextmanager
+def hostile_server() -> Iterator[HostileServer]:
+    server = HostileServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def web_app(config: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+    """`digest web` on a free port; yields its base URL and the file its stderr goes to."""
+    port = free_port()
+    log = config.parent / "web.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from digest.cli import main; main()",
+                "web",
+                "-c",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            cwd=config.parent,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(base + "/healthz", timeout=1).status_code in (200, 503):
+                        break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError("digest web did not start: " + log.read_text()[-500:])
+            yield base, log
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def mb(value: float) -> str:
+    return f"{value:.0f} MB peak"
+
+
+# -- 1. decompression is capped as it happens ----------------------------------------------------
+
+
+def bomb_route(body: bytes, encoding: str) -> Callable[[Handler], None]:
+    def serve(handler: Handler) -> None:
+        handler.send(200, body, "application/rss+xml", {"Content-Encoding": encoding})
+
+    return serve
+
+
+def preview_of_a_bomb(folder: Path, body: bytes, encoding: str) -> Outcome:
+    with hostile_server() as server:
+        bomb = server.route("/bomb.xml", bomb_route(body, encoding))
+        good = server.static("/good.xml", rss(story_items(2)))
+        config = configuration(folder, {"bomb": bomb, "good": good})
+        done = digest("preview", "d", "-c", str(config), "--out", str(folder / "out"))
+    held = (
+        "larger than" in done.said
+        and done.peak_mb < MEMORY_CEILING_MB
+        and (folder / "out" / "issue.html").exists()
+    )
+    return Outcome(held, f"exit {done.code}, {mb(done.peak_mb)}, the other source's issue written")
+
+
+@attack("13.1", "brotli bomb (1 GB from ~1 KB) in a feed, digest preview")
+def brotli_bomb_preview(folder: Path) -> Outcome:
+    return preview_of_a_bomb(folder, big_brotli_bomb(1), "br")
+
+
+@attack("13.1", "gzip, gzip bomb (1 GB) in a feed, digest preview")
+def stacked_bomb_preview(folder: Path) -> Outcome:
+    return preview_of_a_bomb(folder, stacked_gzip_bomb(1), "gzip, gzip")
+
+
+@attack("13.1", "brotli bomb behind digest extract URL")
+def brotli_bomb_extract(folder: Path) -> Outcome:
+    with hostile_server() as server:
+        bomb = server.route("/page.html", bomb_route(big_brotli_bomb(1), "br"))
+        done = digest("extract", bomb)
+    lines = [line for line in done.said.splitlines() if line.strip()]
+    held = (
+        "larger than" in done.said
+        and done.peak_mb < MEMORY_CEILING_MB
+        and "Traceback" not in done.said
+    )
+    return Outcome(
+        held, f"exit {done.code}, {mb(done.peak_mb)}, said: {lines[-1][:90] if lines else ''}"
+    )
+
+
+# -- 3. no fetch reaches a private network unless the operator allows it ------------------------
+
+
+@attack("13.3", "feed redirecting to 169.254.169.254 (cloud metadata)")
+def redirect_to_metadata(folder: Path) -> Outcome:
+    def redirect(handler: Handler) -> None:
+        handler.send(
+            302, b"", "text/plain", {"Location": "http://169.254.169.254/latest/meta-data/"}
+        )
+
+    with hostile_server() as server:
+        sneaky = server.route("/feed.xml", redirect)
+        good = server.static("/good.xml", rss(story_items(2)))
+        config = configuration(folder, {"sneaky": sneaky, "good": good})
+        done = digest("preview", "d", "-c", str(config), "--out", str(folder / "out"))
+    refused = "169.254.169.254" in done.said and "link-local" in done.said
+    held = refused and (folder / "out" / "issue.html").exists()
+    reason = next((line for line in done.said.splitlines() if "169.254" in line), "")
+    return Outcome(held, f"exit {done.code}; {reason.strip()[:110]}")
+
+
+@attack("13.3", "item link to a private host, fetched for its full text")
+def item_link_to_private_host(folder: Path) -> Outcome:
+    items = story_items(1)
+    items[0]["link"] = "http://10.0.0.7/admin"
+    items[0]["description"] = "Teaser."  # a teaser: its page would be fetched for the full text
+    with hostile_server() as server:
+        feed = server.static("/feed.xml", rss(items))
+        config = configuration(folder, {"feed": feed})
+        done = digest("preview", "d", "-c", str(config), "--out", str(folder / "out"))
+    held = "10.0.0.7" in done.said and "private" in done.said
+    reason = next((line for line in done.said.splitlines() if "10.0.0.7" in line), "")
+    return Outcome(held, f"exit {done.code}; {reason.strip()[:110]}")
+
+
+# -- 4. item HTML is sanitized in bounded time ----------------------------------------------------
+
+
+@attack("13.4", "200,000 nested <div>s in an item body")
+def nested_divs(folder: Path) -> Outcome:
+    depth = 200_000
+    body = "<![CDATA[" + "<div>" * depth + "deep text" + "</div>" * depth + "]]>"
+    items = story_items(2)
+    items[0]["description"] = body
+    with hostile_server() as server:
+        feed = server.static("/feed.xml", rss(items))
+        config = configuration(folder, {"feed": feed})
+        done = digest("preview", "d", "-c", str(config), "--out", str(folder / "out"))
+    held = done.code == 0 and done.seconds < 30 and (folder / "out" / "issue.html").exists()
+    return Outcome(
+        held, f"exit {done.code} in {done.seconds:.1f} s (whole process), {mb(done.peak_mb)}"
+    )
+
+
+# -- 10. bad rows stay bad rows ------------------------------------------------------------------
+
+
+@attack("13.10", "NUL and control characters in CSV rows")
+def control_characters_in_csv(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    rows = folder / "rows.csv"
+    rows.write_bytes(
+        b"email,name\nbea@example.org,Bea\ncarl@example.org,Ca\x00rl\n"
+        b"dana@example.org,Da\x1bna\neve@example.org,Eve\n"
+    )
+    done = digest("subscribers", "import", "readers", str(rows), "-c", str(config))
+    listed = digest("subscribers", "export", "readers", "-c", str(config))
+    held = (
+        done.code == 0
+        and "bea@example.org" in listed.said
+        and "eve@example.org" in listed.said
+        and "carl@example.org" not in listed.said
+        and "Traceback" not in done.said
+    )
+    reasons = [line.strip() for line in done.said.splitlines() if "control" in line.lower()]
+    return Outcome(held, f"exit {done.code}; {'; '.join(reasons)[:120]}")
+
+
+@attack("13.10", "NUL byte and deep JSON posted to /subscribe")
+def bad_signup_bodies(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    deep = "[" * 100_000 + "]" * 100_000
+    with web_app(config) as (base, _log):
+        nul = httpx.post(
+            base + "/subscribe", data={"email": "a\x00@example.org", "list": "readers"}
+        )
+        nested = httpx.post(
+            base + "/subscribe", content=deep, headers={"Content-Type": "application/json"}
+        )
+    held = nul.status_code == 400 and nested.status_code == 400
+    return Outcome(held, f"NUL: {nul.status_code}, 100,000-deep JSON: {nested.status_code}")
+
+
+# -- 12. smaller points ---------------------------------------------------------------------------
+
+
+@attack("13.12", "unsubscribe token in the access log")
+def token_in_access_log(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    token = "WzEsMV0.secretlookingtokenvalue0123"
+    with web_app(config) as (base, log):
+        httpx.get(f"{base}/unsubscribe/{token}")
+        time.sleep(0.3)
+    text = log.read_text()
+    held = token not in text and "/unsubscribe/" in text
+    shown = next((line for line in text.splitlines() if "/unsubscribe/" in line), "")
+    return Outcome(held, f"logged as: {shown.strip()[-70:]}")
+
+
+@attack("13.12", "provider token with a line break, digest check")
+def token_unfit_for_a_header(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    secret = "tok-123\r\nX-Injected: yes"
+    text = config.read_text().replace(
+        '[providers.outbox]\nkind = "outbox"',
+        '[providers.outbox]\nkind = "outbox"\n[providers.pm]\nkind = "postmark"\n'
+        'token_env = "ATTACK_POSTMARK_TOKEN"',
+    )
+    config.write_text(text.replace('provider = "outbox"', 'provider = "pm"'))
+    done = digest("check", "-c", str(config), env={"ATTACK_POSTMARK_TOKEN": secret})
+    held = done.code == 2 and "tok-123" not in done.said and "ATTACK_POSTMARK_TOKEN" in done.said
+    return Outcome(held, f"exit {done.code}; {(done.said.splitlines() or [''])[-1][:110]}")
+
+
+def main(words: list[str]) -> int:
+    chosen = [
+        (point, name, function)
+        for point, name, function in ATTACKS
+        if not words or any(word.lower() in (name + function.__name__).lower() for word in words)
+    ]
+    print(
+        f"{len(chosen)} attacks against `digest` ({sys.version.split()[0]}, "
+        f"{os.cpu_count()} cores); memory ceiling {MEMORY_CEILING_MB} MB"
+    )
+    failed = 0
+    for point, name, function in chosen:
+        with tempfile.TemporaryDirectory(prefix="attack-") as folder:
+            try:
+                outcome = function(Path(folder))
+            except Exception as error:  # an attack that could not run is reported, not held
+                outcome = Outcome(False, f"could not run: {type(error).__name__}: {error}")
+        failed += not outcome.held
+        print(
+            f"{point:6} {'held' if outcome.held else 'FAILED':6} {name}: {outcome.detail}",
+            flush=True,
+        )
+    print(f"{len(chosen) - failed} held, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
