@@ -6,15 +6,13 @@ A template naming an unknown variable, or a design that would not fit the size b
 
 from __future__ import annotations
 
-import gettext
 import json
 import os
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
 
-from digest.cli.common import ConfigOption, JsonOption, err, out
+from digest.cli.common import ConfigOption, JsonOption, err, escape, out
 from digest.errors import ConfigError, RenderError
 
 if TYPE_CHECKING:
@@ -93,7 +91,10 @@ def environment_warnings(config: Config) -> list[str]:
                     f"providers.{name}.{key}: ${variable} ({what}) is not set; "
                     f"sending through {name} will fail"
                 )
-    from digest.render.i18n import translations  # lazy: `digest --help` starts without babel
+    # lazy: `digest --help` starts without babel and gettext
+    import gettext
+
+    from digest.render.i18n import translations
 
     for name, digest in config.digests.items():
         template_dir = config.resolve(digest.template) if digest.template else None

@@ -6,22 +6,21 @@ into one line and an exit code, in one place.
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from digest.errors import UsageError
 from digest.progress import SILENT, Progress, Task
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from digest.workspace import Workspace
 
 __all__ = [
@@ -31,6 +30,7 @@ __all__ = [
     "LogFormatOption",
     "VerboseOption",
     "err",
+    "escape",
     "open_workspace",
     "out",
     "print_report",
@@ -41,8 +41,37 @@ __all__ = [
 
 # Wide enough for tables when output is not a terminal (rich would assume 80 columns).
 _WIDTH = shutil.get_terminal_size((120, 24)).columns
-out = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+
+class _LazyConsole:
+    """A rich `Console` made at its first use, so `digest --help` starts without rich."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself (made now if need be)."""
+        if self._console is None:
+            from rich.console import Console  # lazy: start-up time (rich is ~35 ms)
+
+            self._console = Console(stderr=self._stderr, highlight=False, width=_WIDTH)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+out = cast("Console", _LazyConsole(stderr=False))
+err = cast("Console", _LazyConsole(stderr=True))
+
+
+def escape(text: str) -> str:
+    """`text` with rich markup escaped, so a `[` from a feed or a user is printed as it is."""
+    from rich.markup import escape as rich_escape  # lazy: start-up time
+
+    return rich_escape(text)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -91,6 +120,9 @@ state = _State()
 def setup_logging(verbose: bool = False, log_format: str | None = None) -> None:
     """INFO with -v, else warnings only; -v also asks for tracebacks on errors. Without -v
     and in text, Python's own last-resort handler prints warnings as bare lines."""
+    # lazy: `digest --help` starts without logging
+    import logging
+
     from digest.logs import configure_logging
 
     state.verbose = state.verbose or verbose
@@ -159,6 +191,8 @@ class TerminalProgress(Progress):
 def progress(console: Console | None = None) -> Iterator[Progress]:
     """Progress bars when standard error is a terminal; silence otherwise (cron, pipes)."""
     console = console or err
+    if isinstance(console, _LazyConsole):
+        console = console.get()  # rich's live display keeps the console itself
     if not console.is_terminal:
         yield SILENT
         return

@@ -15,10 +15,9 @@ import traceback
 from typing import Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
-from digest.cli.common import err, state
+from digest.cli.common import err, escape, state
 from digest.errors import ConfigError, DigestError
 
 __all__ = ["DigestGroup", "report_error"]

@@ -11,7 +11,6 @@ an overall deadline (`--deadline`): the targets it did not get to are reported, 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -22,13 +21,13 @@ from urllib.parse import urlsplit
 import typer
 
 from digest.errors import DigestError, ExtractionError
-from digest.models import ExtractedArticle
 from digest.text import DEFAULT_WORDS
 
 if TYPE_CHECKING:
     import httpx
 
     from digest.fetch import Fetcher
+    from digest.models import ExtractedArticle
 
 __all__ = ["extract_command", "extract_target", "probe_fetcher", "register"]
 
@@ -129,6 +128,8 @@ async def _records(
 ) -> None:
     """Emit records in order; a failing target becomes {"target", "error"}; the rest go on,
     until `deadline` seconds have passed: the targets left then are reported as not done."""
+    import asyncio  # lazy: `digest --help` starts without asyncio
+
     loop = asyncio.get_running_loop()
     ends = loop.time() + deadline
     async with probe_fetcher(targets=targets) as fetcher:
@@ -215,6 +216,8 @@ def extract_command(
             sys.stdout.flush()
         else:
             _show(record, console)
+
+    import asyncio  # lazy: `digest --help` starts without asyncio
 
     asyncio.run(_records(targets, words, emit, deadline))
     if as_json:

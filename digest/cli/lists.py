@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
-from digest.models import MembershipStatus
 
 __all__ = ["lists_command", "register"]
 
@@ -19,7 +18,10 @@ def lists_command(
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Every list (configured or stored) with its members by status."""
-    from rich.table import Table  # lazy: `digest --help` starts without it
+    # lazy: `digest --help` starts without them
+    from rich.table import Table
+
+    from digest.models import MembershipStatus
 
     with open_workspace(config, home) as ws:
         loaded, store = ws.config, ws.store

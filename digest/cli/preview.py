@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -42,7 +41,9 @@ def preview(
 
     With no news, the most recent issue is written again (and the command says so).
     """
-    # lazy: `digest --help` starts without the pipeline
+    # lazy: `digest --help` starts without the pipeline and asyncio
+    import asyncio
+
     from digest.pipeline import render_settings, write_preview
     from digest.render import render_report
     from digest.workspace import ensure_folder

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
@@ -21,7 +20,6 @@ from digest.cli.common import (
     setup_logging,
 )
 from digest.errors import UsageError
-from digest.models import IssueStatus
 
 __all__ = ["register", "resume", "run"]
 
@@ -46,7 +44,10 @@ def run(
 
     An approved issue waiting goes out instead; with approval, a draft is built or refreshed.
     """
-    # lazy: `digest --help` starts without the pipeline
+    # lazy: `digest --help` starts without the pipeline and asyncio
+    import asyncio
+
+    from digest.models import IssueStatus
     from digest.pipeline import run_digest, send_approved
 
     setup_logging(verbose)
@@ -109,7 +110,11 @@ def resume(
     verbose: VerboseOption = False,
 ) -> None:
     """Carry on sending issues that were frozen but not finished (after a crash or an outage)."""
-    from digest.pipeline import resume_unfinished  # lazy: `digest --help` starts without it
+    # lazy: `digest --help` starts without the pipeline and asyncio
+    import asyncio
+
+    from digest.models import IssueStatus
+    from digest.pipeline import resume_unfinished
 
     setup_logging(verbose)
     with open_workspace(config, home) as ws, progress() as shown:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Annotated
 
 import typer
@@ -45,7 +43,9 @@ def serve(
     built once and every subscriber gets each issue once. SIGHUP or an edit of the
     configuration file reloads the schedules.
     """
-    # lazy: `digest --help` starts without APScheduler, Starlette and the pipeline
+    # lazy: `digest --help` starts without APScheduler, Starlette, the pipeline and asyncio
+    import asyncio
+
     from digest.service import Service, ServiceOptions
     from digest.web import create_app
 
@@ -91,6 +91,9 @@ def web(
 
 def _service_logging(quiet: bool, log_format: str) -> None:
     """A long-lived process logs INFO (or warnings with -q) as text or JSON lines."""
+    # lazy: `digest --help` starts without logging
+    import logging
+
     from digest.logs import configure_logging
 
     if log_format not in ("text", "json"):

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 import typer
 
 from digest.cli.common import ConfigOption, HomeOption, open_workspace, out
-from digest.dates import utcnow
 
 
 def collect_status(ws: Any, *, last: int = 5, now: datetime | None = None) -> dict[str, Any]:
     """Everything `digest status` shows, as plain data."""
-    # lazy: APScheduler and SQLAlchemy only for this command
+    # lazy: APScheduler, SQLAlchemy and the date parser only for this command
+    from digest.dates import utcnow
     from digest.schedule import DigestSchedule
 
     now = now or utcnow()

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from digest.cli.common import ConfigOption, HomeOption, err, open_workspace, out, progress
-from digest.dates import utcnow
 from digest.errors import UsageError
-from digest.models import MembershipStatus
 
 if TYPE_CHECKING:
     from digest.config import Config
@@ -63,6 +61,7 @@ def add(
         if not sep or not key.strip():
             raise UsageError(f"--attr {item!r} is not key=value")
         attributes[key.strip()] = value.strip()
+    from digest.models import MembershipStatus  # lazy, as above
     from digest.subscribers.manage import add_subscriber, cli_actor  # lazy, as above
 
     address = _email(email)
@@ -123,6 +122,8 @@ def show(
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """One subscriber: lists and statuses, consent, suppression, recent events."""
+    from digest.dates import utcnow  # lazy: `digest --help` starts without the date parser
+
     address = _email(email)
     with open_workspace(config, home) as ws:
         store = ws.store
@@ -313,7 +314,8 @@ def export_command(
     home: HomeOption = None,
 ) -> None:
     """Write a list's members as CSV (it imports back as it is, leavers included)."""
-    # lazy: `digest --help` starts without it
+    # lazy: `digest --help` starts without them
+    from digest.models import MembershipStatus
     from digest.subscribers.manage import audited_export, cli_actor
 
     if status is not None and status not in tuple(MembershipStatus):
