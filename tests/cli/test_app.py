@@ -20,6 +20,13 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.strip() == f"digest {__version__}"
 
 
+def test_python_m_digest_is_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"digest {__version__}", done.stderr
+
+
 def test_h_is_help_everywhere() -> None:
     for args in (["-h"], ["run", "-h"], ["users", "-h"], ["subscribers", "import", "-h"]):
         result = runner.invoke(app, args)
