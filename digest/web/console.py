@@ -33,6 +33,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.errors import UsageError
+from digest.files import private_folder
 from digest.models import MembershipStatus, Role
 from digest.sources.health import source_rows
 from digest.store import UserRow
@@ -220,8 +221,7 @@ class ConsoleRoutes:
 
     def _folder(self, name: str) -> Path:
         """A folder of the data directory for files in passing; old ones are cleared."""
-        folder = self.site.ws.home / name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(self.site.ws.home / name)
         cutoff = time.time() - UPLOAD_KEPT_SECONDS
         for old in folder.glob("*.csv"):
             if old.stat().st_mtime < cutoff:
