@@ -123,7 +123,8 @@ class ConsoleRoutes:
 
     @desk_page(Role.OPERATOR)
     async def export(self, request: Request, user: UserRow) -> Response:
-        """The list as CSV (it imports back as it is); the export is audited."""
+        """The list as CSV, safe to open in a spreadsheet (it imports back as it is); the
+        export is audited."""
         name = request.path_params["list"]
         status = request.query_params.get("status") or None
         if status is not None and status not in tuple(MembershipStatus):
