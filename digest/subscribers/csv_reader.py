@@ -144,9 +144,11 @@ class _Layout:
     def row(self, line: int, row: list[str]) -> RawRow | None:
         """The row's values; None for a row of empty cells. (Hot: no generators here.)"""
         cells = [cell.strip() for cell in row]
-        if not any(cells):
+        joined = "".join(cells)  # taking a ' off changes nothing the checks below look for
+        if not joined:
             return None
-        cells = [c[1:] if c[:1] == "'" and PROTECTED.match(c) else c for c in cells]
+        if "'" in joined:
+            cells = [c[1:] if c[:1] == "'" and PROTECTED.match(c) else c for c in cells]
         width = self.width
         if len(cells) > width:
             if any(cells[width:]):
@@ -156,7 +158,7 @@ class _Layout:
         name = cells[self.name] if self.name is not None else ""
         if not name and self.name_parts:
             name = " ".join([cells[i] for i in self.name_parts if cells[i]])
-        if _CONTROL.search("".join(cells)) or _BREAK.search(cells[self.email] + name):
+        if _CONTROL.search(joined) or _BREAK.search(cells[self.email] + name):
             return RawRow(line, problem=self._control_problem(cells, name))
         return RawRow(
             line,
