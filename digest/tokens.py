@@ -116,6 +116,8 @@ def _create_key(key_file: Path) -> str:
     except FileExistsError:
         found = _read_key(key_file)
         return found if found else _replace_empty_key(key_file)
+    except OSError:  # a file system without hard links: rename in, one process at a time
+        return _replace_empty_key(key_file)
     finally:
         temporary.unlink(missing_ok=True)
     _sync_folder(key_file.parent)
@@ -123,8 +125,8 @@ def _create_key(key_file: Path) -> str:
 
 
 def _replace_empty_key(key_file: Path) -> str:
-    """Replace an empty key file, one process at a time: each re-reads it under the lock, so
-    only the first replaces it and all end with the same key."""
+    """Replace an empty (or missing) key file, one process at a time: each re-reads it under
+    the lock, so only the first replaces it and all end with the same key."""
     folder = os.open(key_file.parent, os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)

@@ -100,6 +100,21 @@ def test_an_empty_key_file_counts_as_absent_and_is_replaced(tmp_path: Path) -> N
     assert load_secret("DIGEST_TEST_KEY", tmp_path) == key
 
 
+@pytest.mark.usefixtures("umask_zero", "no_key_env")
+def test_without_hard_links_the_key_is_renamed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as on some network file systems
+
+    monkeypatch.setattr(os, "link", no_links)
+    key = load_secret("DIGEST_TEST_KEY", tmp_path)
+    assert (tmp_path / KEY_FILE).read_text(encoding="utf-8") == key
+    assert _mode(tmp_path / KEY_FILE) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE]
+    assert load_secret("DIGEST_TEST_KEY", tmp_path) == key
+
+
 @pytest.mark.usefixtures("no_key_env")
 def test_a_short_key_file_is_refused_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / KEY_FILE).write_text("x" * (MIN_KEY_BYTES - 1) + "\n", encoding="utf-8")
