@@ -296,7 +296,7 @@ def run_digest(work: Path, plan: dict[str, Any], label: str, max_articles: int) 
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "DIGEST_SECRET_KEY": "bench-secret-key-0123456789",
+        "DIGEST_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
     }
     setup, _, done = timed(digest_command(config, home, "db", "upgrade"), env=env, cwd=ROOT)
     if done.returncode:

@@ -2,6 +2,7 @@
 
 Tokens are signed with a key from the environment (the variable named by `web.secret_env`); when
 it is unset, a random key is created once in `<home>/secret.key` (mode 0600), never in the repo.
+A key shorter than 32 bytes is refused, from either place (`load_secret`).
 A token names ids only (a subscriber, a list, an issue), never an address. Each kind has its
 own salt, so a token of one kind is never valid as another.
 
@@ -13,6 +14,7 @@ time stamp and expire with the list's `confirm_window`.
 from __future__ import annotations
 
 import enum
+import fcntl
 import hashlib
 import hmac
 import os
@@ -27,19 +29,126 @@ from itsdangerous import (
     base64_encode,
 )
 
+from digest.errors import ConfigError, ConfigProblem
+from digest.files import create_private_file, private_folder
+
+KEY_FILE = "secret.key"
+MIN_KEY_BYTES = 32  # a shorter key can be guessed offline from any one signed link
+_MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
 
 def load_secret(env_name: str, home: Path) -> str:
+    """The link-signing key: the environment variable's value, else `<home>/secret.key`, made
+    once if absent.
+
+    A key shorter than MIN_KEY_BYTES is refused (ConfigError, exit 2), wherever it comes from.
+    The file is made atomically (a temporary file written and synced, then linked in: the first
+    process wins, the others read its key), so processes starting together on a fresh data
+    directory share one key. An empty file (an interrupted start of an older version) counts
+    as absent and is replaced under a lock on the data directory.
+    """
     if value := os.environ.get(env_name):
+        _check_length(value, f"${env_name}", "set a longer key")
         return value
-    key_file = home / "secret.key"
-    if key_file.exists():
-        return key_file.read_text(encoding="utf-8").strip()
-    home.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(key)
+    private_folder(home)
+    key_file = home / KEY_FILE
+    key = _read_key(key_file)
+    if key is None:
+        key = _create_key(key_file)
+    elif not key:
+        key = _replace_empty_key(key_file)
+    _check_length(
+        key,
+        str(key_file),
+        "delete the file to have a new one made (links already "
+        "sent stop working) or put a longer key in it",
+    )
     return key
+
+
+def _check_length(key: str, where: str, remedy: str) -> None:
+    size = len(key.encode("utf-8"))
+    if size < MIN_KEY_BYTES:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    where,
+                    "",
+                    f"the link-signing key is {size} bytes, at least {MIN_KEY_BYTES} are needed: "
+                    f"{remedy} (make one with {_MAKE_ONE})",
+                )
+            ]
+        )
+
+
+def _read_key(key_file: Path) -> str | None:
+    """The key in the file ("" when it is empty), or None when there is no file."""
+    try:
+        data = key_file.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigProblem(str(key_file), "", f"cannot read: {exc.strerror}")]
+        ) from None
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError([ConfigProblem(str(key_file), "", "not UTF-8 text")]) from None
+
+
+def _write_temporary(key_file: Path, key: str) -> Path:
+    """The key in a synced 0600 file beside `key_file`, ready to be linked or renamed in."""
+    temporary = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(create_private_file(temporary, exclusive=True), "w", encoding="utf-8") as out:
+        out.write(key)
+        out.flush()
+        os.fsync(out.fileno())
+    return temporary
+
+
+def _create_key(key_file: Path) -> str:
+    """Make a key; when another process made one first, use that one."""
+    key = secrets.token_urlsafe(48)
+    temporary = _write_temporary(key_file, key)
+    try:
+        os.link(temporary, key_file)  # fails if the file exists: the first writer wins
+    except FileExistsError:
+        found = _read_key(key_file)
+        return found if found else _replace_empty_key(key_file)
+    except OSError:  # a file system without hard links: rename in, one process at a time
+        return _replace_empty_key(key_file)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _sync_folder(key_file.parent)
+    return key
+
+
+def _replace_empty_key(key_file: Path) -> str:
+    """Replace an empty (or missing) key file, one process at a time: each re-reads it under
+    the lock, so only the first replaces it and all end with the same key."""
+    folder = os.open(key_file.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        found = _read_key(key_file)
+        if found:
+            return found
+        key = secrets.token_urlsafe(48)
+        temporary = _write_temporary(key_file, key)
+        os.replace(temporary, key_file)
+        os.fsync(folder)
+        return key
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the new directory entry durable (a crash must not leave the key file empty)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 class LinkSigner:

@@ -23,6 +23,7 @@ from typing import Protocol
 from digest.config import Config, ProviderConfig
 from digest.errors import UsageError
 from digest.fetch import USER_AGENT, Fetcher
+from digest.files import private_folder
 from digest.models import ExtractedArticle
 from digest.progress import SILENT, Progress
 from digest.send import Transport, make_transport
@@ -66,13 +67,17 @@ def resolve_home(explicit: Path | None, config: Config) -> Path:
     return config.resolve(config.home or DEFAULT_HOME)
 
 
-def ensure_folder(path: Path, what: str) -> Path:
+def ensure_folder(path: Path, what: str, *, private: bool = False) -> Path:
     """Create the folder if needed; one that cannot be made is a usage error naming `what`
-    (the data directory, `--out`...), never a traceback."""
+    (the data directory, `--out`...), never a traceback. A `private` one (the data directory)
+    is created 0700."""
     if path.exists() and not path.is_dir():
         raise UsageError(f"{what} {path}: not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        if private:
+            private_folder(path)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{what} {path}: cannot create the folder ({exc.strerror})") from None
     return path
@@ -106,7 +111,9 @@ class Workspace:
         migrate: bool = True,
     ) -> Workspace:
         """Open the store (migrating it unless told not to) and the link signer."""
-        store = open_store(config.store.url, ensure_folder(home, "data directory"), migrate=migrate)
+        store = open_store(
+            config.store.url, ensure_folder(home, "data directory", private=True), migrate=migrate
+        )
         try:
             signer = LinkSigner(load_secret(config.web.secret_env, home))
         except BaseException:

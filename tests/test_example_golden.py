@@ -37,7 +37,7 @@ def test_example_issue_matches_golden_files(
                 "summary_words = 60", f'summary_words = 60\nlocale = "{locale}"'
             )
         )
-    monkeypatch.setenv("DIGEST_SECRET_KEY", "golden-test-key-not-secret")
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "golden-test-key-not-secret-0123456789")
     stamp = (MOMENT.timestamp() - 3600, MOMENT.timestamp() - 3600)
     for index, path in enumerate(sorted((example_dir / "example" / "articles").iterdir())):
         os.utime(path, (stamp[0] - index * 60, stamp[1] - index * 60))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,22 @@ def test_transports_and_the_extractor_are_passed_in(example_dir: Path, home: Pat
         assert ws.extractor is mine
     with Workspace.open(config, home) as ws:
         assert ws.extractor is extract  # the real one, loaded on first use
+
+
+def test_the_data_directory_is_0700_and_the_database_0600_whatever_the_umask(
+    example_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIGEST_SECRET_KEY", raising=False)
+    home = tmp_path / "fresh" / "var"
+    config = load_config(example_dir / "example.toml")
+    previous = os.umask(0)
+    try:
+        with Workspace.open(config, home) as ws:
+            ws.store.ensure_list("readers")  # a write: the WAL file exists while open
+            files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in home.iterdir()}
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert files["digest.db"] == 0o600 and files["digest.db-wal"] == 0o600
+    assert files["secret.key"] == 0o600
+    assert set(files.values()) == {0o600}, files

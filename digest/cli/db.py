@@ -20,7 +20,7 @@ def db_upgrade(config: ConfigOption = None, home: HomeOption = None) -> None:
     from digest.workspace import ensure_folder, resolve_home
 
     loaded = load_config(config)
-    directory = ensure_folder(resolve_home(home, loaded), "data directory")
+    directory = ensure_folder(resolve_home(home, loaded), "data directory", private=True)
     store = open_store(loaded.store.url, directory)  # migrates
     try:
         out.print(f"store at revision {store.revision()}")

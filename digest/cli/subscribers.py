@@ -310,10 +310,19 @@ def export_command(
         typer.Option(help="only this status (active, pending, unsubscribed, bounced, complained)"),
     ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="file (default: stdout)")] = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="write every value verbatim (by default a cell starting with = + - @, a tab "
+            "or CR gets a ' so a spreadsheet shows it as text; import takes it off again)",
+        ),
+    ] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Write a list's members as CSV (it imports back as it is, leavers included)."""
+    """Write a list's members as CSV, safe to open in a spreadsheet (it imports back as it is,
+    leavers included)."""
     # lazy: `digest --help` starts without them
     from digest.models import MembershipStatus
     from digest.subscribers.manage import audited_export, cli_actor
@@ -324,7 +333,7 @@ def export_command(
     with open_workspace(config, home) as ws:
         list_id = _list_id(ws.config, ws.store, list_name)
         count = audited_export(
-            ws.store, list_id, out_file or sys.stdout, actor=cli_actor(), status=only
+            ws.store, list_id, out_file or sys.stdout, actor=cli_actor(), status=only, raw=raw
         )
     err.print(f"{count} members of {list_name} exported")
 

@@ -165,8 +165,8 @@ class WebConfig(_Strict):
     )
     secret_env: str = Field(
         default="DIGEST_SECRET_KEY",
-        description="environment variable holding the key that signs links; if unset, a random "
-        "key is kept in <home>/secret.key",
+        description="environment variable holding the key that signs links (at least 32 bytes); "
+        "if unset, a random key is kept in <home>/secret.key",
     )
     unsubscribe_mailto: str | None = Field(
         default=None, description="address for mailto: List-Unsubscribe, if any"

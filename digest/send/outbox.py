@@ -1,7 +1,8 @@
 """The outbox transport: each message as an RFC 5322 `.eml` file, for offline runs and tests.
 
 A file is named after its delivery id and written atomically (temporary file, then rename), so
-a batch written again after a crash replaces the same files instead of adding copies.
+a batch written again after a crash replaces the same files instead of adding copies. The
+files are 0600 and a folder the outbox creates 0700: they hold subscribers' addresses.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from digest.files import create_private_file, private_folder
 from digest.models import Outcome, OutgoingMessage, SendResult
 
 
@@ -26,12 +28,12 @@ class OutboxTransport:
         return self.directory / f"{delivery_id:09d}.eml"
 
     def _write(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_folder(self.directory)
         results = []
         for message in messages:
             final = self.path_for(message.delivery_id)
             temporary = final.with_suffix(".tmp")
-            with open(temporary, "wb") as handle:
+            with os.fdopen(create_private_file(temporary), "wb") as handle:
                 handle.write(message.mime)
                 handle.flush()
                 os.fsync(handle.fileno())

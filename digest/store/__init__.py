@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from digest.files import private_folder
 from digest.store import schema as tables  # for tests and benches that set up rows by hand
 from digest.store.articles import ArticleQueries, CachedSource, SourceResult, StoredArticle
 from digest.store.audit import AuditQueries, AuditRow
@@ -31,7 +32,14 @@ from digest.store.bulk_import import (
     ImportSession,
     SplitImport,
 )
-from digest.store.db import as_utc, current_revision, default_url, make_engine, upgrade
+from digest.store.db import (
+    as_utc,
+    create_private_database,
+    current_revision,
+    default_url,
+    make_engine,
+    upgrade,
+)
 from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
 from digest.store.issues import IssueQueries, IssueRow
 from digest.store.ledger import DeliveryRow, LedgerQueries, SubscriberDelivery
@@ -101,8 +109,9 @@ class Store(
 def open_store(url: str | None, home: Path, *, migrate: bool = True) -> Store:
     """Open (and by default migrate) the store named by `url`, else SQLite under `home`."""
     if url is None:
-        home.mkdir(parents=True, exist_ok=True)
+        private_folder(home)
         url = default_url(home)
+    create_private_database(url)
     engine = make_engine(url)
     if migrate:
         upgrade(engine)

@@ -3,16 +3,19 @@ the writes that go straight through the driver on bulk paths."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, ExceptionContext, create_engine, event, text
+from sqlalchemy import Connection, Engine, ExceptionContext, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from digest.errors import StoreError, StoreUnavailableError, UsageError
+from digest.files import create_private_file
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -178,6 +181,30 @@ class BulkWriter:
 
 def default_url(home: Path) -> str:
     return f"sqlite:///{(home / 'digest.db').resolve()}"
+
+
+def create_private_database(url: str) -> None:
+    """Create a SQLite database file as 0600 before SQLite would (0644 less the umask): it
+    holds every subscriber's address. SQLite gives its -wal and -shm files the same mode. An
+    existing file, an in-memory or URI database, or another engine is left alone."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # make_engine says what is wrong with it
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or "uri" in parsed.query
+    ):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return  # SQLite opens it, or says the folder is missing
+    with contextlib.suppress(FileExistsError):  # another process made it first
+        os.close(create_private_file(path, exclusive=True))
 
 
 # Seconds a PostgreSQL connection attempt may take before the store counts as unreachable. The

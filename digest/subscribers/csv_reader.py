@@ -5,7 +5,8 @@ line), the delimiter by counting (comma, semicolon or tab), and the header by wh
 row holds an address. A row that cannot be read comes back with its problem, never raises: one
 stray quote costs one row, not the rest of the file; nor does a NUL byte or another control
 character (the row is skipped with the character and the column named: PostgreSQL refuses NUL
-in text, and an address or a name goes into message headers).
+in text, and an address or a name goes into message headers). A cell the export protected from
+spreadsheets (`'=...`) is read back without its `'` (`unprotect_cell`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-__all__ = ["EMAIL_HEADERS", "RawRow", "read_rows"]
+__all__ = [
+    "EMAIL_HEADERS",
+    "FORMULA_TRIGGERS",
+    "PROTECTED",
+    "RawRow",
+    "read_rows",
+    "unprotect_cell",
+]
 
 EMAIL_HEADERS = {
     "email",
@@ -43,6 +51,17 @@ MAX_RECORD_LINES = 50  # a quoted field running over more lines is an unterminat
 # it is what Windows-1252 punctuation becomes through the Latin-1 fallback.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BREAK = re.compile(r"[\t\n\r]")  # fine in a quoted note, not in an address or a name
+# A cell a spreadsheet would run as a formula starts with one of these (a tab or CR can hide
+# one); the export puts `'` before it, and before any run of `'`s followed by one, so that
+# taking exactly one `'` off here gives back every value as it was (`unprotect_cell`).
+FORMULA_TRIGGERS = "=+-@\t\r"
+PROTECTED = re.compile(r"'+[=+\-@\t\r]")
+
+
+def unprotect_cell(cell: str) -> str:
+    """The value behind a cell the export protected from spreadsheets (`'=1+1` is `=1+1`,
+    `''=x` is `'=x`); any other cell as it is, a lone leading `'` included."""
+    return cell[1:] if cell[:1] == "'" and PROTECTED.match(cell) else cell
 
 
 def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
@@ -95,7 +114,7 @@ class _Layout:
 
     @classmethod
     def from_header(cls, row: list[str]) -> _Layout | None:
-        lowered = [_CONTROL.sub("", cell).strip().lower() for cell in row]
+        lowered = [unprotect_cell(_CONTROL.sub("", cell).strip()).lower() for cell in row]
         email = next((i for i, c in enumerate(lowered) if c in EMAIL_HEADERS), None)
         if email is None:
             email = next((i for i, c in enumerate(lowered) if "mail" in c or "correo" in c), None)
@@ -125,8 +144,11 @@ class _Layout:
     def row(self, line: int, row: list[str]) -> RawRow | None:
         """The row's values; None for a row of empty cells. (Hot: no generators here.)"""
         cells = [cell.strip() for cell in row]
-        if not any(cells):
+        joined = "".join(cells)  # taking a ' off changes nothing the checks below look for
+        if not joined:
             return None
+        if "'" in joined:
+            cells = [c[1:] if c[:1] == "'" and PROTECTED.match(c) else c for c in cells]
         width = self.width
         if len(cells) > width:
             if any(cells[width:]):
@@ -136,7 +158,7 @@ class _Layout:
         name = cells[self.name] if self.name is not None else ""
         if not name and self.name_parts:
             name = " ".join([cells[i] for i in self.name_parts if cells[i]])
-        if _CONTROL.search("".join(cells)) or _BREAK.search(cells[self.email] + name):
+        if _CONTROL.search(joined) or _BREAK.search(cells[self.email] + name):
             return RawRow(line, problem=self._control_problem(cells, name))
         return RawRow(
             line,

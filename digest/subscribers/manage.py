@@ -204,8 +204,11 @@ def audited_export(
     *,
     actor: str,
     status: MembershipStatus | None = None,
+    raw: bool = False,
 ) -> int:
     """`export_csv`, with the act in the audit log (addresses leaving the system are noted)."""
-    count = export_csv(store, list_id, out, status=status)
-    store.audit(actor, "export", list_id=list_id, members=count, status=str(status or "all"))
+    count = export_csv(store, list_id, out, status=status, raw=raw)
+    store.audit(
+        actor, "export", list_id=list_id, members=count, status=str(status or "all"), raw=raw
+    )
     return count

@@ -33,6 +33,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.errors import UsageError
+from digest.files import private_folder
 from digest.models import MembershipStatus, Role
 from digest.sources.health import source_rows
 from digest.store import UserRow
@@ -122,7 +123,8 @@ class ConsoleRoutes:
 
     @desk_page(Role.OPERATOR)
     async def export(self, request: Request, user: UserRow) -> Response:
-        """The list as CSV (it imports back as it is); the export is audited."""
+        """The list as CSV, safe to open in a spreadsheet (it imports back as it is); the
+        export is audited."""
         name = request.path_params["list"]
         status = request.query_params.get("status") or None
         if status is not None and status not in tuple(MembershipStatus):
@@ -220,8 +222,7 @@ class ConsoleRoutes:
 
     def _folder(self, name: str) -> Path:
         """A folder of the data directory for files in passing; old ones are cleared."""
-        folder = self.site.ws.home / name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(self.site.ws.home / name)
         cutoff = time.time() - UPLOAD_KEPT_SECONDS
         for old in folder.glob("*.csv"):
             if old.stat().st_mtime < cutoff:

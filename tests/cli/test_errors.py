@@ -71,3 +71,19 @@ def test_a_failed_job_exits_1_with_one_line(cfg: str, home: Path, tmp_path: Path
     result = runner.invoke(app, ["status", "--config", cfg, "--home", str(home)])
     assert result.exit_code == 1, result.output
     assert _one_line(result.stderr).startswith("error: ")
+
+
+@pytest.mark.parametrize("where", ["environment", "file"])
+def test_a_short_signing_key_is_one_line_and_exit_2(
+    cfg: str, home: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "environment":
+        monkeypatch.setenv("DIGEST_SECRET_KEY", "too-short-a-key")
+        expected = "error: $DIGEST_SECRET_KEY: the link-signing key is 15 bytes"
+    else:
+        monkeypatch.delenv("DIGEST_SECRET_KEY", raising=False)
+        (home / "secret.key").write_text("too-short-a-key\n", encoding="utf-8")
+        expected = f"error: {home / 'secret.key'}: the link-signing key is 15 bytes"
+    result = runner.invoke(app, ["status", "--config", cfg, "--home", str(home)])
+    assert result.exit_code == 2
+    assert _one_line(result.stderr).startswith(expected)

@@ -131,3 +131,21 @@ def test_show_says_until_when_a_subscriber_paused(example_dir: Path, home: Path)
     assert "web pause" in output  # the event, as the subscriber's page recorded it
     code, output = _run(example_dir, home, "subscribers", "show", "zoe@example.org", "--json")
     assert json.loads(output)["lists"][0]["paused_until"] == until.isoformat()
+
+
+def test_export_is_safe_for_a_spreadsheet_unless_raw(example_dir: Path, home: Path) -> None:
+    args = ["subscribers", "add", "readers", "x@example.org", "--name", "=1+1"]
+    code, output = _run(example_dir, home, *args, "--attr", "phone=+47 555")
+    assert code == 0, output
+    safe, raw = home / "safe.csv", home / "raw.csv"
+    code, output = _run(example_dir, home, "subscribers", "export", "readers", "--out", str(safe))
+    assert code == 0, output
+    row = safe.read_text(encoding="utf-8").splitlines()[1]
+    assert row.startswith("x@example.org,'=1+1,active,") and row.endswith(",cli,'+47 555")
+    args = ["subscribers", "export", "readers", "--out", str(raw), "--raw"]
+    code, output = _run(example_dir, home, *args)
+    assert code == 0, output
+    row = raw.read_text(encoding="utf-8").splitlines()[1]
+    assert row.startswith("x@example.org,=1+1,active,") and row.endswith(",cli,+47 555")
+    code, output = _run(example_dir, home, "subscribers", "import", "readers", str(safe), "--json")
+    assert code == 0 and json.loads(output)["unchanged"] == 1  # the quotes come off again

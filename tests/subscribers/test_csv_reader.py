@@ -101,3 +101,12 @@ def test_control_characters_cost_their_row_and_are_named_not_shown(tmp_path: Pat
         (11, "h@example.org"),
     ]
     assert rows[0].attributes == {"plan": "pro"} and rows[4].attributes == {"plan": "two\nlines"}
+
+
+def test_a_cell_protected_from_spreadsheets_is_read_without_its_quote(tmp_path: Path) -> None:
+    data = "email,name,phone,note\n'-ann@example.org,'=Ann,'+47 555,'''@x\nb@example.org,'Bo,',''\n"
+    rows = list(read_rows(write_file(tmp_path, data)))
+    assert [(r.email, r.name, r.attributes) for r in rows] == [
+        ("-ann@example.org", "=Ann", {"phone": "+47 555", "note": "''@x"}),
+        ("b@example.org", "'Bo", {"phone": "'", "note": "''"}),  # no trigger after: kept
+    ]

@@ -184,6 +184,16 @@ async def test_export_is_the_list_as_csv_and_is_audited(
     assert refused.status_code == 400
 
 
+async def test_the_export_is_safe_to_open_in_a_spreadsheet(
+    operator: httpx.AsyncClient, ws: Workspace
+) -> None:
+    ws.store.upsert_subscriber(_readers(ws), "eve@example.org", name='=HYPERLINK("x")')
+    answer = await operator.get("/desk/lists/readers/export.csv")
+    assert answer.status_code == 200
+    [row] = [line for line in answer.text.splitlines() if line.startswith("eve@")]
+    assert row.startswith('eve@example.org,"\'=HYPERLINK(""x"")",active,')
+
+
 async def test_find_a_subscriber_and_change_their_lists_with_a_reason(
     operator: httpx.AsyncClient, ws: Workspace
 ) -> None:
