@@ -19,11 +19,13 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,6 +226,39 @@ def brotli_bomb_extract(folder: Path) -> Outcome:
     )
 
 
+# -- 2. the signing key is never weak -----------------------------------------------------------
+
+
+@attack("13.2", "four digest processes starting together on a fresh data directory")
+def processes_racing_for_the_key(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    env = {"DIGEST_SECRET_KEY": ""}  # unset: the key file is made
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda _: digest("status", "-c", str(config), env=env), range(4)))
+    key = folder / "home" / "secret.key"
+    mode = stat.S_IMODE(key.stat().st_mode) if key.exists() else 0
+    home_mode = stat.S_IMODE((folder / "home").stat().st_mode)
+    held = (
+        all(run.code == 0 for run in runs)
+        and len(key.read_bytes().strip()) >= 32
+        and mode == 0o600
+        and home_mode == 0o700
+        and [p.name for p in key.parent.iterdir() if p.name.startswith(("secret", ".secret"))]
+        == ["secret.key"]
+    )
+    codes = ",".join(str(run.code) for run in runs)
+    return Outcome(held, f"exits {codes}; key file {mode:o}, home {home_mode:o}, one key file")
+
+
+@attack("13.2", "a 16-byte signing key in the environment")
+def short_key(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    done = digest("status", "-c", str(config), env={"DIGEST_SECRET_KEY": "0123456789abcdef"})
+    lines = done.said.splitlines()
+    held = done.code == 2 and len(lines) == 1 and "32" in done.said
+    return Outcome(held, f"exit {done.code}; {lines[-1][:110] if lines else ''}")
+
+
 # -- 3. no fetch reaches a private network unless the operator allows it ------------------------
 
 
@@ -276,6 +311,33 @@ def nested_divs(folder: Path) -> Outcome:
     return Outcome(
         held, f"exit {done.code} in {done.seconds:.1f} s (whole process), {mb(done.peak_mb)}"
     )
+
+
+# -- 5. exports are safe to open in a spreadsheet ---------------------------------------------
+
+
+@attack("13.5", "formulas in subscriber fields, exported then imported back")
+def formulas_in_exports(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    rows = folder / "rows.csv"
+    rows.write_text(
+        'email,name\nbea@example.org,"=HYPERLINK(""http://evil.example/"",""x"")"\n'
+        "carl@example.org,+1 555 0100\ndana@example.org,@SUM(A1)\n"
+    )
+    digest("subscribers", "import", "readers", str(rows), "-c", str(config))
+    exported = folder / "export.csv"
+    done = digest("subscribers", "export", "readers", "-c", str(config), "--out", str(exported))
+    text = exported.read_text() if exported.exists() else ""
+    again = digest("subscribers", "import", "readers", str(exported), "-c", str(config))
+    held = (
+        done.code == 0
+        and "'=HYPERLINK" in text
+        and "'+1 555" in text
+        and "'@SUM" in text
+        and "0 updated" in again.said
+    )
+    last = (again.said.splitlines() or [""])[-1]
+    return Outcome(held, f"cells start with ' in the export; import again: {last[:80]}")
 
 
 # -- 10. bad rows stay bad rows ------------------------------------------------------------------
