@@ -203,11 +203,14 @@ def same_site(request: Request, base_url: str) -> bool:
     a client that is not a browser (or an old one), which no other site can steer. The site is
     the configured `web.base_url`, or the host the request was sent to (the browser sets Host,
     a page cannot), so the app answers its own pages on any name it is reached by. "null" (a
-    sandboxed frame, a file) is not this site.
+    sandboxed frame, a file, or a page whose referrer policy is no-referrer) counts only where
+    the browser itself says the request is same-origin (Sec-Fetch-Site, which pages cannot set).
     """
     origin = request.headers.get("origin")
     if origin is None:
         return True
+    if origin.strip() == "null":
+        return request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin"
     given = _origin(origin)
     own = (_origin(base_url), _origin(f"{request.url.scheme}://{request.headers.get('host', '')}"))
     return given is not None and given in own

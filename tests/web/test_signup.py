@@ -455,3 +455,41 @@ async def test_a_cross_site_origin_is_refused(
         assert api.json() == {"error": "sign up from this site's own pages"}
     else:
         assert None not in stored and len(_sent(ws)) == 2
+
+
+@pytest.mark.parametrize(
+    ("fetch_site", "status"),
+    [("same-origin", 202), ("cross-site", 403), ("same-site", 403), (None, 403)],
+)
+async def test_origin_null_counts_only_where_the_browser_says_same_origin(
+    make_ws: Callable[..., Workspace], fetch_site: str | None, status: int
+) -> None:
+    """A page under no-referrer posts `Origin: null`, its own site included; Sec-Fetch-Site
+    is the browser's word, which no page can set."""
+    ws = make_ws()
+    headers = {"Origin": "null"} | ({"Sec-Fetch-Site": fetch_site} if fetch_site else {})
+    async with _client(ws) as client:
+        answer = await client.post(
+            "/subscribe", data={"email": "n@example.org", "list": "readers"}, headers=headers
+        )
+    assert answer.status_code == status
+    assert (ws.store.subscriber_by_email("n@example.org") is not None) == (status == 202)
+
+
+async def test_pages_with_the_sign_up_form_send_their_origin_with_it(
+    make_ws: Callable[..., Workspace],
+) -> None:
+    """Under no-referrer a browser posts `Origin: null` even to the form's own site (Chromium
+    did, and the sign-up was refused); same-origin still gives other sites no referrer."""
+    ws = make_ws()
+    async with _client(ws) as client:
+        pages = [
+            await client.get(path)
+            for path in ("/", "/subscribe/readers", "/subscribe?list=readers")
+        ]
+        confirm = await client.get("/confirm/forged.token")
+    async with _client(ws) as client:  # no CSRF cookie: an API client
+        invalid = await client.post("/subscribe", data={"email": "x", "list": "readers"})
+    assert [p.status_code for p in pages] == [200, 200, 200] and invalid.status_code == 422
+    assert {p.headers["referrer-policy"] for p in [*pages, invalid]} == {"same-origin"}
+    assert confirm.headers["referrer-policy"] == "no-referrer"  # a token in its URL
