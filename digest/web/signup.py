@@ -43,9 +43,10 @@ __all__ = ["SignupRoutes", "confirmation_sender"]
 
 log = logging.getLogger(__name__)
 
-# What a sign-up may be sent as: the encodings of an HTML form, and JSON for API clients. A
-# page on another site can post the first three without asking (text/plain included, which is
-# why "json" somewhere in the header is not enough), so Origin is checked as well.
+# What a sign-up may be sent as: the encodings of an HTML form, and JSON (the media type
+# exactly; parameters such as charset aside) for API clients. A page on another site can post
+# forms and text/plain without asking a browser's leave (and `text/plain; x=json` once passed
+# for JSON here), so Origin is checked as well.
 _ACCEPTED = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
 
 
