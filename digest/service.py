@@ -540,6 +540,9 @@ class Service:
             log_level="warning",
             log_config=None,  # uvicorn's events go through Digest's handler (text or JSON)
             lifespan="auto",
+            # the app reads X-Forwarded-For itself, from the proxies web.trusted_proxies names;
+            # uvicorn's rewrite (on by default for 127.0.0.1) would hide which peer sent it
+            proxy_headers=False,
         )
         server = _QuietServer(config)
         self._server = server

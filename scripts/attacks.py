@@ -343,6 +343,105 @@ def formulas_in_exports(folder: Path) -> Outcome:
 # -- 10. bad rows stay bad rows ------------------------------------------------------------------
 
 
+# -- 6 and 7. sign-up: no mail bombs, no relayed text, consent -----------------------------------
+
+
+def outbox_messages(folder: Path, expect: int = 0) -> list[bytes]:
+    """The .eml files written so far (confirmations go out after the answer: wait a little)."""
+    outbox = folder / "home" / "outbox"
+    for _ in range(40):
+        found = sorted(outbox.glob("*.eml")) if outbox.exists() else []
+        if len(found) > expect:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)  # one more, if the limit let one through
+    return [path.read_bytes() for path in sorted(outbox.glob("*.eml"))] if outbox.exists() else []
+
+
+@attack("13.6", "40 sign-ups of one address from 40 clients behind the proxy, and a restart")
+def signup_mail_bomb(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"}, extra="")
+    text = config.read_text().replace(
+        'base_url = "https://news.example.org"',
+        'base_url = "https://news.example.org"\ntrusted_proxies = ["127.0.0.1"]',
+    )
+    config.write_text(text)
+    spam = "Cheap pills at spam.example.net"
+    statuses = []
+    for round_ in range(2):  # the second is a restarted process on the same store
+        with web_app(config) as (base, _log):
+            for n in range(20):
+                answer = httpx.post(
+                    base + "/subscribe",
+                    data={"email": "victim@example.org", "list": "readers", "name": spam},
+                    headers={"X-Forwarded-For": f"198.51.{round_}.{n}"},
+                )
+                statuses.append(answer.status_code)
+            sent = outbox_messages(folder)
+    relayed = any(b"spam.example" in message for message in sent)
+    held = statuses == [202] * 40 and len(sent) == 1 and not relayed
+    return Outcome(
+        held,
+        f"answers {sorted(set(statuses))}, {len(sent)} message(s) sent, name relayed: {relayed}",
+    )
+
+
+@attack("13.6", "X-Forwarded-For forged by a client with no proxy configured")
+def forged_forwarded_for(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    with web_app(config) as (base, _log):
+        statuses = [
+            httpx.post(
+                base + "/subscribe",
+                json={"email": f"r{n}@example.org", "list": "readers"},
+                headers={"X-Forwarded-For": f"6.6.6.{n}"},
+            ).status_code
+            for n in range(7)
+        ]
+    held = statuses[:5] == [202] * 5 and statuses[5:] == [429, 429]
+    return Outcome(held, f"answers {statuses} (a client's burst is 5)")
+
+
+@attack("13.7", "a sign-up posted by another site (Origin, text/plain JSON)")
+def cross_site_signup(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    body = b'{"email": "victim@example.org", "list": "readers"}'
+    with web_app(config) as (base, _log):
+        form = httpx.post(
+            base + "/subscribe",
+            data={"email": "victim@example.org", "list": "readers"},
+            headers={"Origin": "https://evil.example"},
+        )
+        plain = httpx.post(
+            base + "/subscribe", content=body, headers={"Content-Type": "text/plain"}
+        )
+        sent = outbox_messages(folder)
+    done = digest("subscribers", "show", "victim@example.org", "-c", str(config))
+    held = form.status_code == 403 and plain.status_code == 415 and sent == []
+    return Outcome(
+        held,
+        f"cross-site form: {form.status_code}, text/plain: {plain.status_code}, "
+        f"{len(sent)} sent; show: {(done.said.splitlines() or [''])[0][:50]}",
+    )
+
+
+@attack("13.7", "a list that says nothing takes double opt-in; single opt-in warned")
+def consent_by_default(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"})
+    with web_app(config) as (base, _log):
+        answer = httpx.post(
+            base + "/subscribe", json={"email": "new@example.org", "list": "readers"}
+        )
+        sent = outbox_messages(folder)
+    config.write_text(
+        config.read_text() + '\n[lists.walk-in]\ntitle = "W"\ndouble_opt_in = false\n'
+    )
+    checked = digest("check", "-c", str(config))
+    warned = "lists.walk-in.double_opt_in" in checked.said
+    held = answer.status_code == 202 and len(sent) == 1 and b"/confirm/" in sent[0] and warned
+    return Outcome(held, f"{len(sent)} confirmation sent; check warns: {warned}")
+
+
 @attack("13.10", "NUL and control characters in CSV rows")
 def control_characters_in_csv(folder: Path) -> Outcome:
     config = configuration(folder, {"feed": "feed.xml"})

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import time_machine
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
@@ -378,6 +379,33 @@ async def test_the_web_app_runs_in_the_same_loop(
         async with httpx.AsyncClient() as client:
             answer = await client.get(f"http://127.0.0.1:{service.bound_port}/")
         assert answer.text == "digests: brief"
+
+    await running(service, body)
+
+
+async def test_the_web_app_sees_the_peer_not_what_x_forwarded_for_claims(
+    tmp_path: Path, workspaces: Callable[..., Workspace]
+) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default; the app decides itself
+    (web.trusted_proxies), so the server must hand it the peer as it is."""
+    ws = workspaces(write_config(tmp_path / "config"))
+
+    def factory(workspace: Workspace, **_: object) -> Starlette:
+        async def peer(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(request.client.host if request.client else "")
+
+        return Starlette(routes=[Route("/", peer)])
+
+    options = ServiceOptions(port=0, web=True, catch_up=False, poll_interval=0.2)
+    service = Service(ws, app_factory=factory, options=options)
+
+    async def body() -> None:
+        async with httpx.AsyncClient() as client:
+            answer = await client.get(
+                f"http://127.0.0.1:{service.bound_port}/",
+                headers={"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https"},
+            )
+        assert answer.text == "127.0.0.1"
 
     await running(service, body)
 

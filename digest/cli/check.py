@@ -31,7 +31,7 @@ def check(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     loaded = load_config(config)
     if problems := secret_problems(loaded.providers):
         raise ConfigError(problems)  # one line each, naming the variable, never its value
-    warnings = environment_warnings(loaded)
+    warnings = environment_warnings(loaded) + consent_warnings(loaded)
     samples: dict[str, list[str]] = {}
     errors: list[str] = []
     for name in loaded.digests:
@@ -105,6 +105,17 @@ def environment_warnings(config: Config) -> list[str]:
                 "words stay English (its dates follow the locale)"
             )
     return found
+
+
+def consent_warnings(config: Config) -> list[str]:
+    """Lists that take sign-ups without asking the address's owner (single opt-in): anyone
+    can put anyone's address on them, and a list built that way is not one of consent."""
+    return [
+        f"lists.{name}.double_opt_in: false, and the list takes sign-ups (signup = true): "
+        "anyone can put anyone's address on it without a confirmation"
+        for name, mailing_list in config.lists.items()
+        if mailing_list.signup and not mailing_list.double_opt_in
+    ]
 
 
 def summarize_config(config: Config) -> None:

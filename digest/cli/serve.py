@@ -77,15 +77,15 @@ def web(
         _service_logging(False, log_format or state.log_format or ws.config.log.format)
         app = create_app(ws)
         err.print(f"serving on http://{host}:{port} (links in messages: {ws.config.web.base_url})")
-        # X-Forwarded-For is believed only when configured, and then only from a proxy on
-        # this machine (uvicorn's default; FORWARDED_ALLOW_IPS widens it).
         uvicorn.run(
             app,
             host=host,
             port=port,
             log_level="info",
             log_config=None,  # uvicorn's events go through Digest's handler (text or JSON)
-            proxy_headers=ws.config.web.trust_forwarded_for,
+            # the app reads X-Forwarded-For itself, from the proxies web.trusted_proxies names;
+            # uvicorn's rewrite would hide which peer sent it
+            proxy_headers=False,
         )
 
 

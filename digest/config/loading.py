@@ -162,8 +162,8 @@ def _cross_check(config: Config, file: str) -> list[ConfigProblem]:
                     ConfigProblem(
                         file,
                         f"lists.{name}.confirm_provider",
-                        "double opt-in needs a provider to send confirmations "
-                        "(set it, or send a digest to this list)",
+                        "double opt-in needs a provider to send confirmations (set it, "
+                        "send a digest to this list, or close its sign-up: signup = false)",
                     )
                 )
             elif not mailing_list.confirm_from and not senders:

@@ -8,6 +8,7 @@ is never ignored. Secrets never live here: providers name the environment variab
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import re
 from datetime import timedelta
 from email.utils import parseaddr
@@ -191,9 +192,22 @@ class WebConfig(_Strict):
         le=4096 * 1_048_576,
         description="largest CSV file an operator may upload to import from the desk",
     )
-    trust_forwarded_for: bool = Field(
-        default=False,
-        description="take the client address from X-Forwarded-For (only behind a proxy you run)",
+    signup_confirm_every: str = Field(
+        default="1h",
+        description="at most one confirmation message per address in this time (90m, 1h, 1d...), "
+        "whoever asks; a sign-up over the limit gets the same answer and nothing is sent",
+    )
+    signup_confirm_per_day: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="at most this many confirmation messages per address in 24 hours",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDR blocks of your reverse proxies; a request from one of "
+        "them is taken to come from the right-most X-Forwarded-For hop not in this list. "
+        "Empty: X-Forwarded-For is ignored",
     )
     webhooks: WebhooksConfig = Field(
         default_factory=lambda: WebhooksConfig(),
@@ -206,6 +220,37 @@ class WebConfig(_Strict):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http(s) URL such as https://news.example.org")
         return value.rstrip("/")
+
+    @field_validator("signup_confirm_every")
+    @classmethod
+    def _confirm_every(cls, value: str) -> str:
+        if parse_window(value) <= timedelta(0):
+            raise ValueError("must be longer than nothing, like 1h")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or CIDR block") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trust_forwarded_for(cls, data: object) -> object:
+        """`trust_forwarded_for = true` believed any sender's X-Forwarded-For; the proxies are
+        named now. `false` (what the default was) is still read."""
+        if not isinstance(data, dict) or "trust_forwarded_for" not in data:
+            return data
+        if data["trust_forwarded_for"] is not False:
+            raise ValueError(
+                "trust_forwarded_for is replaced by trusted_proxies: list your proxies' "
+                'addresses, like trusted_proxies = ["127.0.0.1"]'
+            )
+        return {k: v for k, v in data.items() if k != "trust_forwarded_for"}
 
 
 ProviderKind = Literal["outbox", "postmark", "sendgrid", "mailgun", "resend", "ses", "smtp"]
@@ -343,8 +388,9 @@ class ListConfig(_Strict):
         default=None, description="CSV file of subscribers to import at every run (email,name,...)"
     )
     double_opt_in: bool = Field(
-        default=False,
-        description="web sign-ups get a confirmation link and stay pending until it is followed",
+        default=True,
+        description="web sign-ups get a confirmation link and stay pending until it is followed; "
+        "false (single opt-in) makes anyone who types an address a member, and check warns",
     )
     signup: bool = Field(default=True, description="accept sign-ups through POST /subscribe")
     confirm_provider: str | None = Field(

@@ -277,7 +277,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
 # The newest migration. Every start compares the store's revision with it and loads Alembic only
 # when they differ (Alembic and its templates cost ~0.2 s to import on every command otherwise).
 # tests/store/test_store.py checks that this names the head of the migration chain.
-HEAD_REVISION = "0009_paused"
+HEAD_REVISION = "0010_confirmation_sends"
 
 
 def is_current(engine: Engine) -> bool:

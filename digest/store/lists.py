@@ -11,16 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from digest.dates import utcnow
 from digest.models import MembershipStatus
 from digest.store.db import as_utc
 from digest.store.feedback import add_event
-from digest.store.schema import lists, memberships, subscribers, suppressions
+from digest.store.schema import (
+    confirmation_sends,
+    lists,
+    memberships,
+    subscribers,
+    suppressions,
+)
 
 SubscribeOutcome = Literal["confirm", "activated", "nothing"]
 
@@ -401,6 +407,38 @@ class ListQueries:
             if status == MembershipStatus.ACTIVE:
                 return "nothing", subscriber_id
             return "confirm", subscriber_id  # pending again, or someone who left asking back
+
+    def claim_confirmation(self, email: str, *, every: timedelta, per_day: int) -> bool:
+        """Whether a confirmation message may go to `email` now, counting it if so: none in the
+        last `every`, fewer than `per_day` in the last 24 hours, whichever client asks.
+
+        Requests for one address are counted in turn: SQLite transactions are BEGIN IMMEDIATE,
+        and on PostgreSQL the subscriber's row (a sign-up made it) is locked first.
+        """
+        now = utcnow()
+        day = timedelta(days=1)
+        with self.engine.begin() as conn:
+            conn.execute(
+                select(subscribers.c.id).where(subscribers.c.email == email).with_for_update()
+            )
+            conn.execute(
+                delete(confirmation_sends).where(
+                    confirmation_sends.c.sent_at <= now - max(every, day)
+                )
+            )
+            sent = [
+                as_utc(at) or now
+                for at in conn.execute(
+                    select(confirmation_sends.c.sent_at).where(confirmation_sends.c.email == email)
+                ).scalars()
+            ]
+            if (
+                any(at > now - every for at in sent)
+                or sum(at > now - day for at in sent) >= per_day
+            ):
+                return False
+            conn.execute(insert(confirmation_sends).values(email=email, sent_at=now))
+            return True
 
     def confirm_subscription(
         self, list_id: int, subscriber_id: int, *, client: str | None = None

@@ -215,6 +215,19 @@ events = Table(
     Index("ix_events_email", "email"),
 )
 
+# Confirmation messages sent to each address lately: the sign-up limit per address (one an
+# hour, a few a day, whoever asks) holds across processes and restarts. Rows older than the
+# longest window are pruned as new ones are written, so it holds about a day of sign-ups.
+confirmation_sends = Table(
+    "confirmation_sends",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(320), nullable=False),  # normalized, as in subscribers
+    _ts("sent_at", nullable=False),
+    Index("ix_confirmation_sends_email", "email"),
+    Index("ix_confirmation_sends_sent_at", "sent_at"),
+)
+
 # What each source yielded last time, so an unchanged source (a 304, or the same bytes again)
 # gives the same items without being parsed. `url` is what was fetched (a site's discovered
 # feed); `fingerprint` covers the settings that shape parsing, so changing them re-parses.

@@ -20,6 +20,7 @@ unsubscribe nor confirm anybody. Tokens are signed (digest/tokens.py) and name n
 from __future__ import annotations
 
 import logging
+import re
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -105,8 +106,10 @@ def create_app(ws: Workspace, *, liveness: Liveness | None = None) -> Starlette:
         same_site="lax",
         https_only=secure,
     )
+    # multipart forms whose handlers check the CSRF token themselves: CSV uploads, sign-ups
+    multipart = re.compile(rf"{UPLOAD_PATH.pattern}|/subscribe")
     app.add_middleware(
-        ProtectForms, secret=ws.signer.derive("csrf"), secure=secure, uploads=UPLOAD_PATH
+        ProtectForms, secret=ws.signer.derive("csrf"), secure=secure, uploads=multipart
     )
     app.add_middleware(
         BodyLimit,

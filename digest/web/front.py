@@ -24,7 +24,7 @@ from digest.web.middleware import csrf_token
 from digest.web.pages import local_time
 from digest.web.site import Site
 
-__all__ = ["FrontRoutes", "Offer", "signup_page"]
+__all__ = ["FrontRoutes", "Offer", "signup_headers", "signup_page"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,10 @@ class FrontRoutes:
             for name, digest in config.digests.items()
             if (listed := config.lists.get(digest.list)) is not None and listed.signup
         ]
-        return self.site.pages.page(
-            "index.html", offers=offers, csrftoken=csrf_token(request), root=""
+        return signup_headers(
+            self.site.pages.page(
+                "index.html", offers=offers, csrftoken=csrf_token(request), root=""
+            )
         )
 
     async def subscribe_query(self, request: Request) -> Response:
@@ -101,13 +103,23 @@ def signup_page(
     configured = site.config.lists.get(list_name)
     if configured is None or not configured.signup:
         return site.pages.page("invalid.html", 404, reason="list")
-    return site.pages.page(
-        "subscribe.html",
-        status,
-        list_name=list_name,
-        title=site.reading_title(list_name),
-        offers=[offer(site, name, digest) for name, digest in site.digests_of(list_name)],
-        csrftoken=csrf_token(request),
-        root=root,
-        error=error,
+    return signup_headers(
+        site.pages.page(
+            "subscribe.html",
+            status,
+            list_name=list_name,
+            title=site.reading_title(list_name),
+            offers=[offer(site, name, digest) for name, digest in site.digests_of(list_name)],
+            csrftoken=csrf_token(request),
+            root=root,
+            error=error,
+        )
     )
+
+
+def signup_headers(response: Response) -> Response:
+    """A page with a sign-up form sends its origin along with the form (POST /subscribe
+    refuses other sites' by it): under no-referrer a browser sends `Origin: null` even to the
+    page's own site. These URLs hold no token, and other sites still get no referrer."""
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response

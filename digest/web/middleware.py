@@ -3,12 +3,15 @@ that turns errors into responses (an HTML page for browsers, JSON for API client
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import re
 import secrets
 import time
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgi_csrf import asgi_csrf
 from starlette.requests import Request
@@ -28,6 +31,9 @@ __all__ = [
     "client_address",
     "csrf_token",
     "error_response",
+    "form_token_deferred",
+    "media_type",
+    "same_site",
     "wants_json",
 ]
 
@@ -180,6 +186,52 @@ def check_form_token(request: Request, form: Any) -> None:
         raise RequestError(403, "form expired: reload the page")
 
 
+def form_token_deferred(request: Request) -> bool:
+    """True for a multipart form ProtectForms left to its handler (`check_form_token`)."""
+    return bool(request.scope.get(_DEFERRED, False))
+
+
+def media_type(request: Request) -> str:
+    """The request body's media type, lowered, without parameters ("" when none is given)."""
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def same_site(request: Request, base_url: str) -> bool:
+    """Whether a browser says the request comes from this site's own pages.
+
+    A browser names the page's origin in `Origin` on every cross-site POST; no Origin at all is
+    a client that is not a browser (or an old one), which no other site can steer. The site is
+    the configured `web.base_url`, or the host the request was sent to (the browser sets Host,
+    a page cannot), so the app answers its own pages on any name it is reached by. "null" (a
+    sandboxed frame, a file, or a page whose referrer policy is no-referrer) counts only where
+    the browser itself says the request is same-origin (Sec-Fetch-Site, which pages cannot set).
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    if origin.strip() == "null":
+        return request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin"
+    given = _origin(origin)
+    own = (_origin(base_url), _origin(f"{request.url.scheme}://{request.headers.get('host', '')}"))
+    return given is not None and given in own
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL or Origin value; None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
 def csrf_token(request: Request) -> str:
     """The CSRF token forms carry (asgi-csrf puts a getter in the request's scope)."""
     getter = request.scope.get("csrftoken")
@@ -187,12 +239,64 @@ def csrf_token(request: Request) -> str:
 
 
 def client_address(request: Request, web: WebConfig) -> str:
-    """The client's address; X-Forwarded-For only when the configuration trusts a proxy."""
-    if web.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded.strip():
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    """The client's address: the direct peer, or behind a proxy named in `web.trusted_proxies`
+    the right-most X-Forwarded-For hop that is not one of them.
+
+    Each proxy appends the address it was connected from, so hops right of the first untrusted
+    one were written by proxies we run, and everything left of it by whoever sent the request:
+    taking the left-most hop would let any client name itself. A hop that is not an address
+    (a proxy set up to pass the header along unchecked) stops the walk at the trusted hop next
+    to it.
+    """
+    peer = request.client.host if request.client else "unknown"
+    networks = _networks(tuple(web.trusted_proxies))
+    if not networks or not _within(peer, networks):
+        return peer
+    hops = [
+        hop.strip()
+        for value in request.headers.getlist("x-forwarded-for")
+        for hop in value.split(",")
+    ]
+    client = peer
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break
+        client = str(address)
+        if not _within(client, networks):
+            break
+    return client
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+
+
+def _address(hop: str) -> IPAddress | None:
+    """An X-Forwarded-For hop as an address: "192.0.2.1", "2001:db8::1", with a port
+    ("192.0.2.1:443", "[2001:db8::1]:443") as some proxies write it; None for anything else."""
+    text = hop.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _within(host: str, networks: tuple[IPNetwork, ...]) -> bool:
+    address = _address(host)
+    return address is not None and any(address in network for network in networks)
 
 
 def wants_json(request: Request) -> bool:

@@ -1,12 +1,13 @@
 """Sign-up with double opt-in: the POST (form or JSON), the confirmation link.
 
-    POST /subscribe              form or JSON; 202 whatever the address's standing
+    POST /subscribe              form or JSON from this site; 202 whatever the address's standing
     GET  /confirm/{token}        a page with a button
     POST /confirm/{token}        activates the subscription
 
 The answer to a sign-up is the same for a new, pending, active, unsubscribed or suppressed
-address, so it reveals nothing; confirmation links are signed and expire. The pages with the
-form (/, /subscribe/{list}) are in front.py.
+address, so it reveals nothing; confirmation links are signed and expire, and an address
+gets at most one confirmation an hour and a few a day (counted in the store), whoever asks.
+The pages with the form (/, /subscribe/{list}) are in front.py.
 """
 
 from __future__ import annotations
@@ -21,18 +22,32 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from digest.config import Config, ListConfig, parse_window
+from digest.errors import RequestError
 from digest.models import Outcome
 from digest.render import build_message
 from digest.subscribers import normalize_email
 from digest.tokens import EXPIRED
 from digest.web.front import signup_page
-from digest.web.middleware import ClientLimiter, csrf_token
+from digest.web.middleware import (
+    ClientLimiter,
+    check_form_token,
+    csrf_token,
+    form_token_deferred,
+    media_type,
+    same_site,
+)
 from digest.web.payloads import check_fields, read_json
 from digest.web.site import Site
 
 __all__ = ["SignupRoutes", "confirmation_sender"]
 
 log = logging.getLogger(__name__)
+
+# What a sign-up may be sent as: the encodings of an HTML form, and JSON (the media type
+# exactly; parameters such as charset aside) for API clients. A page on another site can post
+# forms and text/plain without asking a browser's leave (and `text/plain; x=json` once passed
+# for JSON here), so Origin is checked as well.
+_ACCEPTED = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
 
 
 class SignupRoutes:
@@ -50,7 +65,12 @@ class SignupRoutes:
 
     async def subscribe(self, request: Request) -> Response:
         """Same answer (202) whatever the address's standing, so it reveals nothing."""
-        wants_json = "json" in request.headers.get("content-type", "")
+        if not same_site(request, self.site.config.web.base_url):
+            raise RequestError(403, "sign up from this site's own pages")
+        media = media_type(request)
+        if media not in _ACCEPTED:
+            raise RequestError(415, "send a form or application/json")
+        wants_json = media == "application/json"
         wait = self.limiter.allow(self.site.client(request))
         if wait:
             headers = {"Retry-After": str(max(1, round(wait)))}
@@ -83,9 +103,10 @@ class SignupRoutes:
         task = None
         if outcome == "confirm" and subscriber_id is not None:
             task = BackgroundTask(
-                self.send_confirmation, list_name, configured, list_id, subscriber_id, email, name
+                self.send_confirmation, list_name, configured, list_id, subscriber_id, email
             )
-        # The same body for every outcome: new, pending, active, unsubscribed, suppressed.
+        # The same body for every outcome: new, pending, active, unsubscribed, suppressed, and
+        # an address that had its confirmations for now (send_confirmation sends nothing).
         message = (
             "Thank you. Please check your inbox to confirm."
             if configured.double_opt_in
@@ -106,9 +127,24 @@ class SignupRoutes:
         list_id: int,
         subscriber_id: int,
         email: str,
-        name: str,
     ) -> None:
-        """Send the opt-in link through the list's provider; failures are recorded, not raised."""
+        """Send the opt-in link through the list's provider; failures are recorded, not raised.
+
+        Nothing goes out to an address that had one within `web.signup_confirm_every`, or
+        `web.signup_confirm_per_day` within a day, so a sign-up form cannot flood a mailbox.
+        The message holds nothing the requester typed (not even a name: the form is open to
+        anyone, and what it sends must not carry their text to someone else).
+        """
+        web = self.site.config.web
+        allowed = await asyncio.to_thread(
+            self.site.store.claim_confirmation,
+            email,
+            every=parse_window(web.signup_confirm_every),
+            per_day=web.signup_confirm_per_day,
+        )
+        if not allowed:
+            log.info("confirmation for list %s not sent: the address had its share", list_name)
+            return
         sender = confirmation_sender(self.site.config, list_name)
         if sender is None:
             self.site.store.record_event(
@@ -117,10 +153,10 @@ class SignupRoutes:
             return
         provider_name, from_addr = sender
         token = self.site.signer.confirm_token(subscriber_id, list_id)
-        link = f"{self.site.config.web.base_url}/confirm/{token}"
+        link = f"{web.base_url}/confirm/{token}"
         hours = int(parse_window(configured.confirm_window).total_seconds() // 3600)
         title = self.site.reading_title(list_name)
-        context = {"title": title, "link": link, "name": name, "hours": hours}
+        context = {"title": title, "link": link, "hours": hours}
         text = self.site.pages.render("email/confirm.txt", **context)
         html = self.site.pages.render("email/confirm.html", **context)
         event_id = self.site.store.record_event(
@@ -129,7 +165,7 @@ class SignupRoutes:
         message = build_message(
             -event_id,
             to=email,
-            to_name=name,
+            to_name="",
             from_addr=from_addr,
             subject=configured.confirm_subject,
             text=text,
@@ -210,6 +246,8 @@ async def _fields(request: Request, wants_json: bool) -> dict[str, str] | None:
         fields = {k: str(v) for k, v in payload.items() if isinstance(v, str | int)}
     else:
         form = await request.form()
+        if form_token_deferred(request):
+            check_form_token(request, form)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
     check_fields(fields, known=("list", "email", "name"))
     return fields

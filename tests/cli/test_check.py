@@ -102,6 +102,24 @@ def test_check_names_list_keys_that_cannot_work(tmp_path: Path) -> None:
     assert "lists.b.confirm_provider: no provider named 'nope'" in result.output
 
 
+def test_check_warns_about_each_list_with_sign_up_and_single_opt_in(example_dir: Path) -> None:
+    config = example_dir / "example.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[lists.walk-in]\ntitle = "W"\ndouble_opt_in = false\n'
+        + '\n[lists.imported]\ntitle = "I"\ndouble_opt_in = false\nsignup = false\n'
+    )
+    result = runner.invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if "double_opt_in" in line]
+    assert warnings == [
+        "warning: lists.walk-in.double_opt_in: false, and the list takes sign-ups (signup = "
+        "true): anyone can put anyone's address on it without a confirmation"
+    ]
+    data = json.loads(runner.invoke(app, ["check", "--config", str(config), "--json"]).stdout)
+    assert [w for w in data["warnings"] if "double_opt_in" in w] == [warnings[0][9:]]
+
+
 def test_check_warns_about_unset_secrets_and_speaks_json(
     example_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

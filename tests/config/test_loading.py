@@ -231,3 +231,40 @@ def test_bad_or_conflicting_locales(example_dir: Path) -> None:
         f"{path}: digests.example: language 'en' and locale 'de' disagree: language is the old "
         "name of locale, so set locale only"
     ]
+
+
+def test_sign_up_settings_are_checked(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[web]\nsignup_confirm_every = "0h"\n'
+        'trusted_proxies = ["10.0.0.0/8", "proxy.example.org"]\n',
+    )
+    problems = "\n".join(_problems(path))
+    assert "web.signup_confirm_every: must be longer than nothing" in problems
+    assert "web.trusted_proxies: 'proxy.example.org' is not an address or CIDR block" in problems
+
+
+def test_trusting_any_x_forwarded_for_is_refused_with_what_replaced_it(tmp_path: Path) -> None:
+    """It believed the left-most hop from anyone; the proxies are named now."""
+    [problem] = _problems(_write(tmp_path, "[web]\ntrust_forwarded_for = true\n"))
+    assert problem.endswith(
+        "web: trust_forwarded_for is replaced by trusted_proxies: list your proxies' "
+        'addresses, like trusted_proxies = ["127.0.0.1"]'
+    )
+
+
+def test_sign_up_defaults_and_the_old_forwarded_for_key(tmp_path: Path) -> None:
+    """`trust_forwarded_for = false` (the old default) still reads; double opt-in is the
+    default, and single opt-in is said."""
+    config = load_config(
+        _write(
+            tmp_path,
+            '[web]\ntrust_forwarded_for = false\ntrusted_proxies = ["::1", "10.0.0.0/8"]\n'
+            '[providers.o]\nkind = "outbox"\n'
+            '[lists.a]\ntitle = "A"\nconfirm_provider = "o"\nconfirm_from = "a@example.org"\n'
+            '[lists.b]\ntitle = "B"\ndouble_opt_in = false\n',
+        )
+    )
+    assert config.web.trusted_proxies == ["::1", "10.0.0.0/8"]
+    assert (config.web.signup_confirm_every, config.web.signup_confirm_per_day) == ("1h", 3)
+    assert config.lists["a"].double_opt_in and not config.lists["b"].double_opt_in

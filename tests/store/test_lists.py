@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import inspect
+import time_machine
+from sqlalchemy import inspect, select
 
-from digest.store import Store
+from digest.store import Store, tables
 from digest.subscribers import import_csv
 
 
@@ -180,3 +183,38 @@ def test_coming_back_after_leaving_starts_unpaused(store: Store) -> None:
     by_list = {m.list_id: m for m in store.memberships_of(subscriber_id)}
     assert [by_list[weekly].status, by_list[daily].status] == ["active", "active"]
     assert [by_list[weekly].paused_until, by_list[daily].paused_until] == [None, None]
+
+
+def test_confirmations_to_one_address_are_counted_an_hour_and_a_day_apart(store: Store) -> None:
+    start = datetime.now(UTC)
+    hour, limits = timedelta(hours=1), {"every": timedelta(hours=1), "per_day": 3}
+    with time_machine.travel(start, tick=False):
+        assert store.claim_confirmation("a@example.org", **limits)
+        assert not store.claim_confirmation("a@example.org", **limits)
+        assert store.claim_confirmation("b@example.org", **limits)  # per address
+    claimed = []
+    for hours in (0.9, 1, 2, 3, 23.9, 24, 25):  # a send is allowed once `every` has passed
+        with time_machine.travel(start + hours * hour, tick=False):
+            claimed.append(store.claim_confirmation("a@example.org", **limits))
+    # 0, 1 and 2 h fill the day; at 24 h the first one is a day old; at 25 h the second is
+    assert claimed == [False, True, True, False, False, True, True]
+    with store.engine.connect() as conn:  # rows older than a day are gone
+        rows = conn.execute(select(tables.confirmation_sends.c.email)).scalars().all()
+    assert sorted(rows) == ["a@example.org"] * 3
+
+
+def test_confirmations_claimed_at_once_from_many_threads_count_once(store: Store) -> None:
+    """Ten processes' worth of requests for one address in the same instant: one is sent."""
+    list_id = store.ensure_list("readers")
+    store.request_subscription(list_id, "a@example.org", double_opt_in=True)
+    barrier = threading.Barrier(8)
+
+    def claim(address: str) -> bool:
+        barrier.wait()
+        return store.claim_confirmation(address, every=timedelta(hours=1), per_day=3)
+
+    with ThreadPoolExecutor(8) as pool:
+        # a first round opens the connections, so the second starts together
+        assert all(pool.map(claim, [f"warm{n}@example.org" for n in range(8)]))
+        results = list(pool.map(claim, ["a@example.org"] * 8))
+    assert results.count(True) == 1

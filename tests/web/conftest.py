@@ -26,6 +26,7 @@ CONFIG = """
 base_url = "https://news.example.org"
 signup_rate = 1
 signup_burst = 4
+{web}
 
 [web.webhooks]
 tolerance = 300
@@ -50,10 +51,12 @@ confirm_window = "2h"
 
 [lists.open]
 title = "Open List"
+double_opt_in = false  # single opt-in is said, since double opt-in is the default
 
 [lists.closed]
 title = "Closed List"
 signup = false
+{extra}
 """
 
 
@@ -92,9 +95,13 @@ class LiveServer:
 def make_ws(tmp_path: Path, home: Path) -> Iterator[Callable[..., Workspace]]:
     stores: list[Store] = []
 
-    def make(sns: str = "", store: Store | None = None) -> Workspace:
+    def make(
+        sns: str = "", store: Store | None = None, web: str = "", extra: str = ""
+    ) -> Workspace:
+        """`web`: more keys of [web]; `extra`: more tables at the end."""
         path = tmp_path / "digest.toml"
-        path.write_text(CONFIG.format(outbox=tmp_path / "outbox", sns=sns), encoding="utf-8")
+        text = CONFIG.format(outbox=tmp_path / "outbox", sns=sns, web=web, extra=extra)
+        path.write_text(text, encoding="utf-8")
         config = load_config(path)
         opened = store or open_store(None, home)
         stores.append(opened)

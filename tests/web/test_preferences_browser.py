@@ -100,7 +100,9 @@ def test_a_reader_finds_the_sign_up_page_from_the_front_page(page: Any, ws: Work
     row = ws.store.subscriber_by_email("new.reader@example.org")
     list_id = ws.store.list_id("readers")
     assert row is not None and list_id is not None
-    assert ws.store.membership_status(list_id, row.id) == "active"  # no double opt-in here
+    # the example's list says nothing: double opt-in, and the confirmation went out
+    assert ws.store.membership_status(list_id, row.id) == "pending"
+    assert "/confirm/" in str(_sent_to(ws, "new.reader@example.org").get_body(("plain",)))
 
 
 def test_a_subscriber_pauses_from_the_link_in_their_email(page: Any, ws: Workspace) -> None:
