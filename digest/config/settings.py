@@ -251,8 +251,13 @@ class ProviderConfig(_Strict):
     password_env: str | None = Field(
         default=None, description="smtp: env var holding the password, if the server asks"
     )
-    security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls", description="smtp: how the connection is encrypted"
+    tls: Literal["starttls", "tls", "none"] | None = Field(
+        default=None,
+        description="smtp: starttls (the default; fails if the server does not offer it), "
+        "tls (encrypted from the start, port 465) or none (a trusted local relay)",
+    )
+    security: Literal["starttls", "tls", "none"] | None = Field(
+        default=None, description="smtp: the former name of `tls`, still accepted"
     )
     directory: str | None = Field(
         default=None, description="outbox: folder the .eml files go to (default: <home>/outbox)"
@@ -271,7 +276,17 @@ class ProviderConfig(_Strict):
         missing = [key for key in needs.get(self.kind, ()) if getattr(self, key) is None]
         if missing:
             raise ValueError(f"a {self.kind} provider needs {', '.join(missing)}")
+        if self.tls and self.security and self.tls != self.security:
+            raise ValueError(
+                f"tls = {self.tls!r} and security = {self.security!r} disagree; "
+                "keep tls (security is its former name)"
+            )
         return self
+
+    @property
+    def smtp_tls(self) -> Literal["starttls", "tls", "none"]:
+        """How an SMTP connection is encrypted: `tls`, else its former name, else starttls."""
+        return self.tls or self.security or "starttls"
 
 
 class SourceFilters(_Strict):

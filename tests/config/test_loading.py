@@ -64,6 +64,18 @@ def test_provider_needs_its_secret_variable_name(tmp_path: Path) -> None:
     assert _problems(path) == [f"{path}: providers.pm: a postmark provider needs token_env"]
 
 
+def test_smtp_tls_and_its_former_name_security(tmp_path: Path) -> None:
+    smtp = '[providers.mail]\nkind = "smtp"\nhost = "mail.example.org"\n'
+    assert load_config(_write(tmp_path, smtp)).providers["mail"].smtp_tls == "starttls"
+    for line in ('tls = "none"', 'security = "none"', 'tls = "none"\nsecurity = "none"'):
+        config = load_config(_write(tmp_path, smtp + line))
+        assert config.providers["mail"].smtp_tls == "none"
+    [problem] = _problems(_write(tmp_path, smtp + 'tls = "tls"\nsecurity = "none"'))
+    assert "providers.mail" in problem and "disagree" in problem
+    [problem] = _problems(_write(tmp_path, smtp + 'tls = "ssl"'))
+    assert "providers.mail.tls" in problem
+
+
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "[digests.x\ntitle = 1\n")
     [problem] = _problems(path)
