@@ -8,9 +8,10 @@ is never ignored. Secrets never live here: providers name the environment variab
 from __future__ import annotations
 
 import builtins
+import email.policy
 import re
 from datetime import timedelta
-from email.utils import parseaddr
+from email.errors import InvalidHeaderDefect
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -208,6 +209,26 @@ class WebConfig(_Strict):
         return value.rstrip("/")
 
 
+def _one_mailbox(value: str) -> str:
+    """A From or Reply-To setting: exactly one address, as the email package reads it.
+
+    An unquoted ":" or "," in the name ("News: Weekly <news@example.org>") makes a group or a
+    list, which parseaddr would quietly cut down to part of the name.
+    """
+    header = email.policy.default.header_factory("From", value)
+    addresses = header.addresses
+    one = len(header.groups) == 1 and header.groups[0].display_name is None
+    if not one or len(addresses) != 1:
+        raise ValueError(
+            f"{value!r} is not one address like 'Name <news@example.org>' (quote a name "
+            'holding ":" or ",": \'"News: Weekly" <news@example.org>\')'
+        )
+    invalid = any(isinstance(d, InvalidHeaderDefect) for d in header.defects)
+    if invalid or not (addresses[0].username and addresses[0].domain):
+        raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
+    return value
+
+
 ProviderKind = Literal["outbox", "postmark", "sendgrid", "mailgun", "resend", "ses", "smtp"]
 
 
@@ -391,9 +412,7 @@ class ListConfig(_Strict):
     @field_validator("confirm_from")
     @classmethod
     def _confirm_from(cls, value: str | None) -> str | None:
-        if value is not None and "@" not in parseaddr(value)[1]:
-            raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
-        return value
+        return None if value is None else _one_mailbox(value)
 
 
 class DigestConfig(_Strict):
@@ -558,9 +577,12 @@ class DigestConfig(_Strict):
     @field_validator("from_")
     @classmethod
     def _from(cls, value: str) -> str:
-        if "@" not in parseaddr(value)[1]:
-            raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
-        return value
+        return _one_mailbox(value)
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str | None) -> str | None:
+        return None if value is None else _one_mailbox(value)
 
     @property
     def window_delta(self) -> timedelta:

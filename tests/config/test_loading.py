@@ -243,3 +243,18 @@ def test_bad_or_conflicting_locales(example_dir: Path) -> None:
         f"{path}: digests.example: language 'en' and locale 'de' disagree: language is the old "
         "name of locale, so set locale only"
     ]
+
+
+def test_from_and_reply_to_are_one_mailbox(example_dir: Path) -> None:
+    """An unquoted colon makes a group: parseaddr used to keep only part of the name."""
+    source = (EXAMPLE / "example.toml").read_text()
+    path = example_dir / "example.toml"
+    for old, new in (
+        ('from = "The Example Brief <', 'from = "News: Weekly <'),
+        ('reply_to = "editors@news.example.org"', 'reply_to = "a@example.org, b@example.org"'),
+    ):
+        path.write_text(source.replace(old, new))
+        [problem] = _problems(path)
+        assert "is not one address" in problem and "digests.example." in problem
+    path.write_text(source.replace('from = "The Example Brief <', 'from = "\\"News: Weekly\\" <'))
+    assert load_config(path).digests["example"].from_ == '"News: Weekly" <brief@news.example.org>'
