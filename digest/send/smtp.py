@@ -181,8 +181,8 @@ class SmtpTransport:
                 if not smtp.has_extn("starttls"):
                     raise ProviderSetupError(
                         f"smtp server {self.host}:{self.port} does not offer STARTTLS; set "
-                        f'{self.setting} = "tls" if it speaks TLS from the start (port 465), '
-                        f'or {self.setting} = "none" for a relay you trust unencrypted'
+                        f'{self.setting} = "none" for a relay you trust unencrypted, or "tls" '
+                        "if it speaks TLS from the first byte (port 465)"
                     )
                 smtp.starttls(context=self.tls_context)
                 smtp.ehlo()
