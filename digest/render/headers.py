@@ -26,7 +26,6 @@ __all__ = [
     "MAX_LINE",
     "SUBJECT_MAX",
     "DateCache",
-    "address",
     "address_line",
     "cut_subject",
     "display_name",
@@ -127,11 +126,6 @@ def display_name(name: str) -> str:
     return shown[: shown.rindex(" <")]
 
 
-def address(name: str, email: str) -> str:
-    """`name <email>` (or the bare address) as the email package writes it, one line."""
-    return str(_address(name, email))
-
-
 def fold(line: str, limit: int = 78) -> str:
     """Fold a header line (`Name: value`) at spaces so lines stay short; unfolding undoes it.
 
@@ -155,14 +149,14 @@ def fold(line: str, limit: int = 78) -> str:
     return "\r\n".join(out)
 
 
-def address_line(header: str, name: str, email: str) -> bytes:
+def address_line(header: str, name: str, addr: str) -> bytes:
     """`To: name <addr>` folded; a name that cannot be folded legally is encoded instead."""
-    line = f"{header}: {_address(name, email)}"
+    line = f"{header}: {_address(name, addr)}"
     if len(line) <= 78:
         return (line + "\r\n").encode()
     line = fold(line)
     if max(len(part.encode()) for part in line.split("\r\n")) > MAX_LINE:
-        line = fold(f"{header}: {_address(name, email, encode=True)}")
+        line = fold(f"{header}: {_address(name, addr, encode=True)}")
     return (line + "\r\n").encode()
 
 
