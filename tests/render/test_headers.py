@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 
@@ -12,6 +13,8 @@ import pytest
 from digest.errors import RenderError
 from digest.render.headers import (
     SUBJECT_MAX,
+    _address,
+    _address_text,
     address_line,
     cut_subject,
     display_name,
@@ -155,3 +158,17 @@ def test_list_ids_quote_or_encode_their_label() -> None:
     assert list_id("News: Weekly", "n.example.org") == '"News: Weekly" <n.example.org>'
     parsed = parse_head(f"List-Id: {list_id('Le Bréf ☕', 'b.example.org')}\r\n".encode())
     assert parsed["List-Id"] == "Le Bréf ☕ <b.example.org>"
+
+
+def test_the_shortcut_for_plain_names_writes_what_address_writes() -> None:
+    """`address_line` skips building an Address when nothing needs quoting or encoding; for any
+    name and address, what it writes must be what the email package's Address writes."""
+    rng = random.Random(13)
+    alphabet = "aZ09 .-_+'\"\\,:;<>@()[]!#$%&*/=?^`{|}~éü☕\t\r\n\x00"
+    names = ["", "Ada Lovelace", "O'Neil & Sons", "Zoë Ünal", "<b>Bob</b>", "a.b", "李" * 40]
+    names += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(3000)]
+    locals_ = ["reader", "first.last", "a+tag", 'we"ird', "sp ace", "x(y)", "dots..", "ünï"]
+    for index, name in enumerate(names):
+        addr = f"{locals_[index % len(locals_)]}@example.org"
+        expected = str(_address(name, addr))
+        assert _address_text(name, addr) == expected, (name, addr)
