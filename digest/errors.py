@@ -14,7 +14,8 @@
     ├── DeliveryError                sending failed
     │   ├── RetryableDeliveryError   429, 5xx, timeouts, dropped connections: try again later
     │   └── PermanentDeliveryError   the provider refused for good
-    │       └── ProviderAuthError    401/403: stop the issue at once, no retry storm
+    │       └── ProviderSetupError   the provider cannot work as configured: stop the issue at once
+    │           └── ProviderAuthError    401/403, a refused login: no retry storm
     └── RequestError                 the web app refuses a request (carries its HTTP status)
 
 Each class says how it surfaces: `exit_code` for the CLI (`digest.cli.errors` is the one place
@@ -36,6 +37,7 @@ __all__ = [
     "FetchError",
     "PermanentDeliveryError",
     "ProviderAuthError",
+    "ProviderSetupError",
     "RenderError",
     "RequestError",
     "RetryableDeliveryError",
@@ -156,7 +158,13 @@ class PermanentDeliveryError(DeliveryError):
     """The provider refused the request for good; retrying would not help."""
 
 
-class ProviderAuthError(PermanentDeliveryError):
+class ProviderSetupError(PermanentDeliveryError):
+    """The provider cannot be used as configured (no STARTTLS where TLS is required, an
+    untrusted certificate...): every message would fail alike, so the issue stops with this one
+    line and its deliveries stay pending until the setting is fixed."""
+
+
+class ProviderAuthError(ProviderSetupError):
     """The provider rejected our credentials (401/403): stop the issue instead of retrying."""
 
 

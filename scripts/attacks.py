@@ -16,6 +16,9 @@ rerun of the attacks themselves, slower and louder (bombs of a gigabyte and more
 from __future__ import annotations
 
 import contextlib
+import email
+import email.message
+import email.policy
 import json
 import os
 import socket
@@ -28,6 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 
@@ -478,6 +482,33 @@ def bad_signup_bodies(folder: Path) -> Outcome:
     return Outcome(held, f"NUL: {nul.status_code}, 100,000-deep JSON: {nested.status_code}")
 
 
+# -- 11. headers stay within the standards -------------------------------------------------------
+
+
+@attack("13.11", "5,000-character subject and a name with a colon, quotes, comma")
+def hostile_headers(folder: Path) -> Outcome:
+    config = configuration(folder, {"feed": "feed.xml"}, extra=f'subject = "{"A" * 5000}"')
+    (folder / "readers.csv").write_text(
+        'email,name\nada@example.org,"Mallory: ""admin"", Esq. <root@example.org>"\n'
+    )
+    done = digest("run", "d", "-c", str(config))
+    sent = sorted((folder / "home" / "outbox").glob("*.eml"))
+    if done.code != 0 or len(sent) != 1:
+        return Outcome(False, f"exit {done.code}, {len(sent)} messages; {done.said[-100:]}")
+    raw = sent[0].read_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    longest = max(len(line) for line in raw.split(b"\r\n"))
+    to = parsed["To"].addresses
+    held = (
+        longest <= 998
+        and len(to) == 1
+        and to[0].addr_spec == "ada@example.org"
+        and len(str(parsed["Subject"])) <= 250
+        and not parsed.defects
+    )
+    return Outcome(held, f"longest line {longest} octets; To {to[0].display_name!r}")
+
+
 # -- 12. smaller points ---------------------------------------------------------------------------
 
 
@@ -507,6 +538,64 @@ def token_unfit_for_a_header(folder: Path) -> Outcome:
     done = digest("check", "-c", str(config), env={"ATTACK_POSTMARK_TOKEN": secret})
     held = done.code == 2 and "tok-123" not in done.said and "ATTACK_POSTMARK_TOKEN" in done.said
     return Outcome(held, f"exit {done.code}; {(done.said.splitlines() or [''])[-1][:110]}")
+
+
+@attack("13.12", "SMTP server without STARTTLS while TLS is required")
+def smtp_without_starttls(folder: Path) -> Outcome:
+    from aiosmtpd.controller import Controller  # lazy: a test dependency, only this attack
+
+    class Inbox:
+        received: ClassVar[list[str]] = []
+
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            Inbox.received.append(envelope.mail_from)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = configuration(folder, {"feed": "feed.xml"})
+        text = config.read_text().replace(
+            '[providers.outbox]\nkind = "outbox"',
+            '[providers.outbox]\nkind = "outbox"\n[providers.mail]\nkind = "smtp"\n'
+            f'host = "127.0.0.1"\nport = {port}',
+        )
+        config.write_text(text.replace('provider = "outbox"', 'provider = "mail"'))
+        done = digest("run", "d", "-c", str(config))
+    finally:
+        controller.stop()
+    said = " ".join(done.said.split())  # the console wraps long lines
+    held = (
+        done.code == 1
+        and "1 pending" in said
+        and "failed" not in said
+        and said.count("does not offer STARTTLS") <= 2  # the summary and the log line
+        and "providers.mail.tls" in said
+        and Inbox.received == []
+        and "Traceback" not in said
+    )
+    reason = said[said.find("smtp server") :] if "smtp server" in said else said[-110:]
+    return Outcome(held, f"exit {done.code}, deliveries pending; {reason[:100]}")
+
+
+@attack("13.12", 'feed declaring encoding="rot13", in Windows-1252')
+def non_text_charset_label(folder: Path) -> Outcome:
+    config = configuration(folder, {"labelled": "labelled.xml"})
+    items = story_items(2)
+    items[0]["title"] = "Café crème at the “Bistro”"
+    body = rss(items).replace(b'encoding="utf-8"', b'encoding="rot13"')
+    (folder / "labelled.xml").write_bytes(body.decode().encode("cp1252"))
+    done = digest("run", "d", "-c", str(config))
+    sent = sorted((folder / "home" / "outbox").glob("*.eml"))
+    text = ""
+    if sent:
+        parsed = email.message_from_bytes(sent[0].read_bytes(), policy=email.policy.default)
+        plain = parsed.get_body(("plain",))
+        text = plain.get_content() if isinstance(plain, email.message.EmailMessage) else ""
+    held = done.code == 0 and "Café crème at the “Bistro”" in text
+    found = next((line.strip() for line in text.splitlines() if "Bistro" in line), "")
+    return Outcome(held, f"exit {done.code}; title read as {found[:60]!r}")
 
 
 def main(words: list[str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digest.charset import codec_for, decode, decode_text
+from digest.extract.html import extract_html
 from digest.sources.feed import parse_document
 
 PARIS = (
@@ -111,3 +112,31 @@ def test_a_label_that_is_no_text_encoding_falls_back_to_detection(label: str) ->
     assert decode(text.encode("utf-8"), f"text/html; charset={label}") == (text, "utf-8")
     assert decode(text.encode("cp1252"), f"text/html; charset={label}") == (text, "cp1252")
     assert codec_for(label) is None
+
+
+@pytest.mark.parametrize("label", ["base64", "rot13", "zlib", "hex"])
+def test_a_feed_declaring_a_non_text_codec_is_read_by_detection(label: str) -> None:
+    """In the header or the XML declaration: `encoding="base64"` would "decode" to bytes or
+    raise; the label is ignored and the bytes read as what they are."""
+    declared = WINDOWS_1252_FEED.replace('encoding="utf-8"', f'encoding="{label}"')
+    for data, content_type in (
+        (declared.encode("cp1252"), None),
+        (WINDOWS_1252_FEED.encode("cp1252"), f"application/rss+xml; charset={label}"),
+        (declared.encode("utf-8"), f"application/rss+xml; charset={label}"),
+    ):
+        feed = parse_document(data, None, content_type)
+        assert feed.title == "Café Société"
+        assert feed.entries[0].title == "Crème brûlée at the “Bistro”"
+
+
+@pytest.mark.parametrize("label", ["base64", "rot13", "zlib", "hex"])
+def test_a_page_declaring_a_non_text_codec_is_read_by_detection(label: str) -> None:
+    page = PARIS.format(meta=f'<meta charset="{label}">')
+    for data, content_type in (
+        (page.encode("cp1252"), None),
+        (page.encode("cp1252"), f"text/html; charset={label}"),
+        (page.encode("utf-8"), f"text/html; charset={label}"),
+    ):
+        article = extract_html(data, "https://example.org/paris", content_type=content_type)
+        assert article.title == "Café crème"
+        assert "très apprécié à Paris" in article.lead

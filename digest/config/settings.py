@@ -8,10 +8,11 @@ is never ignored. Secrets never live here: providers name the environment variab
 from __future__ import annotations
 
 import builtins
+import email.policy
 import ipaddress
 import re
 from datetime import timedelta
-from email.utils import parseaddr
+from email.errors import InvalidHeaderDefect
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -253,6 +254,26 @@ class WebConfig(_Strict):
         return {k: v for k, v in data.items() if k != "trust_forwarded_for"}
 
 
+def _one_mailbox(value: str) -> str:
+    """A From or Reply-To setting: exactly one address, as the email package reads it.
+
+    An unquoted ":" or "," in the name ("News: Weekly <news@example.org>") makes a group or a
+    list, which parseaddr would quietly cut down to part of the name.
+    """
+    header = email.policy.default.header_factory("From", value)
+    addresses = header.addresses
+    one = len(header.groups) == 1 and header.groups[0].display_name is None
+    if not one or len(addresses) != 1:
+        raise ValueError(
+            f"{value!r} is not one address like 'Name <news@example.org>' (quote a name "
+            'holding ":" or ",": \'"News: Weekly" <news@example.org>\')'
+        )
+    invalid = any(isinstance(d, InvalidHeaderDefect) for d in header.defects)
+    if invalid or not (addresses[0].username and addresses[0].domain):
+        raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
+    return value
+
+
 ProviderKind = Literal["outbox", "postmark", "sendgrid", "mailgun", "resend", "ses", "smtp"]
 
 
@@ -296,8 +317,13 @@ class ProviderConfig(_Strict):
     password_env: str | None = Field(
         default=None, description="smtp: env var holding the password, if the server asks"
     )
-    security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls", description="smtp: how the connection is encrypted"
+    tls: Literal["starttls", "tls", "none"] | None = Field(
+        default=None,
+        description="smtp: starttls (the default; fails if the server does not offer it), "
+        "tls (encrypted from the start, port 465) or none (a trusted local relay)",
+    )
+    security: Literal["starttls", "tls", "none"] | None = Field(
+        default=None, description="smtp: the former name of `tls`, still accepted"
     )
     directory: str | None = Field(
         default=None, description="outbox: folder the .eml files go to (default: <home>/outbox)"
@@ -316,7 +342,17 @@ class ProviderConfig(_Strict):
         missing = [key for key in needs.get(self.kind, ()) if getattr(self, key) is None]
         if missing:
             raise ValueError(f"a {self.kind} provider needs {', '.join(missing)}")
+        if self.tls and self.security and self.tls != self.security:
+            raise ValueError(
+                f"tls = {self.tls!r} and security = {self.security!r} disagree; "
+                "keep tls (security is its former name)"
+            )
         return self
+
+    @property
+    def smtp_tls(self) -> Literal["starttls", "tls", "none"]:
+        """How an SMTP connection is encrypted: `tls`, else its former name, else starttls."""
+        return self.tls or self.security or "starttls"
 
 
 class SourceFilters(_Strict):
@@ -422,9 +458,7 @@ class ListConfig(_Strict):
     @field_validator("confirm_from")
     @classmethod
     def _confirm_from(cls, value: str | None) -> str | None:
-        if value is not None and "@" not in parseaddr(value)[1]:
-            raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
-        return value
+        return None if value is None else _one_mailbox(value)
 
 
 class DigestConfig(_Strict):
@@ -589,9 +623,12 @@ class DigestConfig(_Strict):
     @field_validator("from_")
     @classmethod
     def _from(cls, value: str) -> str:
-        if "@" not in parseaddr(value)[1]:
-            raise ValueError(f"{value!r} is not an address like 'Name <news@example.org>'")
-        return value
+        return _one_mailbox(value)
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str | None) -> str | None:
+        return None if value is None else _one_mailbox(value)
 
     @property
     def window_delta(self) -> timedelta:

@@ -1,40 +1,90 @@
-"""Message headers as RFC 5322 and RFC 2047 want them, written directly as bytes.
+"""Message headers as RFC 5322 and RFC 2047 want them, made with the email package.
 
-Display names plain, quoted or encoded-word; long lines folded at spaces; URLs in
-List-Unsubscribe escaped; values one line, so no name or subject can inject a header.
+Addresses are `email.headerregistry.Address` objects (configured ones parsed by the email
+package's address parser), so quoting a display name is its job; the Subject is folded by
+`email.policy.SMTP` (78 columns, encoded words where needed), and cut with an ellipsis past
+`SUBJECT_MAX` characters. Every value is made one line first (control characters and line
+breaks become spaces), so no name or subject can add a header or break one; no line passes
+998 octets. The per-recipient To line is the one header made per message: what `Address`
+writes, its display name RFC 2047-encoded when not ASCII, folded at spaces; a name and address
+with nothing to quote are written without building the Address (checked to agree with it).
 """
 
 from __future__ import annotations
 
 import binascii
+import email.policy
 import re
 import time
 from datetime import UTC, datetime
-from email.header import Header
+from email.errors import InvalidHeaderDefect
+from email.headerregistry import Address
 from email.utils import format_datetime
+
+from digest.errors import RenderError
 
 __all__ = [
     "MAX_LINE",
+    "SUBJECT_MAX",
     "DateCache",
-    "address",
     "address_line",
+    "cut_subject",
     "display_name",
     "dot_atom",
     "encoded_words",
     "fold",
     "header_line",
     "header_uri",
+    "list_id",
+    "mailbox",
+    "one_line",
 ]
 
 MAX_LINE = 998  # RFC 5322 line limit in bytes, without CRLF
+SUBJECT_MAX = 250  # characters; a longer subject is cut with an ellipsis (mail clients show ~80)
 
-_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+_POLICY = email.policy.SMTP  # CRLF, lines folded at 78 columns, non-ASCII as encoded words
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _one_line(value: str) -> str:
+def one_line(value: str) -> str:
+    """The value on one line: control characters (CR, LF, NUL, tab...) become spaces, runs of
+    whitespace one space. What every header value goes through first."""
     if value.isprintable() and "  " not in value:
         return value.strip()
-    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def cut_subject(subject: str) -> str:
+    """The subject on one line, cut at a word past `SUBJECT_MAX` characters, with an ellipsis."""
+    subject = one_line(subject)
+    if len(subject) <= SUBJECT_MAX:
+        return subject
+    cut = subject[: SUBJECT_MAX - 1]
+    space = cut.rfind(" ")
+    if space > SUBJECT_MAX * 0.8:  # a word boundary near the end; else cut inside the word
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def mailbox(value: str) -> Address:
+    """A configured address ("Name <news@example.org>"), read by the email package's parser.
+
+    Exactly one address with a local part and a domain, else RenderError: an unquoted ":" or
+    "," in a name ("News: Weekly <...>") would otherwise be read as a group or a list.
+    """
+    header = email.policy.default.header_factory("From", value)
+    groups = header.groups
+    if len(groups) != 1 or groups[0].display_name is not None or len(groups[0].addresses) != 1:
+        raise RenderError(
+            f"{value!r} is not one address like 'Name <news@example.org>' (quote a name "
+            'holding ":" or ",": \'"News: Weekly" <news@example.org>\')'
+        )
+    found = header.addresses[0]
+    invalid = any(isinstance(d, InvalidHeaderDefect) for d in header.defects)
+    if invalid or not (found.username and found.domain):
+        raise RenderError(f"{value!r} has no email address like 'Name <news@example.org>'")
+    return Address(one_line(found.display_name), found.username, found.domain)
 
 
 def encoded_words(text: str) -> str:
@@ -57,22 +107,24 @@ def encoded_words(text: str) -> str:
     )
 
 
+def _address(name: str, addr: str, *, encode: bool = False) -> Address:
+    """An `Address` fit for a header: the name one line, RFC 2047-encoded unless it is plain
+    ASCII (encoded words separated by spaces, for folding); `Address` quotes the rest."""
+    name = one_line(name)
+    if name and (encode or not name.isascii()):
+        name = encoded_words(name).replace("\r\n", "")
+    if not addr.isprintable() or " " in addr:  # stored addresses never are; be safe anyway
+        addr = one_line(addr).replace(" ", "")
+    local, at, domain = addr.rpartition("@")
+    return Address(name, local, domain) if at else Address(name, addr)
+
+
 def display_name(name: str) -> str:
     """A display name for From/To: plain, quoted or RFC 2047-encoded, one logical line."""
-    name = _one_line(name)
-    if not name:
+    if not one_line(name):
         return ""
-    if name.isascii() and name.isprintable():
-        if _SPECIALS.search(name):
-            return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return name
-    return encoded_words(name)
-
-
-def address(name: str, email: str) -> str:
-    email = _one_line(email).replace(" ", "")
-    shown = display_name(name)
-    return f"{shown} <{email}>" if shown else email
+    shown = str(_address(name, "x@x"))
+    return shown[: shown.rindex(" <")]
 
 
 def fold(line: str, limit: int = 78) -> str:
@@ -98,26 +150,51 @@ def fold(line: str, limit: int = 78) -> str:
     return "\r\n".join(out)
 
 
-def address_line(header: str, name: str, email: str) -> bytes:
+# The characters that make `Address` quote a display name or a local part (the email package's
+# SPECIALS and DOT_ATOM_ENDS); a value without them it writes as it is.
+_NAME_QUOTED = re.compile(r'[][\\()<>@,:;".]')
+_LOCAL_QUOTED = re.compile(r'[][\\()<>@,:;"\s]')
+
+
+def _address_text(name: str, addr: str) -> str:
+    """`str(Address(...))` for one recipient, without building the Address when nothing in
+    the name or the address would be quoted or encoded: then the email package writes them
+    as they are, and building one costs a few microseconds a message (a test checks that
+    both ways agree)."""
+    name = one_line(name)
+    if not name.isascii():
+        name = encoded_words(name).replace("\r\n", "")  # as `_address` encodes it
+    local, at, _ = addr.rpartition("@")  # Address writes the domain as it is
+    if (
+        _NAME_QUOTED.search(name) is None
+        and at
+        and addr.isprintable()
+        and _LOCAL_QUOTED.search(local) is None
+    ):
+        return f"{name} <{addr}>" if name else addr
+    return str(_address(name, addr))
+
+
+def address_line(header: str, name: str, addr: str) -> bytes:
     """`To: name <addr>` folded; a name that cannot be folded legally is encoded instead."""
-    line = f"{header}: {address(name, email)}"
+    line = f"{header}: {_address_text(name, addr)}"
     if len(line) <= 78:
         return (line + "\r\n").encode()
     line = fold(line)
     if max(len(part.encode()) for part in line.split("\r\n")) > MAX_LINE:
-        email = _one_line(email).replace(" ", "")
-        line = fold(f"{header}: {encoded_words(_one_line(name))} <{email}>")
+        line = fold(f"{header}: {_address(name, addr, encode=True)}")
     return (line + "\r\n").encode()
 
 
 def header_line(name: str, value: str) -> bytes:
-    """One header, folded; non-ASCII encoded per RFC 2047 (the value is plain text)."""
-    value = _one_line(value)
-    if value.isascii() and len(name) + 2 + len(value) <= 78:
-        return f"{name}: {value}\r\n".encode()
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    folded = Header(value, charset, header_name=name).encode(linesep="\r\n")
-    return f"{name}: {folded}\r\n".encode()
+    """One unstructured header (Subject) of plain text, folded by the email package."""
+    header = _POLICY.header_factory(name, one_line(value))
+    return _POLICY.fold_binary(name, header)
+
+
+def list_id(label: str, identifier: str) -> str:
+    """A List-Id value (RFC 2919), `label <identifier>`, the label quoted or encoded."""
+    return str(_address(label, identifier)) if one_line(label) else f"<{identifier}>"
 
 
 _URI_HEADER_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
@@ -128,7 +205,7 @@ def header_uri(url: str) -> str:
     if _URI_HEADER_UNSAFE.search(url) is None:
         return url
     return _URI_HEADER_UNSAFE.sub(
-        lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), _one_line(url)
+        lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), one_line(url)
     )
 
 

@@ -9,7 +9,6 @@ short values and joins prepared pieces: no Jinja, premailer or MIME building per
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from email.utils import parseaddr
 
 import orjson
 
@@ -19,11 +18,14 @@ from digest.render.frozen import FrozenBody, RenderedIssue, SpecTable
 from digest.render.headers import (
     DateCache,
     address_line,
-    display_name,
+    cut_subject,
     dot_atom,
     fold,
     header_line,
     header_uri,
+    list_id,
+    mailbox,
+    one_line,
 )
 from digest.render.inline import tidy_text
 from digest.render.inputs import RenderSettings
@@ -48,7 +50,7 @@ class MessageTemplate:
         boundary: str,
     ) -> None:
         self.settings = settings
-        self.subject = subject
+        self.subject = cut_subject(subject)  # one line, at most SUBJECT_MAX characters
         self.issue_key = dot_atom(issue_key)
         self.specs = specs
         self.html = html
@@ -57,19 +59,22 @@ class MessageTemplate:
         self._dates = DateCache()
         self._message_id_domain = dot_atom(settings.message_id_domain)
         self._head_from = from_line(settings.from_addr)
-        self.from_addr = settings.from_addr
-        label = display_name(settings.title) or dot_atom(settings.digest_name)
-        self.list_id = f"{label} <{self._list_id_value()}>"
-        self._list_id_unfolded = self.list_id.replace("\r\n ", " ")  # for HTTP APIs' fields
+        sender = mailbox(settings.from_addr)
+        self.from_addr = str(sender)  # one line, as the email package writes it (HTTP APIs)
+        label = one_line(settings.title) or dot_atom(settings.digest_name)
+        self.list_id = list_id(label, self._list_id_value())
+        self._list_id_unfolded = self.list_id  # the folded form is made for the MIME head
         mailto = (settings.unsubscribe_mailto or "").strip()
         if mailto.lower().startswith("mailto:"):
             mailto = mailto[7:]
         self.mailto = f"<mailto:{header_uri(mailto)}?subject=unsubscribe>" if mailto else None
-        self._head_subject = header_line("Subject", subject)
+        self._head_subject = header_line("Subject", self.subject)
         reply = b""
+        self.reply_to: str | None = None
         if settings.reply_to:
-            r_name, r_email = parseaddr(settings.reply_to)
-            reply = address_line("Reply-To", r_name, r_email)
+            replies = mailbox(settings.reply_to)
+            self.reply_to = str(replies)
+            reply = address_line("Reply-To", replies.display_name, replies.addr_spec)
         self._head_middle = reply + (fold(f"List-Id: {self.list_id}") + "\r\n").encode()
         self._body = Alternatives(boundary)
 
@@ -115,6 +120,7 @@ class MessageTemplate:
             return tidy_text(joined) if text_needs_tidy else joined
 
         date = self._dates.now()
+        to_name = one_line(recipient.name)
         message_id = f"<{self.issue_key}.{recipient.delivery_id}@{self._message_id_domain}>"
         headers = {"List-Id": self._list_id_unfolded}
         unsubscribe = []
@@ -141,7 +147,7 @@ class MessageTemplate:
                 text_bytes, text_fits = self.text.fill_bytes(text_pieces)
             head = (
                 self._head_from,
-                address_line("To", recipient.name, recipient.email),
+                address_line("To", to_name, recipient.email),
                 self._head_subject,
                 b"Date: ",
                 date.encode(),
@@ -156,9 +162,9 @@ class MessageTemplate:
         message = OutgoingMessage(
             delivery_id=recipient.delivery_id,
             to_email=recipient.email,
-            to_name=recipient.name,
+            to_name=to_name,
             from_addr=self.from_addr,
-            reply_to=self.settings.reply_to,
+            reply_to=self.reply_to,
             subject=self.subject,
             html=lambda: self.html.join(html_pieces),
             text=text,

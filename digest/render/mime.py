@@ -12,11 +12,18 @@ from __future__ import annotations
 import binascii
 import secrets
 from collections.abc import Iterable
-from email.utils import make_msgid, parseaddr
+from email.utils import make_msgid
 
-from digest.errors import RenderError
 from digest.models import OutgoingMessage
-from digest.render.headers import MAX_LINE, DateCache, address_line, header_line
+from digest.render.headers import (
+    MAX_LINE,
+    DateCache,
+    address_line,
+    cut_subject,
+    header_line,
+    mailbox,
+    one_line,
+)
 
 __all__ = ["Alternatives", "build_message", "crlf_body", "from_line"]
 
@@ -46,11 +53,10 @@ def crlf_body(text: str) -> tuple[bytes, bool]:
 
 
 def from_line(from_addr: str) -> bytes:
-    """The From header of a configured sender (`Name <address>`)."""
-    name, email = parseaddr(from_addr)
-    if not email:
-        raise RenderError(f"from address {from_addr!r} has no email address")
-    return address_line("From", name, email)
+    """The From header of a configured sender (`Name <address>`; RenderError if it is not
+    exactly one address)."""
+    sender = mailbox(from_addr)
+    return address_line("From", sender.display_name, sender.addr_spec)
 
 
 class Alternatives:
@@ -114,11 +120,16 @@ def build_message(
     text: str,
     html: str,
 ) -> OutgoingMessage:
-    """A small transactional text + HTML message (no List-Unsubscribe: nobody is on a list)."""
-    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "digest.local"
-    message_id = make_msgid(domain=domain)
+    """A small transactional text + HTML message (no List-Unsubscribe: nobody is on a list).
+
+    Its headers are made as the issue's are: a name or subject holding a colon, quotes or a
+    line break stays inside its own header."""
+    sender = mailbox(from_addr)
+    message_id = make_msgid(domain=sender.domain)
+    subject = cut_subject(subject)
+    to_name = one_line(to_name)
     head = (
-        from_line(from_addr),
+        address_line("From", sender.display_name, sender.addr_spec),
         address_line("To", to_name, to),
         header_line("Subject", subject),
         f"Date: {DateCache().now()}\r\nMessage-ID: {message_id}\r\n".encode(),
@@ -131,7 +142,7 @@ def build_message(
         delivery_id=delivery_id,
         to_email=to,
         to_name=to_name,
-        from_addr=from_addr,
+        from_addr=str(sender),
         reply_to=None,
         subject=subject,
         html=html,

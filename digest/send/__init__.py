@@ -139,12 +139,13 @@ def make_transport(name: str, provider: ProviderConfig, home: Path) -> Transport
             if provider.password_env
             else None
         )
-        default_port = {"tls": 465, "starttls": 587, "none": 25}[provider.security]
+        tls = provider.smtp_tls
         return SmtpTransport(
             provider.host,
-            provider.port or default_port,
+            provider.port or {"tls": 465, "starttls": 587, "none": 25}[tls],
             username=username,
             password=password,
-            security=provider.security,
+            tls=tls,
+            setting=f"providers.{name}.tls",
         )
     raise ConfigError([ConfigProblem("config", f"providers.{name}.kind", "unknown kind")])

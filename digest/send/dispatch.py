@@ -32,7 +32,7 @@ from typing import Protocol
 from digest.dates import utcnow
 from digest.errors import (
     DeliveryError,
-    ProviderAuthError,
+    ProviderSetupError,
     RetryableDeliveryError,
     StoreError,
 )
@@ -101,7 +101,7 @@ async def dispatch_issue(
     """
     store.set_issue_status(issue_id, IssueStatus.SENDING)
     size = min(transport.max_batch, batch_size or transport.max_batch)
-    halted: list[str] = []  # the reason, once a worker met an authentication failure
+    halted: list[str] = []  # the reason, once a worker met a setup failure (login, TLS)
     busy = 0
     waited = 0.0
 
@@ -183,7 +183,7 @@ async def dispatch_issue(
                     done = {r.delivery_id for r in results}
                     recorded |= done
                     left -= done
-        except ProviderAuthError as exc:
+        except ProviderSetupError as exc:
             untouched = [row.id for row in todo if row.id not in recorded]
             store.release(untouched, status=DeliveryStatus.PENDING, clear_doubt=True)
             halted.append(str(exc))

@@ -4,7 +4,9 @@ smtplib runs in a worker thread (`asyncio.to_thread`), one message at a time, on
 time, on a connection kept open between batches. A connection the server dropped while idle is
 reopened once and the message tried again. Replies map to outcomes per recipient: 5xx refusals
 fail that recipient, 4xx ask to retry it, 421 or a lost connection fail the rest of the batch as
-retryable, and a rejected login raises `ProviderAuthError`.
+retryable, and a rejected login raises `ProviderAuthError`. A server that cannot be used as
+configured (no STARTTLS when TLS is required, an untrusted certificate, no AUTH) raises
+`ProviderSetupError` once, naming the setting: the issue stops, its deliveries stay pending.
 
 `stream_batch` hands over each message's outcome as the server answers it and sends the next
 only when asked, so the ledger records every message before the next one goes out: a sender
@@ -26,6 +28,7 @@ from digest.errors import (
     DeliveryError,
     PermanentDeliveryError,
     ProviderAuthError,
+    ProviderSetupError,
     RetryableDeliveryError,
 )
 from digest.models import Outcome, OutgoingMessage, SendResult
@@ -33,7 +36,7 @@ from digest.send.base import collect
 
 __all__ = ["SmtpTransport"]
 
-Security = Literal["starttls", "tls", "none"]
+Tls = Literal["starttls", "tls", "none"]
 SERVICE_NOT_AVAILABLE = 421
 MESSAGE_TOO_BIG = 552
 
@@ -52,17 +55,20 @@ class SmtpTransport:
         *,
         username: str | None,
         password: str | None,
-        security: Security = "starttls",
+        tls: Tls = "starttls",
         timeout: float = 30,
         tls_context: ssl.SSLContext | None = None,
+        setting: str = "smtp.tls",
     ) -> None:
-        if security not in ("starttls", "tls", "none"):
-            raise ValueError(f"security must be starttls, tls or none, not {security!r}")
+        """`setting` is the configuration key of `tls`, named in setup errors."""
+        if tls not in ("starttls", "tls", "none"):
+            raise ValueError(f"tls must be starttls, tls or none, not {tls!r}")
         self.host = host
         self.port = port
         self.username = username
         self.password = password
-        self.security = security
+        self.tls = tls
+        self.setting = setting
         self.timeout = timeout
         self.tls_context = tls_context or ssl.create_default_context()
         self.connections_opened = 0  # how many times we (re)connected; for tests and metrics
@@ -164,17 +170,19 @@ class SmtpTransport:
             return self._smtp
         smtp: smtplib.SMTP | None = None
         try:
-            if self.security == "tls":
+            if self.tls == "tls":
                 smtp = smtplib.SMTP_SSL(
                     self.host, self.port, timeout=self.timeout, context=self.tls_context
                 )
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             smtp.ehlo()
-            if self.security == "starttls":
+            if self.tls == "starttls":
                 if not smtp.has_extn("starttls"):
-                    raise PermanentDeliveryError(
-                        f"smtp: {self.host}:{self.port} does not offer STARTTLS"
+                    raise ProviderSetupError(
+                        f"smtp server {self.host}:{self.port} does not offer STARTTLS; set "
+                        f'{self.setting} = "none" for a relay you trust unencrypted, or "tls" '
+                        "if it speaks TLS from the first byte (port 465)"
                     )
                 smtp.starttls(context=self.tls_context)
                 smtp.ehlo()
@@ -188,10 +196,10 @@ class SmtpTransport:
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
             _quietly_close(smtp)
-            raise PermanentDeliveryError(f"smtp: {self.host}:{self.port}: {exc}") from exc
+            raise ProviderSetupError(f"smtp server {self.host}:{self.port}: {exc}") from exc
         except ssl.SSLCertVerificationError as exc:
             _quietly_close(smtp)
-            raise PermanentDeliveryError(
+            raise ProviderSetupError(
                 f"smtp: TLS certificate of {self.host} not trusted: {exc.verify_message}"
             ) from exc
         except DeliveryError:

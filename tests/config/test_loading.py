@@ -64,6 +64,18 @@ def test_provider_needs_its_secret_variable_name(tmp_path: Path) -> None:
     assert _problems(path) == [f"{path}: providers.pm: a postmark provider needs token_env"]
 
 
+def test_smtp_tls_and_its_former_name_security(tmp_path: Path) -> None:
+    smtp = '[providers.mail]\nkind = "smtp"\nhost = "mail.example.org"\n'
+    assert load_config(_write(tmp_path, smtp)).providers["mail"].smtp_tls == "starttls"
+    for line in ('tls = "none"', 'security = "none"', 'tls = "none"\nsecurity = "none"'):
+        config = load_config(_write(tmp_path, smtp + line))
+        assert config.providers["mail"].smtp_tls == "none"
+    [problem] = _problems(_write(tmp_path, smtp + 'tls = "tls"\nsecurity = "none"'))
+    assert "providers.mail" in problem and "disagree" in problem
+    [problem] = _problems(_write(tmp_path, smtp + 'tls = "ssl"'))
+    assert "providers.mail.tls" in problem
+
+
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "[digests.x\ntitle = 1\n")
     [problem] = _problems(path)
@@ -268,3 +280,18 @@ def test_sign_up_defaults_and_the_old_forwarded_for_key(tmp_path: Path) -> None:
     assert config.web.trusted_proxies == ["::1", "10.0.0.0/8"]
     assert (config.web.signup_confirm_every, config.web.signup_confirm_per_day) == ("1h", 3)
     assert config.lists["a"].double_opt_in and not config.lists["b"].double_opt_in
+
+
+def test_from_and_reply_to_are_one_mailbox(example_dir: Path) -> None:
+    """An unquoted colon makes a group: parseaddr used to keep only part of the name."""
+    source = (EXAMPLE / "example.toml").read_text()
+    path = example_dir / "example.toml"
+    for old, new in (
+        ('from = "The Example Brief <', 'from = "News: Weekly <'),
+        ('reply_to = "editors@news.example.org"', 'reply_to = "a@example.org, b@example.org"'),
+    ):
+        path.write_text(source.replace(old, new))
+        [problem] = _problems(path)
+        assert "is not one address" in problem and "digests.example." in problem
+    path.write_text(source.replace('from = "The Example Brief <', 'from = "\\"News: Weekly\\" <'))
+    assert load_config(path).digests["example"].from_ == '"News: Weekly" <brief@news.example.org>'

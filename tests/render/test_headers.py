@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 
 import pytest
 
+from digest.errors import RenderError
 from digest.render.headers import (
+    SUBJECT_MAX,
+    _address,
+    _address_text,
     address_line,
+    cut_subject,
     display_name,
     dot_atom,
     encoded_words,
     fold,
     header_line,
     header_uri,
+    list_id,
+    mailbox,
+    one_line,
 )
 
 
@@ -96,3 +105,70 @@ def test_header_uris_escape_what_uri_syntax_forbids() -> None:
 def test_dot_atoms_for_message_ids() -> None:
     assert dot_atom("example/2026-11-26") == "example-2026-11-26"
     assert dot_atom("..") == "x"
+
+
+def test_one_line_turns_every_control_character_into_a_space() -> None:
+    assert one_line("a\x00b\tc\r\nd\x1b[2J\x85e  f ") == "a b c d [2J e f"
+    assert one_line("plain") == "plain"
+
+
+def test_subjects_are_cut_at_a_word_with_an_ellipsis() -> None:
+    assert cut_subject("Short\r\nsubject") == "Short subject"
+    words = cut_subject("word " * 100)
+    assert len(words) <= SUBJECT_MAX and words.endswith("word…")
+    one_word = cut_subject("A" * 1000)
+    assert one_word == "A" * (SUBJECT_MAX - 1) + "…"
+
+
+@pytest.mark.parametrize(
+    ("value", "name", "spec"),
+    [
+        ('"News: Weekly" <news@example.org>', "News: Weekly", "news@example.org"),
+        ("Example Inc. <x@example.org>", "Example Inc.", "x@example.org"),
+        ("x@example.org", "", "x@example.org"),
+        ("Zoë <z@example.org>", "Zoë", "z@example.org"),
+    ],
+)
+def test_mailboxes_are_read_by_the_email_package(value: str, name: str, spec: str) -> None:
+    found = mailbox(value)
+    assert (found.display_name, found.addr_spec) == (name, spec)
+    parsed = parse_head(address_line("From", found.display_name, found.addr_spec))
+    assert parsed["From"].addresses[0].display_name == name
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "News: Weekly <news@example.org>",  # a group: parseaddr kept only "Weekly"
+        "a@example.org, b@example.org",
+        "Name <>",
+        "just a name",
+        "Evil <a@example.org>\r\nBcc: x@example.org",
+    ],
+)
+def test_anything_but_one_mailbox_is_refused(value: str) -> None:
+    with pytest.raises(RenderError):
+        mailbox(value)
+
+
+def test_list_ids_quote_or_encode_their_label() -> None:
+    assert list_id("The Brief", "brief.lists.example.org") == (
+        "The Brief <brief.lists.example.org>"
+    )
+    assert list_id("News: Weekly", "n.example.org") == '"News: Weekly" <n.example.org>'
+    parsed = parse_head(f"List-Id: {list_id('Le Bréf ☕', 'b.example.org')}\r\n".encode())
+    assert parsed["List-Id"] == "Le Bréf ☕ <b.example.org>"
+
+
+def test_the_shortcut_for_plain_names_writes_what_address_writes() -> None:
+    """`address_line` skips building an Address when nothing needs quoting or encoding; for any
+    name and address, what it writes must be what the email package's Address writes."""
+    rng = random.Random(13)
+    alphabet = "aZ09 .-_+'\"\\,:;<>@()[]!#$%&*/=?^`{|}~éü☕\t\r\n\x00"
+    names = ["", "Ada Lovelace", "O'Neil & Sons", "Zoë Ünal", "<b>Bob</b>", "a.b", "李" * 40]
+    names += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(3000)]
+    locals_ = ["reader", "first.last", "a+tag", 'we"ird', "sp ace", "x(y)", "dots..", "ünï"]
+    for index, name in enumerate(names):
+        addr = f"{locals_[index % len(locals_)]}@example.org"
+        expected = str(_address(name, addr))
+        assert _address_text(name, addr) == expected, (name, addr)

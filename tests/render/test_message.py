@@ -25,6 +25,7 @@ from digest.render import (
     render_issue,
     render_preview,
 )
+from digest.render.headers import SUBJECT_MAX
 from digest.render.placeholders import clean_value
 
 # operator_templates/issue.html uses recipient fields in every context: text, plain attribute,
@@ -295,3 +296,64 @@ def test_json_literals_decode_to_the_text_forms(name: str) -> None:
     text_part, html_part = parsed.iter_parts()
     assert text_part.get_content().replace("\r\n", "\n") == message.text
     assert html_part.get_content().replace("\r\n", "\n") == message.html
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["A" * 5000, "é" * 3000, "word " * 1000, "https://example.org/" + "a" * 1200 + " ☕"],
+    ids=["ascii-word", "non-ascii", "words", "url"],
+)
+def test_a_long_subject_is_cut_and_folded_within_998_octets(subject: str) -> None:
+    """One unbreakable 5,000-character word went out as a 5,001-octet line; now the subject is
+    cut with an ellipsis and folded by the email package (encoded words where needed)."""
+    settings = sample_settings(subject_template=subject)
+    rendered = render_issue(sample_content(2), settings)
+    message = MessageTemplate.build(rendered, settings, issue_key="k").personalize(
+        sample_recipient()
+    )
+    assert max(len(line) for line in message.mime.split(b"\r\n")) <= 998
+    head = message.mime.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    assert len(message.subject) <= SUBJECT_MAX and message.subject.endswith("…")
+    assert " ".join(subject.split()).startswith(message.subject[:-1].rstrip())
+    assert parse_mime(message.mime)["Subject"] == message.subject  # what HTTP APIs are given
+
+
+def test_what_http_apis_are_given_is_one_line_too(frozen: RenderedIssue) -> None:
+    """Providers' JSON fields (To, Subject, From, Reply-To) get the same one-line values as the
+    MIME head: a line break in a name or subject cannot add a header or get a batch refused."""
+    settings = sample_settings(
+        template_dir=OPERATOR_TEMPLATES,
+        subject_template="Breaking\r\nBcc: victim@example.com {{ title }}",
+        from_addr='"News: Weekly" <news@example.org>',
+        reply_to='"Desk, \\"Editors\\"" <editors@example.org>',
+    )
+    rendered = render_issue(sample_content(2), settings)
+    template = MessageTemplate.build(rendered, settings, issue_key="k")
+    name = 'Eve: "Boss"\r\nBcc: victim@example.com'
+    message = template.personalize(sample_recipient(name=name))
+    fields = [message.to_header, message.subject, message.from_addr, message.reply_to or ""]
+    for value in fields:
+        assert "\r" not in value and "\n" not in value, value
+    assert message.subject == "Breaking Bcc: victim@example.com The Example Brief"
+    header = email.policy.default.header_factory
+    [to] = header("To", message.to_header).addresses
+    assert (to.display_name, to.addr_spec) == (
+        'Eve: "Boss" Bcc: victim@example.com',
+        "reader1@example.com",
+    )
+    [sender] = header("From", message.from_addr).addresses
+    assert (sender.display_name, sender.addr_spec) == ("News: Weekly", "news@example.org")
+    parsed = parse_mime(message.mime)
+    assert parsed["Bcc"] is None
+    assert parsed["From"].addresses[0].display_name == "News: Weekly"
+    assert parsed["Reply-To"].addresses[0].display_name == 'Desk, "Editors"'
+    assert parsed["To"].addresses[0].display_name == to.display_name
+
+
+def test_a_from_address_that_is_not_one_mailbox_is_refused(frozen: RenderedIssue) -> None:
+    """parseaddr read "News: Weekly <...>" as "Weekly <...>"; the email package reads a group."""
+    for from_addr in ("News: Weekly <news@example.org>", "a@example.org, b@example.org"):
+        settings = sample_settings(template_dir=OPERATOR_TEMPLATES, from_addr=from_addr)
+        with pytest.raises(RenderError, match="not one address"):
+            MessageTemplate.build(frozen, settings, issue_key="k")

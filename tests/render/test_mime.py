@@ -141,3 +141,24 @@ def test_a_sender_needs_an_address() -> None:
     )
     with pytest.raises(RenderError, match="no email address"):
         from_line("Just a name <>")
+
+
+def test_a_confirmation_keeps_to_the_standards_whatever_it_is_given() -> None:
+    """A colon, quotes or line breaks in a name, an overlong subject, a quoted colon in the
+    sender: one To, one From, no extra header, no line over 998 octets, one-line API fields."""
+    message = confirmation(
+        to_name='Mallory: "admin"\r\nBcc: victim@example.com',
+        subject="Confirm " + "x" * 3000,
+        from_addr='"News: Weekly" <brief@news.example.org>',
+    )
+    assert max(len(line) for line in message.mime.split(b"\r\n")) <= 998
+    parsed = parse_mime(message.mime)
+    assert parsed["Bcc"] is None
+    [to] = parsed["To"].addresses
+    assert to.display_name == 'Mallory: "admin" Bcc: victim@example.com'
+    assert to.addr_spec == "new.reader@example.org"
+    assert parsed["From"].addresses[0].display_name == "News: Weekly"
+    assert parsed["Subject"] == message.subject and message.subject.endswith("…")
+    assert len(message.subject) <= 250
+    for value in (message.to_header, message.subject, message.from_addr):
+        assert "\n" not in value and "\r" not in value

@@ -19,9 +19,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from digest.errors import PermanentDeliveryError, ProviderAuthError, RetryableDeliveryError
+from digest.errors import (
+    PermanentDeliveryError,
+    ProviderAuthError,
+    ProviderSetupError,
+    RetryableDeliveryError,
+)
 from digest.models import Outcome
+from digest.pipeline import resume_unfinished, run_digest
 from digest.send.smtp import SmtpTransport
+from tests.send.helpers import add_provider, configure, workspace
 
 USER, PASSWORD = "digest", "s3cret-pass"
 
@@ -189,7 +196,7 @@ async def test_one_connection_serves_many_messages(smtp_server, make_messages):
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 async def test_implicit_tls(smtps_server, make_messages):
-    sender = transport(smtps_server, security="tls")
+    sender = transport(smtps_server, tls="tls")
     try:
         results = await sender.send_batch(make_messages(2))
     finally:
@@ -336,3 +343,69 @@ async def test_stream_sends_the_next_message_only_when_asked(smtp_server, make_m
         await stream.aclose()
         await sender.aclose()
     assert len(smtp_server.handler.received) == 3
+
+
+@pytest.fixture
+def plain_server() -> Iterator[Server]:
+    """A relay that offers no STARTTLS and asks for no login (a local relay, or a downgrade)."""
+    handler = Handler()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        unused = ssl.create_default_context()  # no TLS here; `restart` is not used
+        yield Server(handler, port, unused, controller, unused, False)
+    finally:
+        controller.stop()
+
+
+async def test_no_starttls_when_required_is_one_setup_error(plain_server, make_messages):
+    """Raised once for the batch (not a refusal per recipient), naming the setting to change."""
+    sender = SmtpTransport("127.0.0.1", plain_server.port, username=None, password=None, timeout=5)
+    with pytest.raises(ProviderSetupError) as raised:
+        await sender.send_batch(make_messages(3))
+    await sender.aclose()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"127.0.0.1:{plain_server.port} does not offer STARTTLS" in message
+    assert 'smtp.tls = "none"' in message
+    assert plain_server.handler.received == []
+    unencrypted = SmtpTransport(
+        "127.0.0.1", plain_server.port, username=None, password=None, tls="none", timeout=5
+    )
+    try:
+        assert {r.outcome for r in await unencrypted.send_batch(make_messages(2))} == {Outcome.SENT}
+    finally:
+        await unencrypted.aclose()
+
+
+def test_no_starttls_stops_the_issue_with_its_deliveries_pending(
+    example_dir: Path, home: Path, plain_server: Server
+) -> None:
+    path = configure(example_dir, "mail", 12)
+    block = f'[providers.mail]\nkind = "smtp"\nhost = "127.0.0.1"\nport = {plain_server.port}'
+    original = path.read_text()
+    add_provider(path, block)
+    ws = workspace(path, home)
+    try:
+        report = asyncio.run(run_digest(ws, "example", max_wait=5))
+        assert report.status == "failed"
+        assert report.dispatch is not None and report.dispatch.error is not None
+        error = report.dispatch.error
+        assert "\n" not in error and "does not offer STARTTLS" in error
+        assert 'providers.mail.tls = "none"' in error
+        issue_id = report.issue_id or 0
+        assert ws.store.delivery_counts(issue_id) == {"pending": 12}  # nothing marked failed
+        assert plain_server.handler.received == []
+    finally:
+        ws.close()
+    # `security`, the setting's former name, still works: the issue resumes and completes
+    path.write_text(original)
+    add_provider(path, block + '\nsecurity = "none"')
+    ws = workspace(path, home)
+    try:
+        [resumed] = asyncio.run(resume_unfinished(ws, "example", max_wait=5))
+        assert resumed.status == "complete" and resumed.counts == {"sent": 12}
+    finally:
+        ws.close()
+    assert len(plain_server.handler.received) == 12

@@ -74,6 +74,20 @@ def test_double_opt_in_from_a_form_to_an_active_subscription(live: Running) -> N
     assert live.client.post(path).status_code == 200  # twice is harmless
 
 
+def test_a_colon_or_quotes_in_a_name_cannot_break_the_confirmation(live: Running) -> None:
+    name = 'Mallory: "admin", Esq. <root@example.org>'
+    response = live.client.post(
+        "/subscribe", data={"email": "mallory@example.org", "name": name, "list": "readers"}
+    )
+    assert response.status_code == 202
+    [message] = _outbox(live, 1)
+    [to] = message["To"].addresses
+    assert to.addr_spec == "mallory@example.org"
+    assert to.display_name in ("", name)  # the name, whole, if the confirmation shows it
+    assert message["Subject"] == "Please confirm your subscription"
+    assert not message.defects and "/confirm/" in _link(message)
+
+
 def test_json_sign_up_answers_the_same_whatever_the_address(live: Running) -> None:
     store = live.ws.store
     list_id = store.ensure_list("readers", "R")

@@ -333,6 +333,75 @@ def test_resend_bad_signatures_change_nothing(live: Running, webhook_env: dict[s
     assert live.ws.store.events_for() == []
 
 
+# -- replays are known by the provider's ids, not by signatures ------------------------------
+
+
+def test_sendgrid_events_signed_again_are_a_replay(
+    live: Running, webhook_env: dict[str, str]
+) -> None:
+    """A new timestamp gives a new signature; the events' sg_event_id still recognize them."""
+    _member(live.ws, "b@example.org")
+    _member(live.ws, "c@example.org")
+    pem = webhook_env["sendgrid_private_pem"]
+    first = json.dumps([{"email": "b@example.org", "event": "bounce", "sg_event_id": "r1"}])
+    post = live.client.post
+    stamp = int(time.time())
+    body = first.encode()
+    assert post("/webhooks/sendgrid", content=body, headers=_sendgrid(pem, body, stamp)).is_success
+    resigned = _sendgrid(pem, body, stamp - 5)
+    assert post("/webhooks/sendgrid", content=body, headers=resigned).status_code == 409
+    other = json.dumps([{"email": "c@example.org", "event": "bounce", "sg_event_id": "r2"}])
+    response = post(
+        "/webhooks/sendgrid", content=other.encode(), headers=_sendgrid(pem, other.encode())
+    )
+    assert response.status_code == 200 and response.json()["applied"] == 1
+    assert len(live.ws.store.events_for(provider="sendgrid")) == 2
+
+
+def test_mailgun_events_signed_again_are_a_replay(
+    live: Running, webhook_env: dict[str, str]
+) -> None:
+    """Each signing has a fresh token; the event's id is what makes it the same event."""
+    _member(live.ws, "angry@example.org")
+    _member(live.ws, "cross@example.org")
+    key = webhook_env["TEST_MG_KEY"]
+    data = {"event": "complained", "recipient": "angry@example.org", "id": "ev-1"}
+    post = live.client.post
+    assert post("/webhooks/mailgun", json=_mailgun(key, data, token="t" * 50)).status_code == 200
+    resigned = _mailgun(key, data, timestamp=int(time.time()) - 5, token="u" * 50)
+    assert post("/webhooks/mailgun", json=resigned).status_code == 409
+    other = {"event": "complained", "recipient": "cross@example.org", "id": "ev-2"}
+    assert post("/webhooks/mailgun", json=_mailgun(key, other, token="t" * 50)).status_code == 200
+    assert live.ws.store.is_suppressed("cross@example.org")
+    assert len(live.ws.store.events_for(provider="mailgun")) == 2
+
+
+def test_resend_messages_signed_again_are_a_replay(
+    live: Running, webhook_env: dict[str, str]
+) -> None:
+    """Svix signs id, timestamp and body: a new timestamp is a new signature, the same id."""
+    _member(live.ws, "gone@example.org")
+    _member(live.ws, "left@example.org")
+    secret = webhook_env["TEST_RS_SECRET"]
+
+    def bounce(address: str) -> bytes:
+        data = {"email_id": "4ef9", "to": [address], "bounce": {"type": "Permanent"}}
+        return json.dumps({"type": "email.bounced", "data": data}).encode()
+
+    post = live.client.post
+    body = bounce("gone@example.org")
+    stamp = int(time.time())
+    assert post(
+        "/webhooks/resend", content=body, headers=_svix(secret, body, "msg_1", stamp)
+    ).is_success
+    resigned = _svix(secret, body, "msg_1", stamp - 5)
+    assert post("/webhooks/resend", content=body, headers=resigned).status_code == 409
+    other = bounce("left@example.org")
+    assert post("/webhooks/resend", content=other, headers=_svix(secret, other, "msg_2")).is_success
+    assert live.ws.store.is_suppressed("left@example.org")
+    assert len(live.ws.store.events_for(provider="resend")) == 2
+
+
 # -- SES through SNS --------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ request is parsed into `Feedback` items, which `routes.apply_feedback` applies t
 
     postmark.py   HTTP basic auth (Postmark signs nothing)
     sendgrid.py   ECDSA P-256 / SHA-256 over timestamp + raw body, base64 DER signature
-    mailgun.py    HMAC-SHA256(signing key, timestamp + token), hex; tokens kept against replay
+    mailgun.py    HMAC-SHA256(signing key, timestamp + token), hex; replays known by event id
     resend.py     Svix: HMAC-SHA256(base64 secret, "id.timestamp.body"), base64, "v1,<sig>" list
     ses.py        SNS envelope, RSA signature (v1 SHA1, v2 SHA256) by a certificate fetched over
                   HTTPS from an allow-listed host, topic ARN allow-listed

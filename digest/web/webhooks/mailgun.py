@@ -1,5 +1,5 @@
-"""Mailgun webhooks: HMAC-SHA256(signing key, timestamp + token), hex; tokens kept against
-replay."""
+"""Mailgun webhooks: HMAC-SHA256(signing key, timestamp + token), hex; replays are recognized
+by the event's id (the token changes whenever an event is signed again)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from digest.web.webhooks.common import (
 def verify_mailgun(
     payload: Any, signing_key: str, *, tolerance: float, now: float | None = None
 ) -> str:
-    """Check the `signature` object; returns its token, which the caller caches against replay."""
+    """Check the `signature` object (fresh, signed with our key); returns its token."""
     signature = payload.get("signature") if isinstance(payload, dict) else None
     if not isinstance(signature, dict):
         raise Rejected(401, "missing signature")

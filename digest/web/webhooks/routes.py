@@ -3,13 +3,16 @@
     POST /webhooks/{postmark,sendgrid,mailgun,resend,ses}
 
 A request is verified the way its provider signs it (one module per provider beside this one)
-before anything is read; a replayed request is refused; hard bounces and complaints suppress
+before anything is read; a replayed request (known by the provider's message or event ids, never
+by its signature, which changes with each signing) is refused; hard bounces and complaints suppress
 the address, unsubscribes unsubscribe it. A refusal changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -136,18 +139,22 @@ class WebhookRoutes:
             self.secrets.sendgrid,
             tolerance=self.site.config.web.webhooks.tolerance,
         )
-        self._receipt(request, "sendgrid", f"sig:{signature}")
-        return parse_sendgrid(body)
+        items = parse_sendgrid(body)
+        self._receipt(request, "sendgrid", _events_key(items, body))
+        return items
 
     async def _mailgun(self, request: Request, body: bytes) -> list[Feedback]:
         if self.secrets.mailgun is None:
             raise Rejected(404, "Mailgun webhook not configured")
         payload = read_json(body)
-        token = verify_mailgun(
+        verify_mailgun(
             payload, self.secrets.mailgun, tolerance=self.site.config.web.webhooks.tolerance
         )
-        self._receipt(request, "mailgun", f"token:{token}")
-        return parse_mailgun(payload)
+        items = parse_mailgun(payload)
+        # the body holds the signature: without ids, only the event data identifies it
+        event_data = json.dumps(payload.get("event-data"), sort_keys=True).encode()
+        self._receipt(request, "mailgun", _events_key(items, event_data))
+        return items
 
     async def _resend(self, request: Request, body: bytes) -> list[Feedback]:
         if self.secrets.resend is None:
@@ -158,10 +165,7 @@ class WebhookRoutes:
             self.secrets.resend,
             tolerance=self.site.config.web.webhooks.tolerance,
         )
-        signature = request.headers.get("svix-signature") or request.headers.get(
-            "webhook-signature", ""
-        )
-        self._receipt(request, "resend", f"sig:{signature}")
+        self._receipt(request, "resend", f"msg:{msg_id}")  # signed with the body
         return parse_resend(body, msg_id)
 
     async def _ses(self, request: Request, body: bytes) -> list[Feedback]:
@@ -181,6 +185,19 @@ class WebhookRoutes:
             )
             return []
         return parse_ses(message)
+
+
+def _events_key(items: list[Feedback], content: bytes) -> str:
+    """A request's replay key from the provider's event ids, never from its signature.
+
+    A signature changes each time the same events are signed again (new timestamp, token), so
+    it cannot recognize a replay; the events' own ids do. Events without ids are known by the
+    digest of their signed content instead.
+    """
+    ids = [item.event_id for item in items]
+    if items and all(ids):
+        return "events:" + hashlib.sha256("\n".join(sorted(map(str, ids))).encode()).hexdigest()
+    return "content:" + hashlib.sha256(content).hexdigest()
 
 
 def apply_feedback(store: Store, provider: str, items: list[Feedback]) -> dict[str, int]:
