@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -17,17 +18,36 @@ class Finished:
     returncode: int
     stdout: str
     stderr: str
-    peak_mb: float  # this process's own peak RSS (os.wait4), not that of any other child
+    peak_mb: float  # digest's own peak RSS (os.wait4 in the launcher), not pytest's
+
+
+# Linux keeps a process's peak RSS across exec, and a child forked (or vforked) from pytest
+# starts with pytest's pages: measured directly, a `digest` run after a few hundred tests would
+# "peak" at the test process's size. So a small launcher (a bare Python, a few MB) starts
+# `digest` and reports wait4's figure for it on a pipe.
+_LAUNCHER = """
+import os, sys
+fd = int(sys.argv[1])
+pid = os.posix_spawn(sys.executable, [sys.executable, *sys.argv[2:]], os.environ)
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, str(usage.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+_DIGEST = ("-c", "from digest.cli import main; main()")
 
 
 def run_digest(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Finished:
     """Run `digest ARGS...` to its end (killed after `timeout` seconds) and measure it."""
+    report, report_in = os.pipe()
     process = subprocess.Popen(
-        [sys.executable, "-c", "from digest.cli import main; main()", *args],
+        [sys.executable, "-S", "-c", _LAUNCHER, str(report_in), *_DIGEST, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        pass_fds=(report_in,),
+        start_new_session=True,  # a timeout kills the launcher and digest together
     )
+    os.close(report_in)
     outputs: dict[str, bytes] = {}
 
     def drain(name: str) -> None:
@@ -38,19 +58,19 @@ def run_digest(*args: str, env: dict[str, str] | None = None, timeout: float = 1
     readers = [threading.Thread(target=drain, args=(name,)) for name in ("stdout", "stderr")]
     for reader in readers:
         reader.start()
-    killer = threading.Timer(timeout, process.kill)
+    killer = threading.Timer(timeout, os.killpg, args=(process.pid, signal.SIGKILL))
     killer.start()
     try:
-        # wait4 rather than Popen.wait: it gives this child's own resource usage
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
     finally:
         killer.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
     for reader in readers:
         reader.join()
+    with os.fdopen(report, "rb") as figures:
+        peak_kib = int(figures.read() or 0)  # nothing when killed
     return Finished(
         process.returncode,
         outputs["stdout"].decode(errors="replace"),
         outputs["stderr"].decode(errors="replace"),
-        usage.ru_maxrss / 1024,  # KiB on Linux
+        peak_kib / 1024,  # KiB on Linux
     )
