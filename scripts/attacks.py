@@ -344,6 +344,59 @@ def formulas_in_exports(folder: Path) -> Outcome:
     return Outcome(held, f"cells start with ' in the export; import again: {last[:80]}")
 
 
+# -- 8 and 9: crashes and outages, through the suite's real-process tests ------------------------
+# Killing a sender mid-batch and cutting the store off at a firing need choreography (an SMTP
+# server counting what it received, a TCP proxy in front of PostgreSQL) that the suite's tests
+# already do against real `digest` processes and servers; they are rerun here, not copied.
+
+
+def suite_attack(point: str, name: str, *tests: str) -> None:
+    def run(folder: Path) -> Outcome:
+        env = {
+            **os.environ,
+            "DIGEST_TEST_POSTGRES_URL": os.environ.get(
+                "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+            ),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *tests],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        summary = (done.stdout.strip().splitlines() or [""])[-1]
+        held = done.returncode == 0 and "skipped" not in summary
+        return Outcome(
+            held, f"{summary.strip('= ')} ({', '.join(t.split('::')[-1] for t in tests)})"
+        )
+
+    ATTACKS.append((point, name, run))
+
+
+suite_attack(
+    "13.8",
+    "SMTP sender SIGKILLed twice mid-send among 1,500 recipients",
+    "tests/send/test_dispatch.py::"
+    "test_smtp_killed_twice_mid_send_sends_at_most_one_message_twice_per_kill",
+)
+suite_attack(
+    "13.8",
+    "Postmark and Mailgun batches accepted, answer lost or sender killed: reconciled, not resent",
+    "tests/send/test_dispatch.py::"
+    "test_an_accepted_batch_whose_answer_was_lost_is_found_at_the_provider_not_resent",
+    "tests/send/test_dispatch.py::"
+    "test_a_sender_killed_after_the_provider_accepted_is_reconciled_by_the_next",
+)
+suite_attack(
+    "13.9",
+    "PostgreSQL unreachable at a firing: claimed when back, or missed with the reason",
+    "tests/service/test_outage.py",
+)
+
+
 # -- 10. bad rows stay bad rows ------------------------------------------------------------------
 
 
