@@ -66,19 +66,29 @@ def load_secret(env_name: str, home: Path) -> str:
     return key
 
 
+def signing_key_problems(env_name: str) -> list[ConfigProblem]:
+    """What `digest check` says of a key in the environment (the file is judged where it is
+    read: check opens no data directory)."""
+    value = os.environ.get(env_name)
+    problem = value and _length_problem(value, f"${env_name}", "set a longer key")
+    return [problem] if problem else []
+
+
 def _check_length(key: str, where: str, remedy: str) -> None:
+    if problem := _length_problem(key, where, remedy):
+        raise ConfigError([problem])
+
+
+def _length_problem(key: str, where: str, remedy: str) -> ConfigProblem | None:
     size = len(key.encode("utf-8"))
-    if size < MIN_KEY_BYTES:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    where,
-                    "",
-                    f"the link-signing key is {size} bytes, at least {MIN_KEY_BYTES} are needed: "
-                    f"{remedy} (make one with {_MAKE_ONE})",
-                )
-            ]
-        )
+    if size >= MIN_KEY_BYTES:
+        return None
+    return ConfigProblem(
+        where,
+        "",
+        f"the link-signing key is {size} bytes, at least {MIN_KEY_BYTES} are needed: "
+        f"{remedy} (make one with {_MAKE_ONE})",
+    )
 
 
 def _read_key(key_file: Path) -> str | None:

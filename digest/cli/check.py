@@ -27,9 +27,11 @@ def check(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     from digest.config import load_config
     from digest.pipeline import sample_render
     from digest.send import secret_problems
+    from digest.tokens import signing_key_problems
 
     loaded = load_config(config)
-    if problems := secret_problems(loaded.providers):
+    problems = secret_problems(loaded.providers) + signing_key_problems(loaded.web.secret_env)
+    if problems:
         raise ConfigError(problems)  # one line each, naming the variable, never its value
     warnings = environment_warnings(loaded) + consent_warnings(loaded)
     samples: dict[str, list[str]] = {}

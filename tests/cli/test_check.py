@@ -174,6 +174,18 @@ def test_a_provider_token_unfit_for_a_header_is_refused_without_showing_it(
     assert fine.exit_code == 0, fine.stderr
 
 
+def test_a_short_signing_key_in_the_environment_fails_check_without_showing_it(cfg: str) -> None:
+    short = runner.invoke(app, ["check", "--config", cfg], env={"DIGEST_SECRET_KEY": "hunter2"})
+    assert short.exit_code == 2
+    [line] = short.stderr.splitlines()
+    assert line.startswith(
+        "error: $DIGEST_SECRET_KEY: the link-signing key is 7 bytes, at least 32"
+    )
+    assert "hunter2" not in short.stdout + short.stderr
+    long_enough = {"DIGEST_SECRET_KEY": "k" * 32}
+    assert runner.invoke(app, ["check", "--config", cfg], env=long_enough).exit_code == 0
+
+
 def test_check_warns_when_a_locale_has_no_catalog(example_dir: Path) -> None:
     config = example_dir / "example.toml"
     text = config.read_text()
