@@ -32,6 +32,7 @@ from digest.store.bulk_import import (
     ImportSession,
     SplitImport,
 )
+from digest.store.consent import ConsentQueries, SubscribeOutcome
 from digest.store.db import (
     as_utc,
     create_private_database,
@@ -43,7 +44,7 @@ from digest.store.db import (
 from digest.store.feedback import EventRow, FeedbackQueries, SuppressionRow
 from digest.store.issues import IssueQueries, IssueRow
 from digest.store.ledger import DeliveryRow, LedgerQueries, SubscriberDelivery
-from digest.store.lists import ListQueries, ListRow, MembershipRow, SubscribeOutcome, SubscriberRow
+from digest.store.lists import ListQueries, ListRow, MembershipRow, SubscriberRow
 from digest.store.summaries import SummaryQueries
 from digest.store.users import UserQueries, UserRow
 
@@ -76,6 +77,7 @@ __all__ = [
 class Store(
     ArticleQueries,
     AuditQueries,
+    ConsentQueries,
     IssueQueries,
     LedgerQueries,
     ListQueries,
