@@ -21,7 +21,6 @@ import email.message
 import email.policy
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -38,7 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cli.process import run_digest  # noqa: E402  (the test helpers live with the tests)
+from tests.cli.process import digest_web, run_digest  # noqa: E402  (helpers live with the tests)
+from tests.conftest import free_port  # noqa: E402
 from tests.sources.hostile import (  # noqa: E402
     Handler,
     HostileServer,
@@ -133,47 +133,12 @@ def hostile_server() -> Iterator[HostileServer]:
         server.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def web_app(config: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
-    """`digest web` on a free port; yields its base URL and the file its stderr goes to."""
-    port = free_port()
+    """`digest web` on a free port; yields its base URL and the file its output goes to."""
     log = config.parent / "web.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from digest.cli import main; main()",
-                "web",
-                "-c",
-                str(config),
-                "--port",
-                str(port),
-            ],
-            cwd=config.parent,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(base + "/healthz", timeout=1).status_code in (200, 503):
-                        break
-                time.sleep(0.05)
-            else:
-                raise RuntimeError("digest web did not start: " + log.read_text()[-500:])
-            yield base, log
-        finally:
-            process.terminate()
-            process.wait(10)
+    with digest_web("-c", str(config), log=log, env=env) as base:
+        yield base, log
 
 
 def mb(value: float) -> str:

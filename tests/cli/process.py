@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +81,33 @@ def run_digest(*args: str, env: dict[str, str] | None = None, timeout: float = 1
         outputs["stderr"].decode(errors="replace"),
         peak_kib / 1024,  # KiB on Linux
     )
+
+
+@contextlib.contextmanager
+def digest_web(*args: str, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`digest web ARGS --port P` as a real process while the block runs; yields its base URL.
+
+    Its output goes to `log`, complete once the block has ended (the process is stopped)."""
+    port = free_port()
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, *_DIGEST, "web", *args, "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"digest web did not start: {log.read_text()}") from None
+                    time.sleep(0.05)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(10)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -28,6 +27,7 @@ from digest.errors import (
 from digest.models import Outcome
 from digest.pipeline import resume_unfinished, run_digest
 from digest.send.smtp import SmtpTransport
+from tests.conftest import free_port
 from tests.send.helpers import add_provider, configure, workspace
 
 USER, PASSWORD = "digest", "s3cret-pass"
@@ -103,12 +103,6 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return cert, key
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     handler: Handler
@@ -147,7 +141,7 @@ def _server(certificate, implicit: bool) -> Iterator[Server]:
     server_tls.load_cert_chain(cert, key)
     client_tls = ssl.create_default_context(cafile=str(cert))
     handler = Handler()
-    port = _free_port()
+    port = free_port()
     running = Server(
         handler, port, client_tls, _start(handler, port, server_tls, implicit), server_tls, implicit
     )
@@ -322,7 +316,7 @@ async def test_untrusted_certificate_is_permanent(smtp_server, make_messages):
 
 
 async def test_server_down_is_retryable(make_messages):
-    sender = SmtpTransport("127.0.0.1", _free_port(), username=None, password=None, timeout=2)
+    sender = SmtpTransport("127.0.0.1", free_port(), username=None, password=None, timeout=2)
     with pytest.raises(RetryableDeliveryError, match="cannot connect"):
         await sender.send_batch(make_messages(1))
     await sender.aclose()
@@ -349,7 +343,7 @@ async def test_stream_sends_the_next_message_only_when_asked(smtp_server, make_m
 def plain_server() -> Iterator[Server]:
     """A relay that offers no STARTTLS and asks for no login (a local relay, or a downgrade)."""
     handler = Handler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import orjson
 import pytest
 
 from digest.testing.sandbox import Fault, SandboxState, create_app
+from tests.conftest import free_port
 from tests.testing.sandbox.helpers import (
     GOOD_HEADERS,
     PM,
@@ -120,18 +120,12 @@ async def test_app_works_in_process_without_sockets():
     assert [m.to for m in state.messages()] == ["a@example.com"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 async def test_standalone_process_is_driven_over_http():
     """What the crash test does: the sandbox in one process, the sender in another."""
     from digest.send.postmark import PostmarkTransport
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     process = subprocess.Popen(
         [sys.executable, "-m", "digest.testing.sandbox", "--port", str(port)],
