@@ -3,6 +3,10 @@
 `config/reference.toml` is generated from these declarations (`python -m digest.config.reference`)
 and a test fails when it is stale or a setting has no help. Unknown keys are errors, so a typo
 is never ignored. Secrets never live here: providers name the environment variable that holds them.
+
+It is long and stays one module on purpose: it holds one concept, the declarations, read top to
+bottom like the reference file it generates; the validators beside each table check only that
+table's own keys (cross-table rules live in loading.py).
 """
 
 from __future__ import annotations
